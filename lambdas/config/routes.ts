@@ -1,0 +1,110 @@
+/**
+ * Every REST route, in one table read by the CDK stack (API Gateway resources, methods and which
+ * Lambda serves them) and by the local runtime (matching a request to the same handler).
+ */
+
+/** The Lambda entry points behind the API (file names under `lambdas/handlers/`). */
+export type ApiFunctionName = 'api-read' | 'api-submit' | 'api-test-batch' | 'api-keys' | 'api-operator';
+
+/**
+ * Who may call a route.
+ * - `public`: anyone (no credentials);
+ * - `customer`: a key of the customer named in the path, or an admin key;
+ * - `authenticated`: any valid key (the handler narrows what a customer key sees);
+ * - `admin`: an admin key only.
+ */
+export type Access = 'public' | 'customer' | 'authenticated' | 'admin';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+export interface Route {
+  method: HttpMethod;
+  /** API Gateway resource template; path parameters in braces. */
+  resource: string;
+  fn: ApiFunctionName;
+  access: Access;
+}
+
+const C = '/customers/{customer}';
+const B = `${C}/queue/batches/{batch}`;
+
+export const ROUTES: readonly Route[] = [
+  { method: 'GET', resource: '/queue', fn: 'api-read', access: 'public' },
+  { method: 'GET', resource: '/queue/load', fn: 'api-operator', access: 'authenticated' },
+  { method: 'GET', resource: '/queue/status', fn: 'api-operator', access: 'admin' },
+  { method: 'GET', resource: `${C}/queue`, fn: 'api-read', access: 'customer' },
+  { method: 'POST', resource: `${C}/queue`, fn: 'api-submit', access: 'customer' },
+  { method: 'POST', resource: `${C}/queue/priority`, fn: 'api-submit', access: 'customer' },
+  { method: 'GET', resource: `${C}/queue/batches`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${C}/queue/active`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${C}/queue/recent`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${C}/queue/images`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: B, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${B}/images`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${B}/completedImages`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${B}/errorImages`, fn: 'api-read', access: 'customer' },
+  { method: 'POST', resource: `${B}/test`, fn: 'api-test-batch', access: 'customer' },
+  { method: 'GET', resource: `${C}/spaces/{space}/images/{image}`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
+  { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
+  { method: 'DELETE', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
+];
+
+/** Distinct resources with the methods each allows (anything else on them answers 405). */
+export function allowedMethods(): Map<string, HttpMethod[]> {
+  const byResource = new Map<string, HttpMethod[]>();
+  for (const route of ROUTES) {
+    byResource.set(route.resource, [...(byResource.get(route.resource) ?? []), route.method]);
+  }
+  // The priority queue is POST-only (GET → 405), but it is a resource of its own.
+  return byResource;
+}
+
+export interface RouteMatch {
+  route: Route;
+  pathParameters: Record<string, string>;
+}
+
+/** Splits a resource template into literal segments and `{name}` parameters. */
+function segmentsOf(resource: string): string[] {
+  return resource.split('/').filter(Boolean);
+}
+
+/**
+ * Finds the resource template matching a concrete path, as API Gateway does: literal segments win
+ * over parameters; a parameter matches exactly one non-empty segment. Returns the template and the
+ * decoded path parameters, or undefined when no resource matches (API Gateway's 404).
+ */
+export function matchResource(path: string): { resource: string; pathParameters: Record<string, string> } | undefined {
+  const parts = path.split('/').filter(Boolean);
+  let best: { resource: string; pathParameters: Record<string, string>; literals: number } | undefined;
+  for (const resource of allowedMethods().keys()) {
+    const segments = segmentsOf(resource);
+    if (segments.length !== parts.length) continue;
+    const pathParameters: Record<string, string> = {};
+    let literals = 0;
+    let ok = true;
+    segments.forEach((segment, i) => {
+      const part = parts[i] as string;
+      if (segment.startsWith('{')) {
+        let decoded: string;
+        try {
+          decoded = decodeURIComponent(part);
+        } catch {
+          decoded = part;
+        }
+        pathParameters[segment.slice(1, -1)] = decoded;
+      } else if (segment === part) {
+        literals += 1;
+      } else {
+        ok = false;
+      }
+    });
+    if (ok && (!best || literals > best.literals)) best = { resource, pathParameters, literals };
+  }
+  return best && { resource: best.resource, pathParameters: best.pathParameters };
+}
+
+export function findRoute(method: string, resource: string): Route | undefined {
+  return ROUTES.find((r) => r.method === method && r.resource === resource);
+}

@@ -1,0 +1,180 @@
+/**
+ * The queue's domain model: what is stored for customers, batches and members, and the key scheme
+ * of the single table. Plain data and pure functions only.
+ */
+import type { QueueName } from '../config/resources';
+
+export type MemberState = 'waiting' | 'running' | 'completed' | 'error';
+export const TERMINAL_STATES: readonly MemberState[] = ['completed', 'error'];
+
+/** Fields a client may submit for an asset (vocab:Image), after validation. */
+export interface AssetInput {
+  id: string;
+  space: number;
+  origin: string;
+  mediaType?: string;
+  family?: 'I' | 'T' | 'F';
+  string1?: string;
+  string2?: string;
+  string3?: string;
+  number1?: number;
+  number2?: number;
+  number3?: number;
+  tags?: string[];
+  roles?: string[];
+  maxUnauthorised?: number;
+}
+
+/** An asset as submitted in one batch, with what processing recorded about it. */
+export interface MemberRecord extends AssetInput {
+  customer: number;
+  batch: number;
+  /** Position in the submitted collection (0-based). */
+  index: number;
+  queue: QueueName;
+  state: MemberState;
+  /** ISO-8601 time the batch was submitted. */
+  submitted: string;
+  width?: number;
+  height?: number;
+  contentLength?: number;
+  error?: string;
+  /** ISO-8601 time the member reached a terminal state. */
+  finished?: string;
+  /** Id of the later batch that made this member no longer current. */
+  supersededBy?: number;
+}
+
+export interface BatchRecord {
+  customer: number;
+  batch: number;
+  queue: QueueName;
+  submitted: string;
+  count: number;
+  completed: number;
+  errors: number;
+  /** Members not yet terminal: `completed + errors + remaining == count`. */
+  remaining: number;
+  /** Members not yet picked up by a processor. */
+  waiting: number;
+  /** Members that are still current in this batch; the batch is superseded when it reaches 0. */
+  current: number;
+  /** First pick-up of a member. */
+  started?: string;
+  finished?: string;
+  /** True while the submit handler (or the sweeper) has not yet enqueued every member. */
+  enqueueing?: boolean;
+}
+
+/** Exact per-customer counters, kept by the same transactions that change member states. */
+export interface CustomerCounters {
+  customer: number;
+  /** Last allocated batch id. */
+  batchSeq: number;
+  /** Batches ever submitted (totalItems of the batches collection). */
+  batchCount: number;
+  /** Batches submitted and not yet started. */
+  batchesWaiting: number;
+  /** Members not yet picked up, per queue (includes `pending`). */
+  waiting: Record<QueueName, number>;
+  /** Members being processed, per queue. */
+  running: Record<QueueName, number>;
+  /** Members of batches whose messages are not all sent yet, per queue. */
+  pending: Record<QueueName, number>;
+}
+
+export function emptyCounters(customer: number): CustomerCounters {
+  return {
+    customer,
+    batchSeq: 0,
+    batchCount: 0,
+    batchesWaiting: 0,
+    waiting: { main: 0, priority: 0 },
+    running: { main: 0, priority: 0 },
+    pending: { main: 0, priority: 0 },
+  };
+}
+
+/** `size`: members not yet terminal, across both queues. */
+export function queueSize(c: CustomerCounters): number {
+  return c.waiting.main + c.waiting.priority + c.running.main + c.running.priority;
+}
+
+/** `imagesWaiting`: members not yet picked up. */
+export function imagesWaiting(c: CustomerCounters): number {
+  return c.waiting.main + c.waiting.priority;
+}
+
+export function isSuperseded(b: BatchRecord): boolean {
+  return b.count > 0 && b.current <= 0;
+}
+
+/** A message on a work queue: one member, by reference (messages stay small). */
+export interface MemberMessage {
+  customer: number;
+  batch: number;
+  index: number;
+}
+
+/** A message on the tasks queue. */
+export type TaskMessage = {
+  type: 'supersede';
+  customer: number;
+  batch: number;
+  /** Member index range [from, to) whose assets are checked. */
+  from: number;
+  to: number;
+};
+
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+
+/** The key scheme of the single table, in one place. */
+export const keys = {
+  customer: (customer: number) => ({ pk: `CUST#${customer}`, sk: 'QUEUE' }),
+  customerList: (customer: number) => ({ gsi3pk: 'CUSTOMERS', gsi3sk: pad(customer, 12) }),
+  batch: (customer: number, batch: number) => ({ pk: `CUST#${customer}`, sk: `BATCH#${pad(batch, 12)}` }),
+  batchPrefix: 'BATCH#',
+  batchOpen: (customer: number, queue: QueueName, submitted: string, batch: number) => ({
+    gsi1pk: `CUST#${customer}#OPEN#${queue}`,
+    gsi1sk: `${submitted}#${pad(batch, 12)}`,
+  }),
+  batchFinished: (customer: number, finished: string, batch: number) => ({
+    gsi1pk: `CUST#${customer}#FINISHED`,
+    gsi1sk: `${finished}#${pad(batch, 12)}`,
+  }),
+  batchActive: (customer: number, batch: number) => ({ gsi2pk: `CUST#${customer}#ACTIVE`, gsi2sk: pad(batch, 12) }),
+  batchEnqueueing: (customer: number, submitted: string, batch: number) => ({
+    gsi3pk: 'ENQUEUEING',
+    gsi3sk: `${submitted}#${pad(customer, 12)}#${pad(batch, 12)}`,
+  }),
+  member: (customer: number, batch: number, index: number) => ({
+    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}`,
+    sk: `M#${pad(index, 6)}`,
+  }),
+  memberAsset: (customer: number, space: number, id: string, batch: number) => ({
+    gsi4pk: assetKey(customer, space, id),
+    gsi4sk: pad(batch, 12),
+  }),
+  idempotency: (customer: number, key: string) => ({ pk: `CUST#${customer}#IDEM#${key}`, sk: 'IDEM' }),
+  loadSample: (time: string, customer: number, queue: QueueName) => ({
+    pk: 'LOAD',
+    sk: `${time}#${pad(customer, 12)}#${queue}`,
+  }),
+  apiKey: (key: string) => ({ pk: `KEY#${key}`, sk: 'KEY' }),
+  customerKeys: (customer: number, key: string) => ({ gsi3pk: `CUST#${customer}#KEYS`, gsi3sk: key }),
+} as const;
+
+export function assetKey(customer: number, space: number, id: string): string {
+  return `CUST#${customer}#ASSET#${space}/${id}`;
+}
+
+/** Parses the batch id back out of a batch or member sort/partition key. */
+export function batchIdFromKey(key: string): number {
+  const match = /BATCH#(\d+)/.exec(key);
+  if (!match) throw new Error(`not a batch key: ${key}`);
+  return Number(match[1]);
+}
+
+export function memberIndexFromKey(sk: string): number {
+  return Number(sk.slice(2));
+}
