@@ -1,0 +1,32 @@
+/**
+ * Runtime settings read from the environment at call time (not module load), so the local runtime
+ * and tests can set variables before the first invocation.
+ */
+import { DEFAULTS, ENV } from './resources';
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got '${raw}'`);
+  return value;
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+export const settings = {
+  tableName: () => required(ENV.tableName),
+  queueUrl: (queue: 'main' | 'priority' | 'tasks') =>
+    required({ main: ENV.mainQueueUrl, priority: ENV.priorityQueueUrl, tasks: ENV.tasksQueueUrl }[queue]),
+  maxBatchSize: () => intFromEnv(ENV.maxBatchSize, DEFAULTS.maxBatchSize),
+  maxQueueSize: () => intFromEnv(ENV.maxQueueSize, DEFAULTS.maxQueueSize),
+  maxBodyBytes: () => intFromEnv(ENV.maxBodyBytes, DEFAULTS.maxBodyBytes),
+  allowPrivateOrigins: () => process.env[ENV.allowPrivateOrigins] === 'true',
+  originTimeoutMs: () => intFromEnv(ENV.originTimeoutMs, DEFAULTS.originTimeoutMs),
+  originMaxBytes: () => intFromEnv(ENV.originMaxBytes, DEFAULTS.originMaxBytes),
+  markRunningAfterMs: () => intFromEnv(ENV.markRunningAfterMs, DEFAULTS.markRunningAfterMs),
+};

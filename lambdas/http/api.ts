@@ -1,0 +1,141 @@
+/**
+ * The thin HTTP layer every API handler shares: turns an API Gateway proxy event into a plain
+ * request, runs one route function, renders its result or a JSON error. Handlers built with
+ * `apiHandler` never see API Gateway types.
+ */
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { logger } from '../adapters/logger';
+import { errorResponse, HttpError } from './problem';
+
+/** Who is calling, as established by the authorizer. */
+export interface Principal {
+  key: string;
+  admin: boolean;
+  /** The customer a customer key belongs to (absent for admin keys). */
+  customer?: number;
+}
+
+export interface ApiRequest {
+  method: string;
+  /** API Gateway resource template, e.g. `/customers/{customer}/queue`. */
+  resource: string;
+  pathParameters: Record<string, string>;
+  query: Record<string, string>;
+  /** Every value of each query parameter (for repeatable filters). */
+  multiQuery: Record<string, string[]>;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string | undefined;
+  /** Absolute URL of the API root (scheme, host and stage), without a trailing slash. */
+  baseUrl: string;
+  principal: Principal | undefined;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type RouteFunction = (request: ApiRequest) => Promise<ApiResponse>;
+
+export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = value;
+  }
+  let body = event.body ?? undefined;
+  if (body !== undefined && event.isBase64Encoded) body = Buffer.from(body, 'base64').toString('utf8');
+  const multiQuery: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
+    if (values) multiQuery[name] = values;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
+    if (value !== undefined) query[name] = value;
+  }
+  return {
+    method: event.httpMethod,
+    resource: event.resource,
+    pathParameters: Object.fromEntries(
+      Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
+    ),
+    query,
+    multiQuery,
+    headers,
+    body: body ?? undefined,
+    baseUrl: baseUrlOf(event, headers),
+    principal: principalOf(event),
+  };
+}
+
+/**
+ * The API root as the client sees it. On API Gateway `requestContext.path` carries the stage prefix
+ * (`/prod/customers/1/queue`) while `path` does not; behind a custom domain both are equal.
+ */
+function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>): string {
+  const host = headers['host'] ?? event.requestContext?.domainName ?? 'localhost';
+  const proto = headers['x-forwarded-proto'] ?? (host.startsWith('localhost') || host.startsWith('127.') ? 'http' : 'https');
+  const fullPath = event.requestContext?.path ?? event.path;
+  const prefix = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
+  return `${proto}://${host}${prefix}`.replace(/\/$/, '');
+}
+
+function principalOf(event: APIGatewayProxyEvent): Principal | undefined {
+  const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  if (!authorizer || typeof authorizer['key'] !== 'string') return undefined;
+  const customer = authorizer['customer'];
+  return {
+    key: authorizer['key'],
+    admin: authorizer['admin'] === true || authorizer['admin'] === 'true',
+    ...(customer !== undefined && customer !== '' ? { customer: Number(customer) } : {}),
+  };
+}
+
+export function renderResponse(response: ApiResponse): APIGatewayProxyResult {
+  return {
+    statusCode: response.status,
+    headers: {
+      ...(response.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...response.headers,
+    },
+    body: response.body === undefined ? '' : JSON.stringify(response.body),
+  };
+}
+
+export function renderError(error: unknown): APIGatewayProxyResult {
+  if (error instanceof HttpError) {
+    return errorResponse(error.statusCode, error.message, error.options);
+  }
+  logger.error('unhandled error', { error: error as Error });
+  return errorResponse(500, 'The service failed to handle this request; it has been logged.');
+}
+
+/**
+ * Wraps route functions into one Lambda handler. `routes` maps `METHOD resource` to the function
+ * serving it, so one entry point can serve several routes that need the same permissions.
+ */
+export function apiHandler(routes: Record<string, RouteFunction>) {
+  const handle = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
+    const request = toApiRequest(event);
+    const route = routes[`${request.method} ${request.resource}`];
+    if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
+    try {
+      return renderResponse(await route(request));
+    } catch (error) {
+      return renderError(error);
+    }
+  };
+  return middy(handle).before(async (request) => {
+    logger.addContext(request.context);
+    logger.appendKeys({ resource: request.event.resource, method: request.event.httpMethod });
+  });
+}
+
+/** Requires a path parameter to be a non-negative integer (customer, batch, space ids). */
+export function intParam(request: ApiRequest, name: string): number {
+  const raw = request.pathParameters[name] ?? '';
+  if (!/^\d{1,12}$/.test(raw)) throw new HttpError(404, `No ${name} '${raw}' exists: ${name} ids are integers.`);
+  return Number(raw);
+}
