@@ -1,0 +1,67 @@
+/**
+ * The WorkQueue port on SQS: SendMessageBatch in tens, retrying the entries SQS reports as
+ * failed (it answers 200 with per-entry failures), and queue depth for the global queue view.
+ */
+import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { QueueName, WorkQueueName } from '../config/resources';
+import { settings } from '../config/settings';
+import type { MemberMessage, TaskMessage } from '../domain/model';
+import type { WorkQueue } from '../domain/ports';
+import { sqs } from './aws-clients';
+import { backoffMs, chunk, inParallel, sleep } from '../domain/async';
+
+/** SendMessageBatch takes at most 10 entries. */
+const SEND_BATCH_LIMIT = 10;
+
+export async function sendAll(queueUrl: string, bodies: readonly string[], parallelism = 16): Promise<void> {
+  await inParallel(chunk(bodies, SEND_BATCH_LIMIT), parallelism, async (group) => {
+    let entries = group.map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+    for (let attempt = 0; entries.length > 0; attempt++) {
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      if (attempt > 8) throw new Error(`SendMessageBatch kept failing for ${entries.length} entries`);
+      const result = await sqs().send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      const failed = new Set((result.Failed ?? []).map((f) => f.Id));
+      const senderFault = (result.Failed ?? []).find((f) => f.SenderFault);
+      if (senderFault) throw new Error(`SQS rejected a message: ${senderFault.Code} ${senderFault.Message}`);
+      entries = entries.filter((e) => failed.has(e.Id));
+    }
+  });
+}
+
+export class SqsWorkQueue implements WorkQueue {
+  async sendMembers(queue: QueueName, messages: readonly MemberMessage[]): Promise<void> {
+    await sendAll(settings.queueUrl(queue), messages.map((m) => JSON.stringify({ c: m.customer, b: m.batch, i: m.index })));
+  }
+
+  async sendTasks(messages: readonly TaskMessage[]): Promise<void> {
+    await sendAll(settings.queueUrl('tasks'), messages.map((m) => JSON.stringify(m)));
+  }
+
+  async depth(queue: WorkQueueName): Promise<number> {
+    const { Attributes = {} } = await sqs().send(
+      new GetQueueAttributesCommand({
+        QueueUrl: settings.queueUrl(queue),
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    return (
+      Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
+    );
+  }
+}
+
+/** Parses a member message body (`{"c":1,"b":2,"i":3}`); undefined if it is not one. */
+export function parseMemberMessage(body: string): MemberMessage | undefined {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    const [customer, batch, index] = [parsed['c'], parsed['b'], parsed['i']];
+    if ([customer, batch, index].every((n) => Number.isInteger(n) && (n as number) >= 0)) {
+      return { customer: customer as number, batch: batch as number, index: index as number };
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}

@@ -1,0 +1,87 @@
+/**
+ * The ports the domain talks through. The DynamoDB and SQS adapters implement them; unit tests
+ * may use fakes.
+ */
+import type { QueueName, WorkQueueName } from '../config/resources';
+import type { Transition } from './accounting';
+import type { BatchRecord, CustomerCounters, MemberMessage, MemberRecord, MemberState, TaskMessage } from './model';
+
+export interface MemberRef {
+  customer: number;
+  batch: number;
+  index: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, absent on the last page. */
+  next?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface NewBatch {
+  customer: number;
+  queue: QueueName;
+  count: number;
+  submitted: string;
+  idempotency?: { key: string; hash: string };
+}
+
+export type CreateBatchResult =
+  | { created: BatchRecord }
+  | { queueFull: { size: number; limit: number } }
+  | { idempotent: { batch: number; hash: string } };
+
+export interface TransitionResult {
+  /** Transitions that took effect now. */
+  applied: Transition[];
+  /** Members that were already in a terminal state (or past the requested one): nothing counted. */
+  skipped: MemberRecord[];
+}
+
+export interface QueueStore {
+  getCustomer(customer: number): Promise<CustomerCounters | undefined>;
+  listCustomers(): Promise<CustomerCounters[]>;
+  /** Allocates the batch id and writes the batch with its counters, subject to admission. */
+  createBatch(batch: NewBatch, maxQueueSize: number): Promise<CreateBatchResult>;
+  findIdempotent(customer: number, key: string): Promise<{ batch: number; hash: string } | undefined>;
+  putMembers(members: readonly MemberRecord[]): Promise<void>;
+  /**
+   * Ends the enqueueing phase exactly once. When only `present` of the batch's `count` members
+   * were written (the submit handler died midway), the batch and counters shrink to match.
+   */
+  markEnqueued(batch: BatchRecord, present: number): Promise<boolean>;
+  getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
+  getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]>;
+  getMembers(refs: readonly MemberRef[]): Promise<MemberRecord[]>;
+  /** Records the first pick-up of batches not yet started. */
+  startBatches(batches: readonly BatchRecord[]): Promise<void>;
+  /** Applies transitions and their counter deltas atomically; members already past them are skipped. */
+  applyTransitions(transitions: readonly Transition[]): Promise<TransitionResult>;
+  /** Sets `finished` once the batch has no remaining member; true if this call finished it. */
+  finalizeBatch(customer: number, batch: number): Promise<boolean>;
+  /** Member refs of every batch of this asset (oldest first), from the asset index. */
+  memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]>;
+  /** Marks members as no longer current (exactly once each); returns how many changed. */
+  supersede(members: readonly MemberRef[], by: number): Promise<number>;
+  listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
+  listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
+  listRecentBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
+  listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest): Promise<Page<MemberRecord>>;
+  listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>>;
+  /** Batches still enqueueing that were submitted before `before` (ISO time). */
+  staleEnqueueing(before: string): Promise<BatchRecord[]>;
+  /** Member refs stored for a batch, any state (used by recovery). */
+  memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
+}
+
+export interface WorkQueue {
+  sendMembers(queue: QueueName, messages: readonly MemberMessage[]): Promise<void>;
+  sendTasks(messages: readonly TaskMessage[]): Promise<void>;
+  /** Messages on the queue: visible + in flight + delayed. */
+  depth(queue: WorkQueueName): Promise<number>;
+}

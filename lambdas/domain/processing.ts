@@ -1,0 +1,150 @@
+/**
+ * Processing one delivery of member messages (up to 10 from one SQS poll): ingest each member's
+ * origin, then record every outcome in grouped transactions with the summed counter deltas.
+ * Messages arrive at least once and in any order; a member already in a terminal state is
+ * acknowledged without counting again.
+ */
+import { logger } from '../adapters/logger';
+import type { IngestOutcome, Transition } from './accounting';
+import { isTerminal } from './accounting';
+import { faults } from './faults';
+import type { MemberMessage, MemberRecord } from './model';
+import type { QueueStore } from './ports';
+import { assetsOf, supersedeOlderMembers } from './supersede';
+
+export type IngestResult =
+  | { ok: true; width: number; height: number; mediaType: string; contentLength: number }
+  | { ok: false; error: string; retryable: boolean };
+
+export interface DeliveredMessage {
+  messageId: string;
+  /** Undefined when the body is not a member message. */
+  member: MemberMessage | undefined;
+  /** How many times SQS has delivered this message, this delivery included. */
+  receiveCount: number;
+}
+
+export interface ProcessingDeps {
+  store: QueueStore;
+  ingest: (origin: string) => Promise<IngestResult>;
+  /** Members still being ingested after this long are recorded as running. */
+  markRunningAfterMs: number;
+  /** Receives after which the message would go to the dead-letter queue. */
+  maxReceiveCount: number;
+}
+
+const refOf = (m: { customer: number; batch: number; index: number }) => `${m.customer}/${m.batch}/${m.index}`;
+
+/** Returns the ids of the messages that must be delivered again. */
+export async function processDelivery(deps: ProcessingDeps, messages: readonly DeliveredMessage[]): Promise<string[]> {
+  const { store } = deps;
+  const failed = new Set<string>();
+  const valid = messages.filter((m) => {
+    if (!m.member) {
+      logger.error('message is not a member message; it will go to the dead-letter queue', { messageId: m.messageId });
+      failed.add(m.messageId);
+    }
+    return m.member !== undefined;
+  });
+  // A duplicate delivery may put the same member twice in one poll: process it once.
+  const messagesByMember = new Map<string, DeliveredMessage[]>();
+  for (const m of valid) messagesByMember.set(refOf(m.member!), [...(messagesByMember.get(refOf(m.member!)) ?? []), m]);
+  const members = await store.getMembers(valid.map((m) => m.member!));
+  const found = new Map(members.map((m) => [refOf(m), m]));
+  for (const [ref, ms] of messagesByMember) {
+    if (!found.has(ref)) {
+      logger.error('member not found', { member: ref });
+      ms.forEach((m) => failed.add(m.messageId));
+    }
+  }
+  const todo = members.filter((m) => !isTerminal(m.state));
+  const touched = new Map(members.map((m) => [`${m.customer}/${m.batch}`, m]));
+  if (todo.length > 0) {
+    const batches = await store.getBatches(todo);
+    await store.startBatches(batches.filter((b) => !b.started));
+    const outcomes = await ingestAll(deps, todo);
+    const transitions: Transition[] = [];
+    for (const { member, result } of outcomes) {
+      const receiveCount = Math.max(...(messagesByMember.get(refOf(member)) ?? []).map((m) => m.receiveCount));
+      if (result.ok) {
+        const { width, height, mediaType, contentLength } = result;
+        transitions.push({ member, to: 'completed', outcome: { width, height, mediaType, contentLength } });
+      } else if (!result.retryable || receiveCount >= deps.maxReceiveCount) {
+        const error = result.retryable ? `${result.error} (gave up after ${receiveCount} attempts)` : result.error;
+        transitions.push({ member, to: 'error', outcome: { error } satisfies IngestOutcome });
+      } else {
+        logger.warn('origin failed; the message will be retried', { member: refOf(member), error: result.error, receiveCount });
+        (messagesByMember.get(refOf(member)) ?? []).forEach((m) => failed.add(m.messageId));
+      }
+    }
+    faults.hit('process:before-transaction');
+    await store.applyTransitions(transitions);
+    faults.hit('process:after-transaction');
+  }
+  for (const m of touched.values()) await store.finalizeBatch(m.customer, m.batch);
+  faults.hit('process:after-finalize');
+  await supersedeAfterProcessing(store, todo);
+  return [...failed];
+}
+
+/**
+ * Ingests every member concurrently. Members still in progress after `markRunningAfterMs` are
+ * recorded as running (one grouped transaction), so `imagesWaiting` excludes slow work in flight
+ * without paying a write per member for fast work.
+ */
+async function ingestAll(deps: ProcessingDeps, members: MemberRecord[]) {
+  const done = new Set<string>();
+  const current = new Map(members.map((m) => [refOf(m), m]));
+  let marking: Promise<void> = Promise.resolve();
+  const timer = setTimeout(() => {
+    const slow = members.filter((m) => !done.has(refOf(m)) && m.state === 'waiting');
+    if (slow.length === 0) return;
+    marking = deps.store
+      .applyTransitions(slow.map((member) => ({ member, to: 'running' as const })))
+      .then(({ applied }) => {
+        for (const t of applied) current.set(refOf(t.member), { ...t.member, state: 'running' });
+      })
+      .catch((error: unknown) => logger.warn('could not record members as running', { error: error as Error }));
+  }, deps.markRunningAfterMs);
+  try {
+    const results = await Promise.all(
+      members.map(async (member) => {
+        const result = await deps.ingest(member.origin).catch(
+          (error: unknown): IngestResult => ({ ok: false, error: `ingest failed: ${(error as Error).message}`, retryable: true }),
+        );
+        done.add(refOf(member));
+        return { ref: refOf(member), result };
+      }),
+    );
+    clearTimeout(timer);
+    await marking;
+    return results.map(({ ref, result }) => ({ member: current.get(ref) as MemberRecord, result }));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function supersedeAfterProcessing(store: QueueStore, members: MemberRecord[]): Promise<void> {
+  const byBatch = new Map<string, MemberRecord[]>();
+  for (const m of members) byBatch.set(`${m.customer}/${m.batch}`, [...(byBatch.get(`${m.customer}/${m.batch}`) ?? []), m]);
+  try {
+    for (const group of byBatch.values()) {
+      const first = group[0] as MemberRecord;
+      await supersedeOlderMembers(store, first.customer, assetsOf(group), first.batch);
+    }
+  } catch (error) {
+    // The submit-time task and `test` also run this check; a failure here must not retry the images.
+    logger.warn('supersede check after processing failed', { error: error as Error });
+  }
+}
+
+/** The dead-letter path: members whose messages kept failing are recorded as errors. */
+export async function recordDeadLetters(store: QueueStore, messages: readonly DeliveredMessage[], reason: string): Promise<void> {
+  const refs = messages.flatMap((m) => (m.member ? [m.member] : []));
+  for (const m of messages) if (!m.member) logger.error('dead-lettered message is not a member message', { messageId: m.messageId });
+  const members = (await store.getMembers(refs)).filter((m) => !isTerminal(m.state));
+  const unique = [...new Map(members.map((m) => [refOf(m), m])).values()];
+  await store.applyTransitions(unique.map((member) => ({ member, to: 'error' as const, outcome: { error: reason } })));
+  const batches = new Map(refs.map((r) => [`${r.customer}/${r.batch}`, r]));
+  for (const r of batches.values()) await store.finalizeBatch(r.customer, r.batch);
+}

@@ -1,0 +1,21 @@
+/** `POST …/batches/{b}/test`: re-evaluates a batch's superseded state and its finish on demand. */
+import { inParallel } from './async';
+import { isSuperseded, type BatchRecord } from './model';
+import type { QueueStore } from './ports';
+import { supersedeOlderMembers, assetsOf } from './supersede';
+
+/** Returns the batch after the check and whether anything changed. */
+export async function testBatch(store: QueueStore, batch: BatchRecord): Promise<{ changed: boolean; batch: BatchRecord }> {
+  const refs = await store.memberRefsOfBatch(batch.customer, batch.batch);
+  // Check this batch's assets against later batches in pages, so a large batch stays bounded.
+  const pages: (typeof refs)[] = [];
+  for (let i = 0; i < refs.length; i += 100) pages.push(refs.slice(i, i + 100));
+  await inParallel(pages, 4, async (page) => {
+    const members = await store.getMembers(page);
+    await supersedeOlderMembers(store, batch.customer, assetsOf(members), 0);
+  });
+  await store.finalizeBatch(batch.customer, batch.batch);
+  const after = (await store.getBatch(batch.customer, batch.batch, true)) ?? batch;
+  const changed = isSuperseded(after) !== isSuperseded(batch) || after.finished !== batch.finished;
+  return { changed, batch: after };
+}

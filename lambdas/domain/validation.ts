@@ -1,0 +1,151 @@
+/**
+ * Validation of a submitted hydra Collection of assets. All-or-nothing: every problem of every
+ * member is collected and reported together, and nothing is written unless there are none.
+ */
+import { z } from 'zod';
+import { HttpError, type MemberProblem } from '../http/problem';
+import type { AssetInput } from './model';
+
+const ID_PATTERN = /^[A-Za-z0-9._~-]{1,200}$/;
+const MEDIA_TYPE_PATTERN = /^[A-Za-z0-9!#$&^_.+-]{1,127}\/[A-Za-z0-9!#$&^_.+-]{1,127}$/;
+
+const shortText = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const int = z.number().int('must be an integer');
+
+const assetSchema = z.object({
+  id: z
+    .string('must be a string')
+    .regex(ID_PATTERN, 'must be 1–200 characters of A–Z, a–z, 0–9, ".", "_", "~" or "-"')
+    .refine((id) => !/^\.+$/.test(id), 'must not consist only of dots'),
+  space: int.min(0, 'must be ≥ 0').max(2_147_483_647, 'is too large'),
+  origin: z
+    .string('must be a string')
+    .max(2048, 'must be at most 2048 characters')
+    .refine(isHttpUrl, 'must be an absolute http or https URL'),
+  mediaType: z.string().regex(MEDIA_TYPE_PATTERN, 'must be a media type such as image/jpeg').optional(),
+  family: z.enum(['I', 'T', 'F'], 'must be one of I, T, F').optional(),
+  string1: shortText(1024).optional(),
+  string2: shortText(1024).optional(),
+  string3: shortText(1024).optional(),
+  number1: int.optional(),
+  number2: int.optional(),
+  number3: int.optional(),
+  tags: z.array(shortText(200)).max(50, 'must have at most 50 entries').optional(),
+  roles: z.array(shortText(500)).max(20, 'must have at most 20 entries').optional(),
+  maxUnauthorised: int.min(-1, 'must be ≥ -1').optional(),
+});
+
+function isHttpUrl(value: string): boolean {
+  if (/[\u0000-\u001f\u007f\s]/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+const JSON_TYPES = ['application/json', 'application/ld+json'];
+
+/** 415 unless the request says it carries JSON or JSON-LD. */
+export function requireJsonContentType(contentType: string | undefined): void {
+  const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!JSON_TYPES.includes(mediaType)) {
+    throw new HttpError(
+      415,
+      `Content-Type must be application/json or application/ld+json${contentType ? `, not '${contentType.slice(0, 100)}'` : ''}.`,
+    );
+  }
+}
+
+/** Parses the body as JSON: 400 when it is not JSON, or not an object with a `member` array. */
+export function parseCollection(body: string | undefined): unknown[] {
+  if (body === undefined || body.trim() === '') throw new HttpError(400, 'The request body is empty: send a hydra Collection with a member array.');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    const reason = error instanceof SyntaxError ? error.message : 'too deeply nested';
+    throw new HttpError(400, `The request body is not valid JSON (${reason.slice(0, 200)}).`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HttpError(400, 'The request body must be a JSON object (a hydra Collection) with a member array.');
+  }
+  const member = (parsed as Record<string, unknown>)['member'];
+  if (!Array.isArray(member)) {
+    throw new HttpError(400, 'The request body must have a "member" array of images.');
+  }
+  return member;
+}
+
+/**
+ * Validates every member; returns the assets or throws 422 listing every problem (member index,
+ * field, message). Duplicate `space`+`id` pairs inside one batch are problems too.
+ */
+export function validateMembers(members: unknown[], maxBatchSize: number): AssetInput[] {
+  if (members.length === 0) throw new HttpError(422, 'The collection has no members: submit at least one image.');
+  if (members.length > maxBatchSize) {
+    throw new HttpError(
+      422,
+      `The collection has ${members.length} members; at most ${maxBatchSize} may be submitted in one batch.`,
+    );
+  }
+  const problems: MemberProblem[] = [];
+  const assets: AssetInput[] = [];
+  const seen = new Map<string, number>();
+  members.forEach((candidate, index) => {
+    if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) {
+      problems.push({ member: index, field: '', message: 'must be a JSON object (a vocab:Image)' });
+      return;
+    }
+    const result = assetSchema.safeParse(candidate);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        problems.push({ member: index, field: issue.path.join('.') || '', message: issueMessage(issue, candidate) });
+      }
+      return;
+    }
+    const asset = stripUndefined(result.data) as AssetInput;
+    const identity = `${asset.space}/${asset.id}`;
+    const first = seen.get(identity);
+    if (first !== undefined) {
+      problems.push({ member: index, field: 'id', message: `duplicates member ${first} (space ${asset.space}, id '${asset.id}')` });
+      return;
+    }
+    seen.set(identity, index);
+    assets.push(asset);
+  });
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 1000);
+    throw new HttpError(
+      422,
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in the submitted members; nothing was queued.` +
+        (shown.length < problems.length ? ` The first ${shown.length} are listed.` : ''),
+      { errors: shown },
+    );
+  }
+  return assets;
+}
+
+function issueMessage(issue: z.core.$ZodIssue, candidate: object): string {
+  if (issue.code === 'invalid_type') {
+    let value: unknown = candidate;
+    for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey];
+    return value === undefined ? 'is required' : `must be ${article(String(issue.expected))}, not ${describe(value)}`;
+  }
+  return issue.message;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : article(typeof value);
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}

@@ -1,0 +1,108 @@
+/** Read-only routes: the global queue, a customer's queue, its batches and images. */
+import { queueStore, workQueue } from '../adapters';
+import type { MemberState } from '../domain/model';
+import { authorizedCustomer } from '../http/access';
+import { apiHandler, intParam, type ApiRequest, type RouteFunction } from '../http/api';
+import {
+  batchResource,
+  collection,
+  customerQueueResource,
+  globalQueueResource,
+  imageResource,
+  pageParams,
+} from '../http/hydra';
+import { HttpError } from '../http/problem';
+import { emptyCounters, queueSize } from '../domain/model';
+
+const C = '/customers/{customer}';
+const B = `${C}/queue/batches/{batch}`;
+
+async function findBatch(request: ApiRequest) {
+  const customer = authorizedCustomer(request);
+  const batchId = intParam(request, 'batch');
+  const batch = await queueStore().getBatch(customer, batchId);
+  if (!batch) throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
+  return batch;
+}
+
+const batchImages =
+  (state: MemberState | 'any', path: string, total: (b: { count: number; completed: number; errors: number }) => number): RouteFunction =>
+  async (request) => {
+    const batch = await findBatch(request);
+    const params = pageParams(request);
+    const page = await queueStore().listMembers(batch.customer, batch.batch, state, params);
+    const self = `/customers/${batch.customer}/queue/batches/${batch.batch}/${path}`;
+    return {
+      status: 200,
+      body: collection(request, self, page, params, (m) => imageResource(request.baseUrl, m, false), total(batch)),
+    };
+  };
+
+const batchCollection =
+  (list: 'listBatches' | 'listActiveBatches' | 'listRecentBatches', path: string): RouteFunction =>
+  async (request) => {
+    const customer = authorizedCustomer(request);
+    const params = pageParams(request);
+    const [page, counters] = await Promise.all([
+      queueStore()[list](customer, params),
+      list === 'listBatches' ? queueStore().getCustomer(customer) : Promise.resolve(undefined),
+    ]);
+    const total = list === 'listBatches' ? (counters?.batchCount ?? 0) : undefined;
+    return {
+      status: 200,
+      body: collection(request, `/customers/${customer}/queue/${path}`, page, params, (b) => batchResource(request.baseUrl, b), total),
+    };
+  };
+
+export const handler = apiHandler({
+  'GET /queue': async (request) => {
+    const [incoming, priority] = await Promise.all([workQueue().depth('main'), workQueue().depth('priority')]);
+    return { status: 200, body: globalQueueResource(request.baseUrl, { incoming, priority }) };
+  },
+  [`GET ${C}/queue`]: async (request) => {
+    const customer = authorizedCustomer(request);
+    const counters = (await queueStore().getCustomer(customer)) ?? emptyCounters(customer);
+    return { status: 200, body: customerQueueResource(request.baseUrl, counters) };
+  },
+  [`GET ${C}/queue/batches`]: batchCollection('listBatches', 'batches'),
+  [`GET ${C}/queue/active`]: batchCollection('listActiveBatches', 'active'),
+  [`GET ${C}/queue/recent`]: batchCollection('listRecentBatches', 'recent'),
+  [`GET ${C}/queue/images`]: async (request) => {
+    const customer = authorizedCustomer(request);
+    const order = request.query['order'] ?? 'asc';
+    if (order !== 'asc' && order !== 'desc') throw new HttpError(400, "order must be 'asc' (top of the queue) or 'desc' (bottom).");
+    const params = pageParams(request);
+    const [page, counters] = await Promise.all([
+      queueStore().listQueuedMembers(customer, order, params),
+      queueStore().getCustomer(customer),
+    ]);
+    const total = counters ? queueSize(counters) : 0;
+    return {
+      status: 200,
+      body: collection(
+        request,
+        `/customers/${customer}/queue/images`,
+        page,
+        params,
+        (m) => imageResource(request.baseUrl, m, false),
+        total,
+        order === 'desc' ? { order } : {},
+      ),
+    };
+  },
+  [`GET ${B}`]: async (request) => ({ status: 200, body: batchResource(request.baseUrl, await findBatch(request)) }),
+  [`GET ${B}/images`]: batchImages('any', 'images', (b) => b.count),
+  [`GET ${B}/completedImages`]: batchImages('completed', 'completedImages', (b) => b.completed),
+  [`GET ${B}/errorImages`]: batchImages('error', 'errorImages', (b) => b.errors),
+  [`GET ${C}/spaces/{space}/images/{image}`]: async (request) => {
+    const customer = authorizedCustomer(request);
+    const space = intParam(request, 'space');
+    const id = request.pathParameters['image'] ?? '';
+    const refs = await queueStore().memberRefsOfAsset(customer, space, id);
+    const newest = refs[refs.length - 1];
+    const [member] = newest ? await queueStore().getMembers([newest]) : [];
+    if (!member) throw new HttpError(404, `Customer ${customer} has no image '${id}' in space ${space}.`);
+    return { status: 200, body: imageResource(request.baseUrl, member) };
+  },
+});
+

@@ -1,0 +1,47 @@
+/** POST /customers/{c}/queue and /queue/priority: validate the collection, create the batch. */
+import { queueStore, workQueue } from '../adapters';
+import { settings } from '../config/settings';
+import { hashBody, submitBatch } from '../domain/submit';
+import { parseCollection, requireJsonContentType, validateMembers } from '../domain/validation';
+import { authorizedCustomer } from '../http/access';
+import { apiHandler, type RouteFunction } from '../http/api';
+import { batchResource, urls } from '../http/hydra';
+import { HttpError } from '../http/problem';
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:-]{1,128}$/;
+
+const submit =
+  (queue: 'main' | 'priority'): RouteFunction =>
+  async (request) => {
+    const customer = authorizedCustomer(request);
+    if (request.body !== undefined && Buffer.byteLength(request.body) > settings.maxBodyBytes()) {
+      throw new HttpError(413, `The request body is larger than ${settings.maxBodyBytes()} bytes.`);
+    }
+    requireJsonContentType(request.headers['content-type']);
+    const assets = validateMembers(parseCollection(request.body), settings.maxBatchSize());
+    const idempotencyKey = request.headers['idempotency-key'];
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new HttpError(400, 'Idempotency-Key must be 1–128 characters of letters, digits and . _ ~ : -');
+    }
+    const { status, batch } = await submitBatch(
+      queueStore(),
+      workQueue(),
+      {
+        customer,
+        queue,
+        assets,
+        ...(idempotencyKey !== undefined ? { idempotencyKey, bodyHash: hashBody(request.body ?? '') } : {}),
+      },
+      { maxQueueSize: settings.maxQueueSize() },
+    );
+    return {
+      status,
+      headers: { Location: urls.batch(request.baseUrl, customer, batch.batch) },
+      body: batchResource(request.baseUrl, batch),
+    };
+  };
+
+export const handler = apiHandler({
+  'POST /customers/{customer}/queue': submit('main'),
+  'POST /customers/{customer}/queue/priority': submit('priority'),
+});

@@ -1,0 +1,40 @@
+/** Consumer of the tasks queue: supersede checks for newly submitted batches. */
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import middy from '@middy/core';
+import { queueStore } from '../adapters';
+import { logger } from '../adapters/logger';
+import { runSupersedeTask } from '../domain/supersede';
+
+function parseTask(body: string) {
+  try {
+    const task = JSON.parse(body) as Record<string, unknown>;
+    const fields = [task['customer'], task['batch'], task['from'], task['to']];
+    if (task['type'] === 'supersede' && fields.every((n) => Number.isInteger(n) && (n as number) >= 0)) {
+      return { customer: fields[0] as number, batch: fields[1] as number, from: fields[2] as number, to: fields[3] as number };
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  const failures: string[] = [];
+  await Promise.all(
+    event.Records.map(async (record) => {
+      const task = parseTask(record.body);
+      if (!task) {
+        logger.error('unknown task; it will go to the dead-letter queue', { messageId: record.messageId });
+        failures.push(record.messageId);
+        return;
+      }
+      try {
+        await runSupersedeTask(queueStore(), task);
+      } catch (error) {
+        logger.warn('task failed; it will be retried', { task, error: error as Error });
+        failures.push(record.messageId);
+      }
+    }),
+  );
+  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+}).before(async (request) => logger.addContext(request.context));

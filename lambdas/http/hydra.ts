@@ -1,0 +1,167 @@
+/**
+ * JSON-LD shaping of the queue's resources (vocab:Batch, vocab:CustomerQueue, vocab:Queue,
+ * vocab:Image and hydra Collections). Every link emitted here resolves to a route of the API.
+ */
+import { DEFAULTS } from '../config/resources';
+import { imagesWaiting, isSuperseded, queueSize, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
+import type { Page } from '../domain/ports';
+import { CONTEXT_URL, HttpError } from './problem';
+import type { ApiRequest } from './api';
+
+export const urls = {
+  customerQueue: (base: string, c: number) => `${base}/customers/${c}/queue`,
+  batch: (base: string, c: number, b: number) => `${base}/customers/${c}/queue/batches/${b}`,
+  image: (base: string, c: number, s: number, id: string) => `${base}/customers/${c}/spaces/${s}/images/${encodeURIComponent(id)}`,
+};
+
+const omitUndefined = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
+/**
+ * Estimated completion from the batch's own observed rate once it has started; before that, from
+ * the customer's queue ahead of it and an assumed rate equal to the batch's size per minute
+ * floor. Absent once finished.
+ */
+export function estimateCompletion(batch: BatchRecord, nowMs = Date.now()): string | undefined {
+  if (batch.finished) return undefined;
+  const done = batch.completed + batch.errors;
+  if (!batch.started || done === 0) return undefined;
+  const elapsed = nowMs - Date.parse(batch.started);
+  if (!(elapsed > 0)) return undefined;
+  const msPerMember = elapsed / done;
+  return new Date(nowMs + msPerMember * batch.remaining).toISOString();
+}
+
+export function batchResource(base: string, batch: BatchRecord) {
+  const id = urls.batch(base, batch.customer, batch.batch);
+  return omitUndefined({
+    '@context': CONTEXT_URL,
+    '@id': id,
+    '@type': 'vocab:Batch',
+    id: batch.batch,
+    submitted: batch.submitted,
+    count: batch.count,
+    completed: batch.completed,
+    errors: batch.errors,
+    finished: batch.finished,
+    superseded: isSuperseded(batch),
+    estCompletion: estimateCompletion(batch),
+    images: `${id}/images`,
+    completedImages: `${id}/completedImages`,
+    errorImages: `${id}/errorImages`,
+    test: `${id}/test`,
+  });
+}
+
+export function customerQueueResource(base: string, counters: CustomerCounters) {
+  const id = urls.customerQueue(base, counters.customer);
+  return {
+    '@context': CONTEXT_URL,
+    '@id': id,
+    '@type': 'vocab:CustomerQueue',
+    size: queueSize(counters),
+    batchesWaiting: counters.batchesWaiting,
+    imagesWaiting: imagesWaiting(counters),
+    batches: `${id}/batches`,
+    images: `${id}/images`,
+    active: `${id}/active`,
+    recent: `${id}/recent`,
+    priority: `${id}/priority`,
+  };
+}
+
+export function globalQueueResource(base: string, depth: { incoming: number; priority: number }) {
+  return {
+    '@context': CONTEXT_URL,
+    '@id': `${base}/queue`,
+    '@type': 'vocab:Queue',
+    incoming: depth.incoming,
+    success: 0,
+    failed: 0,
+    priority: depth.priority,
+  };
+}
+
+export function imageResource(base: string, m: MemberRecord, withContext = true) {
+  return omitUndefined({
+    ...(withContext ? { '@context': CONTEXT_URL } : {}),
+    '@id': urls.image(base, m.customer, m.space, m.id),
+    '@type': 'vocab:Image',
+    id: m.id,
+    space: m.space,
+    origin: m.origin,
+    mediaType: m.mediaType,
+    family: m.family ?? 'I',
+    string1: m.string1,
+    string2: m.string2,
+    string3: m.string3,
+    number1: m.number1,
+    number2: m.number2,
+    number3: m.number3,
+    tags: m.tags,
+    roles: m.roles,
+    maxUnauthorised: m.maxUnauthorised,
+    width: m.width,
+    height: m.height,
+    contentLength: m.contentLength,
+    ingesting: m.state === 'waiting' || m.state === 'running',
+    error: m.error,
+    finished: m.finished,
+    batch: urls.batch(base, m.customer, m.batch),
+  });
+}
+
+export interface PageParams {
+  limit: number;
+  cursor?: string;
+}
+
+/** Reads `pageSize` (default 100, 1–500, else 400) and the opaque `page` token. */
+export function pageParams(request: ApiRequest): PageParams {
+  const raw = request.query['pageSize'];
+  let limit: number = DEFAULTS.pageSize;
+  if (raw !== undefined) {
+    if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > DEFAULTS.maxPageSize) {
+      throw new HttpError(400, `pageSize must be an integer from 1 to ${DEFAULTS.maxPageSize}.`);
+    }
+    limit = Number(raw);
+  }
+  const cursor = request.query['page'];
+  if (cursor !== undefined && (cursor.length === 0 || cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor))) {
+    throw new HttpError(400, "The 'page' token is not one this API issued for this collection.");
+  }
+  return cursor !== undefined ? { limit, cursor } : { limit };
+}
+
+/** A hydra Collection page with a PartialCollectionView (first, next). */
+export function collection<T>(
+  request: ApiRequest,
+  path: string,
+  page: Page<T>,
+  params: PageParams,
+  render: (item: T) => unknown,
+  totalItems?: number,
+  extraQuery: Record<string, string> = {},
+) {
+  const base = `${request.baseUrl}${path}`;
+  const link = (cursor?: string) => {
+    const query = new URLSearchParams({ ...extraQuery, ...(params.limit !== DEFAULTS.pageSize ? { pageSize: String(params.limit) } : {}) });
+    if (cursor) query.set('page', cursor);
+    const qs = query.toString();
+    return qs ? `${base}?${qs}` : base;
+  };
+  return omitUndefined({
+    '@context': CONTEXT_URL,
+    '@id': link(params.cursor),
+    '@type': 'Collection',
+    totalItems,
+    pageSize: params.limit,
+    member: page.items.map(render),
+    view: omitUndefined({
+      '@id': link(params.cursor),
+      '@type': 'PartialCollectionView',
+      first: link(),
+      next: page.next ? link(page.next) : undefined,
+    }),
+  });
+}
