@@ -1,0 +1,85 @@
+/**
+ * A customer's API keys (admin only):
+ * - `POST /customers/{customer}/keys` → 201 `vocab:Key` with the secret (shown this once only);
+ * - `GET /customers/{customer}/keys` → a Collection of `vocab:Key` (no secrets);
+ * - `DELETE /customers/{customer}/keys/{key}` → 204, or 404 when the customer has no such key.
+ * API Gateway's policy already limits these routes to admin keys; the handler checks again.
+ */
+import { keyStore, type ApiKeyInfo, type NewApiKey } from '../adapters/key-store';
+import { logger } from '../adapters/logger';
+import { apiHandler, intParam, type ApiRequest, type ApiResponse } from '../http/api';
+import { CONTEXT_URL, HttpError } from '../http/problem';
+
+function requireAdmin(request: ApiRequest): void {
+  if (!request.principal?.admin) throw new HttpError(403, 'Only an admin key may manage API keys.');
+}
+
+function keysUrl(request: ApiRequest, customer: number): string {
+  return `${request.baseUrl}/customers/${customer}/keys`;
+}
+
+function keyResource(request: ApiRequest, info: ApiKeyInfo | NewApiKey) {
+  return {
+    '@context': CONTEXT_URL,
+    '@id': `${keysUrl(request, info.customer)}/${encodeURIComponent(info.key)}`,
+    '@type': 'vocab:Key',
+    key: info.key,
+    ...('secret' in info ? { secret: info.secret } : {}),
+    customer: info.customer,
+    created: info.created,
+  };
+}
+
+async function createKey(request: ApiRequest): Promise<ApiResponse> {
+  requireAdmin(request);
+  const customer = intParam(request, 'customer');
+  const created = await keyStore().create(customer);
+  logger.info('api key created', { customer, key: created.key });
+  const body = keyResource(request, created);
+  return {
+    status: 201,
+    body,
+    // The secret must not be kept by shared caches or proxies.
+    headers: { Location: body['@id'], 'Cache-Control': 'no-store' },
+  };
+}
+
+async function listKeys(request: ApiRequest): Promise<ApiResponse> {
+  requireAdmin(request);
+  const customer = intParam(request, 'customer');
+  const found = await keyStore().list(customer);
+  const id = keysUrl(request, customer);
+  // A customer has few keys: one page holds them all.
+  return {
+    status: 200,
+    body: {
+      '@context': CONTEXT_URL,
+      '@id': id,
+      '@type': 'Collection',
+      totalItems: found.length,
+      pageSize: found.length,
+      member: found.map((info) => {
+        const { '@context': _context, ...member } = keyResource(request, info);
+        return member;
+      }),
+      view: { '@id': id, '@type': 'PartialCollectionView', first: id },
+    },
+  };
+}
+
+async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
+  requireAdmin(request);
+  const customer = intParam(request, 'customer');
+  const key = request.pathParameters['key'] ?? '';
+  if (!(await keyStore().revoke(customer, key))) {
+    throw new HttpError(404, `Customer ${customer} has no API key '${key}'.`);
+  }
+  logger.info('api key revoked', { customer, key });
+  return { status: 204 };
+}
+
+export const handler = apiHandler({
+  'POST /customers/{customer}/keys': createKey,
+  'GET /customers/{customer}/keys': listKeys,
+  'DELETE /customers/{customer}/keys/{key}': revokeKey,
+});

@@ -1,0 +1,254 @@
+import {
+  authContext,
+  hashSecret,
+  headerDigest,
+  KEY_PATTERN,
+  newKeyPair,
+  parseCredentials,
+  policyFor,
+  safeEqual,
+  verifySecret,
+  type PolicyDocument,
+} from '../../lambdas/domain/auth';
+import { ROUTES } from '../../lambdas/config/routes';
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+const basic = (pair: string) => `Basic ${b64(pair)}`;
+
+describe('parseCredentials', () => {
+  it.each([
+    ['Basic', basic('k123:s3cret'), { key: 'k123', secret: 's3cret' }],
+    ['Basic, lower-case scheme', `basic ${b64('k123:s3cret')}`, { key: 'k123', secret: 's3cret' }],
+    ['Basic, secret with colons', basic('admin:a:b:c'), { key: 'admin', secret: 'a:b:c' }],
+    ['Basic, unpadded base64', `Basic ${b64('ab:c').replace(/=+$/, '')}`, { key: 'ab', secret: 'c' }],
+    ['Basic, url-safe key chars', basic('K_a-9:x'), { key: 'K_a-9', secret: 'x' }],
+    ['Bearer key:secret', 'Bearer k123:s3cret', { key: 'k123', secret: 's3cret' }],
+    ['Bearer base64(key:secret)', `Bearer ${b64('k123:s3cret')}`, { key: 'k123', secret: 's3cret' }],
+    ['BEARER upper-case scheme', 'BEARER k1:s', { key: 'k1', secret: 's' }],
+    ['surrounding whitespace', `  Basic ${b64('k1:s')}  `, { key: 'k1', secret: 's' }],
+  ])('accepts %s', (_name, header, expected) => {
+    expect(parseCredentials(header)).toEqual(expected);
+  });
+
+  it.each([
+    ['undefined', undefined],
+    ['empty', ''],
+    ['scheme only', 'Basic'],
+    ['scheme and blank', 'Basic   '],
+    ['malformed base64 (bad chars)', 'Basic !!!!'],
+    ['malformed base64 (one char left over)', 'Basic QUJDR'],
+    ['malformed base64 (bad padding)', 'Basic QQ='],
+    ['mixed base64 alphabets', 'Basic ab+_'],
+    ['base64 of invalid UTF-8', `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x61]).toString('base64')}`],
+    ['missing colon', basic('k123s3cret')],
+    ['empty key', basic(':secret')],
+    ['empty secret', basic('k123:')],
+    ['empty both', basic(':')],
+    ['key with invalid characters', basic('k.1:secret')],
+    ['key too long', basic(`${'k'.repeat(65)}:secret`)],
+    ['secret too long', basic(`k1:${'s'.repeat(257)}`)],
+    ['control character in secret', basic('k1:a\nb')],
+    ['Bearer missing colon', 'Bearer justatoken'],
+    ['Bearer empty secret', 'Bearer k1:'],
+    ['Bearer empty key', 'Bearer :s'],
+    ['Digest scheme', 'Digest username="k1"'],
+    ['Token scheme', 'Token k1:s'],
+    ['no scheme', b64('k1:s')],
+    ['extra parts', `Basic ${b64('k1:s')} extra`],
+  ])('rejects %s', (_name, header) => {
+    expect(parseCredentials(header)).toBeUndefined();
+  });
+});
+
+describe('hashSecret / verifySecret', () => {
+  it('round-trips and encodes scrypt$N$r$p$salt$hash', async () => {
+    // Act
+    const encoded = await hashSecret('correct horse');
+    // Assess
+    expect(encoded).toMatch(/^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    await expect(verifySecret('correct horse', encoded)).resolves.toBe(true);
+  });
+
+  it('rejects a different secret', async () => {
+    const encoded = await hashSecret('correct horse');
+    await expect(verifySecret('correct horsf', encoded)).resolves.toBe(false);
+    await expect(verifySecret('', encoded)).resolves.toBe(false);
+  });
+
+  it('salts every hash', async () => {
+    const [a, b] = await Promise.all([hashSecret('same'), hashSecret('same')]);
+    expect(a).not.toBe(b);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['other algorithm', 'bcrypt$16384$8$1$c2FsdA$aGFzaA'],
+    ['too few parts', 'scrypt$16384$8$1$c2FsdA'],
+    ['N not a power of two', 'scrypt$1000$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA'],
+    ['N too large', `scrypt$${2 ** 24}$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA`],
+    ['non-numeric parameter', 'scrypt$abc$8$1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA'],
+    ['short hash', 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0$aGFzaA'],
+  ])('answers false for a malformed encoding (%s)', async (_name, encoded) => {
+    await expect(verifySecret('anything', encoded)).resolves.toBe(false);
+  });
+});
+
+describe('safeEqual', () => {
+  it('compares strings of any length', () => {
+    expect(safeEqual('local-admin-secret', 'local-admin-secret')).toBe(true);
+    expect(safeEqual('local-admin-secreT', 'local-admin-secret')).toBe(false);
+    expect(safeEqual('short', 'local-admin-secret')).toBe(false);
+    expect(safeEqual('', '')).toBe(true);
+  });
+});
+
+describe('newKeyPair', () => {
+  it('makes a k-prefixed 21-character key and a 40-character url-safe secret', () => {
+    const { key, secret } = newKeyPair();
+    expect(key).toMatch(/^k[A-Za-z0-9_-]{20}$/);
+    expect(KEY_PATTERN.test(key)).toBe(true);
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{40}$/);
+  });
+
+  it('never repeats', () => {
+    const pairs = Array.from({ length: 200 }, () => newKeyPair());
+    expect(new Set(pairs.map((p) => p.key)).size).toBe(200);
+    expect(new Set(pairs.map((p) => p.secret)).size).toBe(200);
+  });
+
+  it('yields pairs that parse back from both header forms', () => {
+    const pair = newKeyPair();
+    expect(parseCredentials(basic(`${pair.key}:${pair.secret}`))).toEqual(pair);
+    expect(parseCredentials(`Bearer ${pair.key}:${pair.secret}`)).toEqual(pair);
+  });
+});
+
+describe('headerDigest', () => {
+  it('is stable and does not contain the header', () => {
+    const header = basic('k1:very-secret');
+    expect(headerDigest(header)).toBe(headerDigest(header));
+    expect(headerDigest(header)).not.toContain('very-secret');
+    expect(headerDigest(header)).not.toBe(headerDigest(basic('k1:very-secreT')));
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// Policies, evaluated the way API Gateway does: `*` in a resource ARN matches any characters
+// (slashes included); an explicit Deny wins; otherwise some Allow must match.
+
+const PREFIX = 'arn:aws:execute-api:eu-west-1:123456789012:abc123';
+const STAGE = 'prod';
+
+function arn(method: string, path: string, stage = STAGE): string {
+  return `${PREFIX}/${stage}/${method}${path}`;
+}
+
+function wildcard(pattern: string): RegExp {
+  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${escaped.join('.*')}$`);
+}
+
+function allows(policy: PolicyDocument, methodArn: string): boolean {
+  const matching = policy.Statement.filter((s) => s.Resource.some((r) => wildcard(r).test(methodArn)));
+  if (matching.some((s) => s.Effect === 'Deny')) return false;
+  return matching.some((s) => s.Effect === 'Allow' && s.Action === 'execute-api:Invoke');
+}
+
+/** A concrete path for a resource template. */
+function pathFor(resource: string, customer: number): string {
+  return resource
+    .replace('{customer}', String(customer))
+    .replace('{batch}', '12')
+    .replace('{space}', '3')
+    .replace('{image}', 'my-image')
+    .replace('{key}', 'kSomeKey');
+}
+
+describe('policyFor', () => {
+  const calledArn = arn('GET', '/customers/7/queue');
+
+  it('gives an admin everything in the stage', () => {
+    // Act
+    const policy = policyFor({ key: 'admin', admin: true }, calledArn);
+    // Assess
+    expect(policy).toEqual({
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${PREFIX}/${STAGE}/*/*`] }],
+    });
+    for (const route of ROUTES) {
+      expect(allows(policy, arn(route.method, pathFor(route.resource, 7)))).toBe(true);
+      expect(allows(policy, arn(route.method, pathFor(route.resource, 8)))).toBe(true);
+    }
+    expect(allows(policy, arn('GET', '/queue', 'other-stage'))).toBe(false);
+  });
+
+  it('gives a customer key exactly the resources of its customer and GET /queue/load', () => {
+    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
+    const base = `${PREFIX}/${STAGE}`;
+    expect(policy.Statement).toEqual([
+      {
+        Action: 'execute-api:Invoke',
+        Effect: 'Allow',
+        Resource: [
+          `${base}/*/customers/7/queue`,
+          `${base}/*/customers/7/queue/*`,
+          `${base}/*/customers/7/spaces/*`,
+          `${base}/GET/queue/load`,
+        ],
+      },
+    ]);
+  });
+
+  it('lets a customer key call its own customer routes and nothing admin-only, on every route', () => {
+    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
+    for (const route of ROUTES) {
+      if (route.access === 'public') continue; // no authorizer on public routes
+      const own = arn(route.method, pathFor(route.resource, 7));
+      const other = arn(route.method, pathFor(route.resource, 8));
+      const prefixLookalike = arn(route.method, pathFor(route.resource, 77));
+      const expected = route.access === 'customer' || route.access === 'authenticated';
+      expect([route.method, route.resource, allows(policy, own)]).toEqual([route.method, route.resource, expected]);
+      if (route.resource.includes('{customer}')) {
+        expect(allows(policy, other)).toBe(false);
+        expect(allows(policy, prefixLookalike)).toBe(false);
+      }
+    }
+  });
+
+  it('does not depend on the route called (safe to cache by header)', () => {
+    const principal = { key: 'k1', admin: false, customer: 7 };
+    const policies = ROUTES.map((r) => policyFor(principal, arn(r.method, pathFor(r.resource, 7))));
+    for (const policy of policies) expect(policy).toEqual(policies[0]);
+    const admin = { key: 'admin', admin: true };
+    expect(policyFor(admin, arn('GET', '/queue/status'))).toEqual(policyFor(admin, arn('POST', '/customers/1/keys')));
+  });
+
+  it('refuses other customers, key management and /queue/status for a customer key', () => {
+    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
+    expect(allows(policy, arn('GET', '/customers/7/keys'))).toBe(false);
+    expect(allows(policy, arn('POST', '/customers/7/keys'))).toBe(false);
+    expect(allows(policy, arn('DELETE', '/customers/7/keys/k1'))).toBe(false);
+    expect(allows(policy, arn('GET', '/queue/status'))).toBe(false);
+    expect(allows(policy, arn('POST', '/queue/load'))).toBe(false);
+    expect(allows(policy, arn('GET', '/customers/8/queue'))).toBe(false);
+    expect(allows(policy, arn('GET', '/customers/70/queue'))).toBe(false);
+    expect(allows(policy, arn('GET', '/customers/7/queue', 'other-stage'))).toBe(false);
+  });
+
+  it('denies everything to a non-admin principal without a customer', () => {
+    const policy = policyFor({ key: 'k1', admin: false }, calledArn);
+    expect(policy.Statement.every((s) => s.Effect === 'Deny')).toBe(true);
+    expect(allows(policy, arn('GET', '/customers/7/queue'))).toBe(false);
+  });
+
+  it('throws on something that is not a method ARN', () => {
+    expect(() => policyFor({ key: 'admin', admin: true }, 'not-an-arn')).toThrow(/method ARN/);
+  });
+});
+
+describe('authContext', () => {
+  it('passes strings only', () => {
+    expect(authContext({ key: 'admin', admin: true })).toEqual({ key: 'admin', admin: 'true', customer: '' });
+    expect(authContext({ key: 'k1', admin: false, customer: 7 })).toEqual({ key: 'k1', admin: 'false', customer: '7' });
+  });
+});

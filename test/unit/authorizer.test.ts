@@ -1,0 +1,293 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { keyStore, resetAdminCredential } from '../../lambdas/adapters/key-store';
+import { logger } from '../../lambdas/adapters/logger';
+import { hashSecret, verifySecret } from '../../lambdas/domain/auth';
+import { clearAuthCache, handler } from '../../lambdas/handlers/authorizer';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const secrets = mockClient(SecretsManagerClient);
+
+const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/customers/7/queue';
+const BASE = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod';
+const KEY = 'kAAAAAAAAAAAAAAAAAAAA';
+const SECRET = 'S'.repeat(40);
+let secretHash: string;
+
+const basic = (key: string, secret: string) => `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
+
+function event(authorizationToken: string | undefined): APIGatewayTokenAuthorizerEvent {
+  return { type: 'TOKEN', methodArn: METHOD_ARN, authorizationToken } as APIGatewayTokenAuthorizerEvent;
+}
+
+function storeHas(item: Record<string, unknown> | undefined): void {
+  ddb.on(GetCommand).resolves({ Item: item });
+}
+
+const keyItem = () => ({
+  pk: `KEY#${KEY}`,
+  sk: 'KEY',
+  type: 'apiKey',
+  key: KEY,
+  customer: 7,
+  secretHash,
+  created: '2025-01-01T00:00:00.000Z',
+});
+
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  secretHash = await hashSecret(SECRET);
+});
+
+beforeEach(() => {
+  ddb.reset();
+  secrets.reset();
+  clearAuthCache();
+  resetAdminCredential();
+  process.env = { ...savedEnv, TABLE_NAME: 'queue-table', ADMIN_KEY: 'admin', ADMIN_SECRET: 'local-admin-secret' };
+  delete process.env.ADMIN_SECRET_NAME;
+  delete process.env.AUTH_CACHE_SECONDS;
+});
+
+afterAll(() => {
+  process.env = savedEnv;
+});
+
+describe('authorizer', () => {
+  it('allows a valid customer key with its customer policy and context', async () => {
+    // Prepare
+    storeHas(keyItem());
+    // Act
+    const result = await handler(event(basic(KEY, SECRET)));
+    // Assess
+    expect(result.principalId).toBe(KEY);
+    expect(result.context).toEqual({ key: KEY, admin: 'false', customer: '7' });
+    expect(result.policyDocument.Statement).toEqual([
+      {
+        Action: 'execute-api:Invoke',
+        Effect: 'Allow',
+        Resource: [
+          `${BASE}/*/customers/7/queue`,
+          `${BASE}/*/customers/7/queue/*`,
+          `${BASE}/*/customers/7/spaces/*`,
+          `${BASE}/GET/queue/load`,
+        ],
+      },
+    ]);
+    const get = ddb.commandCalls(GetCommand)[0]?.args[0].input;
+    expect(get).toMatchObject({ TableName: 'queue-table', Key: { pk: `KEY#${KEY}`, sk: 'KEY' } });
+  });
+
+  it('accepts the Bearer form too', async () => {
+    storeHas(keyItem());
+    const result = await handler(event(`Bearer ${KEY}:${SECRET}`));
+    expect(result.principalId).toBe(KEY);
+  });
+
+  it('refuses a wrong secret', async () => {
+    storeHas(keyItem());
+    await expect(handler(event(basic(KEY, `${SECRET.slice(1)}x`)))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('refuses a revoked (or unknown) key', async () => {
+    storeHas(undefined);
+    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('refuses a missing or malformed header without reading the table', async () => {
+    await expect(handler(event(undefined))).rejects.toThrow(/^Unauthorized$/);
+    await expect(handler(event(''))).rejects.toThrow(/^Unauthorized$/);
+    await expect(handler(event('Basic !!!'))).rejects.toThrow(/^Unauthorized$/);
+    await expect(handler(event('Digest abc'))).rejects.toThrow(/^Unauthorized$/);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('allows the admin credential from the environment with an all-routes policy', async () => {
+    const result = await handler(event(basic('admin', 'local-admin-secret')));
+    expect(result.principalId).toBe('admin');
+    expect(result.context).toEqual({ key: 'admin', admin: 'true', customer: '' });
+    expect(result.policyDocument.Statement).toEqual([
+      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${BASE}/*/*`] },
+    ]);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('refuses the admin key with a wrong secret', async () => {
+    await expect(handler(event(basic('admin', 'local-admin-secreT')))).rejects.toThrow(/^Unauthorized$/);
+    await expect(handler(event(basic('admin', 'local')))).rejects.toThrow(/^Unauthorized$/);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('reads the admin credential from Secrets Manager once when the environment has none', async () => {
+    // Prepare
+    delete process.env.ADMIN_KEY;
+    delete process.env.ADMIN_SECRET;
+    process.env.ADMIN_SECRET_NAME = 'image-queue/admin';
+    process.env.AUTH_CACHE_SECONDS = '0';
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ key: 'admin', secret: 'from-secrets' }) });
+    // Act
+    const first = await handler(event(basic('admin', 'from-secrets')));
+    const second = await handler(event(basic('admin', 'from-secrets')));
+    // Assess
+    expect(first.context).toMatchObject({ admin: 'true' });
+    expect(second.context).toMatchObject({ admin: 'true' });
+    await expect(handler(event(basic('admin', 'local-admin-secret')))).rejects.toThrow(/^Unauthorized$/);
+    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(secrets.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({ SecretId: 'image-queue/admin' });
+  });
+
+  it('fails (not 401) when the admin secret is malformed, without echoing it', async () => {
+    delete process.env.ADMIN_KEY;
+    delete process.env.ADMIN_SECRET;
+    process.env.ADMIN_SECRET_NAME = 'image-queue/admin';
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'not json super-secret-value' });
+    const error = await handler(event(basic('admin', 'x'))).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toBe('Unauthorized');
+    expect((error as Error).message).not.toContain('super-secret-value');
+  });
+
+  it('lets a table failure surface as an error (API Gateway 500), not as Unauthorized', async () => {
+    ddb.on(GetCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow('ProvisionedThroughputExceededException');
+  });
+
+  it('caches a successful verification by header for AUTH_CACHE_SECONDS', async () => {
+    // Prepare: default TTL (30 s)
+    storeHas(keyItem());
+    await handler(event(basic(KEY, SECRET)));
+    // Act: the key is revoked, but the cached verification is reused
+    storeHas(undefined);
+    const again = await handler(event(basic(KEY, SECRET)));
+    // Assess
+    expect(again.principalId).toBe(KEY);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    // A different header (wrong secret) is never served from the cache.
+    await expect(handler(event(basic(KEY, 'wrong')))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('expires cached verifications after the TTL', async () => {
+    jest.useFakeTimers({ now: new Date('2025-01-01T00:00:00Z') });
+    try {
+      process.env.AUTH_CACHE_SECONDS = '5';
+      storeHas(keyItem());
+      await handler(event(basic(KEY, SECRET)));
+      storeHas(undefined);
+      jest.setSystemTime(new Date('2025-01-01T00:00:04Z'));
+      await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ principalId: KEY });
+      jest.setSystemTime(new Date('2025-01-01T00:00:06Z'));
+      await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('does not cache when AUTH_CACHE_SECONDS=0, so revocation takes effect at once', async () => {
+    process.env.AUTH_CACHE_SECONDS = '0';
+    storeHas(keyItem());
+    await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ principalId: KEY });
+    storeHas(undefined);
+    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('never logs the secret or its hash', async () => {
+    const logged: string[] = [];
+    const capture = (...args: unknown[]) => {
+      logged.push(JSON.stringify(args));
+    };
+    const spies = (['debug', 'info', 'warn', 'error'] as const).map((level) =>
+      jest.spyOn(logger, level).mockImplementation(capture as never),
+    );
+    try {
+      storeHas(keyItem());
+      await handler(event(basic(KEY, 'wrong-secret-value')));
+    } catch {
+      // expected
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
+    expect(logged.length).toBeGreaterThan(0);
+    const all = logged.join('\n');
+    expect(all).not.toContain('wrong-secret-value');
+    expect(all).not.toContain(secretHash);
+    expect(all).not.toContain(Buffer.from(`${KEY}:wrong-secret-value`).toString('base64'));
+  });
+});
+
+describe('DynamoKeyStore (the authorizer\'s key source)', () => {
+  it('stores a new key with its secret hashed, never in clear', async () => {
+    ddb.on(PutCommand).resolves({});
+    // Act
+    const created = await keyStore().create(7);
+    // Assess
+    const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
+    const item = put?.Item as Record<string, unknown>;
+    expect(put?.TableName).toBe('queue-table');
+    expect(put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+    expect(item).toMatchObject({
+      pk: `KEY#${created.key}`,
+      sk: 'KEY',
+      type: 'apiKey',
+      key: created.key,
+      customer: 7,
+      created: created.created,
+      gsi3pk: 'CUST#7#KEYS',
+      gsi3sk: created.key,
+    });
+    expect(JSON.stringify(item)).not.toContain(created.secret);
+    await expect(verifySecret(created.secret, item['secretHash'] as string)).resolves.toBe(true);
+  });
+
+  it('lists a customer\'s keys through gsi3 then BatchGet, without hashes', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [{ gsi3sk: 'kB' }, { gsi3sk: 'kA' }] });
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        'queue-table': [
+          { type: 'apiKey', key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
+          { type: 'apiKey', key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
+        ],
+      },
+    });
+    // Act
+    const listed = await keyStore().list(7);
+    // Assess
+    expect(listed).toEqual([
+      { key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
+      { key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
+    ]);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      IndexName: 'gsi3',
+      ExpressionAttributeValues: { ':pk': 'CUST#7#KEYS' },
+    });
+    const get = ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['queue-table'];
+    expect(get?.Keys).toEqual([
+      { pk: 'KEY#kB', sk: 'KEY' },
+      { pk: 'KEY#kA', sk: 'KEY' },
+    ]);
+    expect(Object.values(get?.ExpressionAttributeNames ?? {})).not.toContain('secretHash');
+  });
+
+  it('revokes only a key of the given customer', async () => {
+    ddb.on(DeleteCommand).resolvesOnce({}).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+    await expect(keyStore().revoke(7, KEY)).resolves.toBe(true);
+    await expect(keyStore().revoke(8, KEY)).resolves.toBe(false);
+    expect(ddb.commandCalls(DeleteCommand)[1]?.args[0].input).toMatchObject({
+      Key: { pk: `KEY#${KEY}`, sk: 'KEY' },
+      ExpressionAttributeValues: { ':customer': 8, ':type': 'apiKey' },
+    });
+    // A malformed key never reaches the table.
+    await expect(keyStore().revoke(7, '../x')).resolves.toBe(false);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(2);
+  });
+});
