@@ -106,8 +106,13 @@ function pick(item: Item, names: readonly string[]): Item {
 // ---------------------------------------------------------------------------------------------
 
 export class DynamoQueueStore implements QueueStore {
-  private readonly table = settings.tableName();
-  private readonly db = dynamoDocument();
+  // Looked up per call: the local runtime and tests may re-point the clients between runs.
+  private get table() {
+    return settings.tableName();
+  }
+  private get db() {
+    return dynamoDocument();
+  }
 
   async getCustomer(customer: number): Promise<CustomerCounters | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: keys.customer(customer), ConsistentRead: true }));
