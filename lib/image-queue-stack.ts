@@ -1,0 +1,214 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/config/resources';
+import type { ApiFunctionName } from '../lambdas/config/routes';
+import { QueueApi } from './constructs/api';
+import {
+  bindQueue,
+  bindSecret,
+  bindTable,
+  type FunctionDefaults,
+  limitsEnvironment,
+  type RuntimeLimits,
+  ServiceFunction,
+} from './constructs/functions';
+import { Monitoring, type OldestMessageAlarmAges } from './constructs/monitoring';
+import { WorkQueues } from './constructs/queues';
+import { QueueTable } from './constructs/table';
+import { DEAD_LETTER_RECORDER_TIMEOUT, Workers } from './constructs/workers';
+
+/** Stack output names (`aws cloudformation describe-stacks` → Outputs[].OutputKey). */
+export const OUTPUTS = {
+  apiUrl: 'ApiUrl',
+  tableName: 'TableName',
+  mainQueueUrl: 'MainQueueUrl',
+  priorityQueueUrl: 'PriorityQueueUrl',
+  tasksQueueUrl: 'TasksQueueUrl',
+  adminSecretName: 'AdminSecretName',
+} as const;
+
+export interface ImageQueueStackProps extends StackProps {
+  /**
+   * Keep the table, queues, secret and log groups when the stack is deleted.
+   * @default - true when the context `retain` is `true`, otherwise false (personal dev accounts)
+   */
+  readonly retain?: boolean;
+  /**
+   * Overrides of the limits handed to the functions.
+   * @default - `DEFAULTS` from lambdas/config/resources.ts
+   */
+  readonly limits?: Partial<RuntimeLimits>;
+  /**
+   * X-Ray active tracing on every function.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /** @default 'prod' */
+  readonly stageName?: string;
+  /**
+   * API stage steady-state rate limit, requests per second.
+   * @default 100
+   */
+  readonly throttlingRateLimit?: number;
+  /**
+   * API stage burst limit.
+   * @default 200
+   */
+  readonly throttlingBurstLimit?: number;
+  /**
+   * Timeout of the API functions (API Gateway gives up after 29 s anyway).
+   * @default Duration.seconds(29)
+   */
+  readonly apiTimeout?: Duration;
+  /**
+   * Memory of the API functions (submit parses and writes batches of up to `maxBatchSize`).
+   * @default 1024
+   */
+  readonly apiMemoryMiB?: number;
+  /**
+   * Oldest-message age that raises an alarm, per queue.
+   * @default - main 15 min, priority 2 min, tasks 15 min
+   */
+  readonly oldestMessageAlarmAges?: Partial<OldestMessageAlarmAges>;
+  /**
+   * Actions for every alarm.
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/** Whether the `retain` context asks to keep stateful resources (`-c retain=true`). */
+function retainFromContext(scope: Construct): boolean {
+  const value: unknown = scope.node.tryGetContext('retain');
+  return value === true || value === 'true';
+}
+
+export class ImageQueueStack extends Stack {
+  readonly table: QueueTable;
+  readonly queues: WorkQueues;
+  readonly workers: Workers;
+  readonly api: QueueApi;
+  readonly adminSecret: secretsmanager.Secret;
+  readonly apiFunctions: Record<ApiFunctionName, ServiceFunction>;
+  readonly authorizerFunction: ServiceFunction;
+
+  constructor(scope: Construct, id: string, props: ImageQueueStackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = (props.retain ?? retainFromContext(this)) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    const defaults: FunctionDefaults = {
+      tracing: props.tracing ?? false,
+      removalPolicy,
+      environment: {
+        ...limitsEnvironment(props.limits),
+        // Only the local runtime may fetch loopback/private origins.
+        [ENV.allowPrivateOrigins]: 'false',
+      },
+    };
+
+    this.table = new QueueTable(this, 'Data', { removalPolicy });
+    const table = this.table.table;
+    this.queues = new WorkQueues(this, 'Queues', {
+      removalPolicy,
+      deadLetterVisibilityTimeout: Duration.seconds(DEAD_LETTER_RECORDER_TIMEOUT.toSeconds() * 6),
+    });
+    const { main, priority, tasks } = this.queues.queues;
+
+    // The admin credential: {"key":"admin","secret":"<40 letters and digits>"}.
+    this.adminSecret = new secretsmanager.Secret(this, 'AdminCredential', {
+      // A fixed name: CloudFormation deletes secrets without a recovery window, so redeploying
+      // after a destroy does not collide, and the handlers get a plain name (no random suffix).
+      secretName: `${this.stackName}/admin-credential`,
+      description: 'Admin API credential of the image queue',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ key: 'admin' }),
+        generateStringKey: 'secret',
+        passwordLength: 40,
+        excludePunctuation: true,
+        includeSpace: false,
+      },
+      removalPolicy,
+    });
+
+    const apiFunction = (fnId: string, handler: ApiFunctionName | 'authorizer', extra: { timeout?: Duration; memoryMiB?: number } = {}) =>
+      new ServiceFunction(this, fnId, {
+        ...defaults,
+        handler,
+        timeout: extra.timeout ?? props.apiTimeout ?? Duration.seconds(29),
+        memoryMiB: extra.memoryMiB ?? props.apiMemoryMiB ?? 1024,
+      });
+
+    const apiRead = apiFunction('ApiRead', 'api-read');
+    bindTable(apiRead, table, 'read');
+    bindQueue(apiRead, main.queue, main.definition.urlEnv, 'inspect');
+    bindQueue(apiRead, priority.queue, priority.definition.urlEnv, 'inspect');
+
+    const apiOperator = apiFunction('ApiOperator', 'api-operator');
+    bindTable(apiOperator, table, 'read');
+
+    const apiSubmit = apiFunction('ApiSubmit', 'api-submit');
+    bindTable(apiSubmit, table, 'readWrite');
+    for (const work of [main, priority, tasks]) bindQueue(apiSubmit, work.queue, work.definition.urlEnv, 'send');
+
+    const apiTestBatch = apiFunction('ApiTestBatch', 'api-test-batch');
+    bindTable(apiTestBatch, table, 'readWrite');
+
+    const apiKeys = apiFunction('ApiKeys', 'api-keys');
+    bindTable(apiKeys, table, 'readWrite');
+    bindSecret(apiKeys, this.adminSecret, ENV.adminSecretName);
+
+    this.authorizerFunction = apiFunction('Authorizer', 'authorizer', { timeout: Duration.seconds(10), memoryMiB: 512 });
+    bindTable(this.authorizerFunction, table, 'read');
+    bindSecret(this.authorizerFunction, this.adminSecret, ENV.adminSecretName);
+
+    this.apiFunctions = {
+      'api-read': apiRead,
+      'api-submit': apiSubmit,
+      'api-test-batch': apiTestBatch,
+      'api-keys': apiKeys,
+      'api-operator': apiOperator,
+    };
+
+    this.workers = new Workers(this, 'Workers', { table, queues: this.queues, defaults });
+
+    this.api = new QueueApi(this, 'Http', {
+      functions: this.apiFunctions,
+      authorizer: this.authorizerFunction,
+      stageName: props.stageName,
+      throttlingRateLimit: props.throttlingRateLimit,
+      throttlingBurstLimit: props.throttlingBurstLimit,
+    });
+
+    new Monitoring(this, 'Monitoring', {
+      queues: this.queues,
+      api: this.api.api,
+      processors: {
+        ProcessMain: this.workers.processors.main,
+        ProcessPriority: this.workers.processors.priority,
+        RunTasks: this.workers.runTasks,
+        RecordDeadLetters: this.workers.recordDeadLetters,
+      },
+      otherFunctions: {
+        ...Object.fromEntries(Object.entries(this.apiFunctions)),
+        authorizer: this.authorizerFunction,
+        SweepEnqueueing: this.workers.sweepEnqueueing,
+        SampleLoad: this.workers.sampleLoad,
+      },
+      oldestMessageAlarmAges: props.oldestMessageAlarmAges,
+      alarmActions: props.alarmActions,
+      dashboardName: `${this.stackName}-image-queue`,
+    });
+
+    new CfnOutput(this, OUTPUTS.apiUrl, { value: this.api.api.url, description: 'Base URL of the API (with stage)' });
+    new CfnOutput(this, OUTPUTS.tableName, { value: table.tableName });
+    new CfnOutput(this, OUTPUTS.mainQueueUrl, { value: main.queue.queueUrl });
+    new CfnOutput(this, OUTPUTS.priorityQueueUrl, { value: priority.queue.queueUrl });
+    new CfnOutput(this, OUTPUTS.tasksQueueUrl, { value: tasks.queue.queueUrl });
+    new CfnOutput(this, OUTPUTS.adminSecretName, {
+      value: this.adminSecret.secretName,
+      description: `Admin credential; read it with: aws secretsmanager get-secret-value --secret-id ${this.stackName}/admin-credential --query SecretString --output text`,
+    });
+  }
+}
