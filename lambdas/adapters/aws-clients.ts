@@ -1,0 +1,109 @@
+/**
+ * Shared AWS SDK clients for the Lambda handlers, created lazily on first use (so the local runtime
+ * and tests can set the environment first) and reused across invocations.
+ *
+ * Endpoints: the service-specific variables `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS`
+ * win over the generic `AWS_ENDPOINT_URL` (the SDK's own precedence). The local runtime sets the
+ * service-specific ones because DynamoDB Local and the SQS emulator listen on different ports.
+ * When an endpoint override is in effect and the environment holds no credentials, static dummy
+ * credentials are used so that no credential provider chain (profiles, IMDS) is consulted.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { ENV } from '../config/resources';
+
+/** Service-specific endpoint variables honoured before `ENV.endpointUrl` (`AWS_ENDPOINT_URL`). */
+export const SERVICE_ENDPOINT_ENV = {
+  dynamodb: `${ENV.endpointUrl}_DYNAMODB`,
+  sqs: `${ENV.endpointUrl}_SQS`,
+} as const;
+
+export type ServiceName = keyof typeof SERVICE_ENDPOINT_ENV;
+
+/** A client this module created: the hook receives the low-level clients (the document client shares the DynamoDB client's middleware stack). */
+export type AnyAwsClient = DynamoDBClient | SQSClient;
+export type ClientHook = (client: AnyAwsClient, service: ServiceName) => void;
+
+const DEFAULT_REGION = 'us-east-1';
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+let dynamoClient: DynamoDBClient | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
+let sqsClient: SQSClient | undefined;
+const hooks: ClientHook[] = [];
+
+export function region(): string {
+  return process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || DEFAULT_REGION;
+}
+
+/** The endpoint override for a service, or undefined for the real AWS endpoint. */
+export function endpointFor(service: ServiceName): string | undefined {
+  return process.env[SERVICE_ENDPOINT_ENV[service]] || process.env[ENV.endpointUrl] || undefined;
+}
+
+function baseConfig(service: ServiceName) {
+  const endpoint = endpointFor(service);
+  const hasEnvCredentials = Boolean(process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY);
+  return {
+    region: region(),
+    ...(endpoint ? { endpoint } : {}),
+    ...(endpoint && !hasEnvCredentials ? { credentials: LOCAL_CREDENTIALS } : {}),
+  };
+}
+
+function applyHooks(client: AnyAwsClient, service: ServiceName): void {
+  for (const hook of hooks) hook(client, service);
+}
+
+export function dynamo(): DynamoDBClient {
+  if (!dynamoClient) {
+    dynamoClient = new DynamoDBClient(baseConfig('dynamodb'));
+    applyHooks(dynamoClient, 'dynamodb');
+  }
+  return dynamoClient;
+}
+
+export function dynamoDocument(): DynamoDBDocumentClient {
+  if (!documentClient) {
+    documentClient = DynamoDBDocumentClient.from(dynamo(), {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    });
+  }
+  return documentClient;
+}
+
+export function sqs(): SQSClient {
+  if (!sqsClient) {
+    const config = baseConfig('sqs');
+    // Emulator queue URLs may carry hosts that do not resolve (fauxqs: sqs.<region>.localhost):
+    // always send to the configured endpoint rather than the queue URL's host.
+    sqsClient = new SQSClient({ ...config, ...(config.endpoint ? { useQueueUrlAsEndpoint: false } : {}) });
+    applyHooks(sqsClient, 'sqs');
+  }
+  return sqsClient;
+}
+
+/**
+ * Registers a hook called with every client created from now on and with those already created
+ * (e.g. to add a middleware that counts calls). Returns a function that unregisters it for clients
+ * created later; call `resetClients()` to drop clients that already carry the middleware.
+ */
+export function addClientMiddleware(hook: ClientHook): () => void {
+  hooks.push(hook);
+  if (dynamoClient) hook(dynamoClient, 'dynamodb');
+  if (sqsClient) hook(sqsClient, 'sqs');
+  return () => {
+    const i = hooks.indexOf(hook);
+    if (i >= 0) hooks.splice(i, 1);
+  };
+}
+
+/** Destroys the shared clients so the next call builds new ones from the current environment. */
+export function resetClients(): void {
+  dynamoClient?.destroy();
+  sqsClient?.destroy();
+  dynamoClient = undefined;
+  documentClient = undefined;
+  sqsClient = undefined;
+}

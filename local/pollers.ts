@@ -1,0 +1,335 @@
+/**
+ * Emulates Lambda's SQS event source mapping: concurrent long-poll loops per queue that build an
+ * `SQSEvent`, invoke the consumer and delete what succeeded, honouring `batchItemFailures`
+ * (ReportBatchItemFailures) with AWS's rules. Redelivery and dead-lettering are the emulator's job
+ * (visibility timeout + RedrivePolicy), exactly as on AWS.
+ */
+import { setMaxListeners } from 'node:events';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { QUEUES, type WorkQueueName } from '../lambdas/config/resources';
+import {
+  consoleLogger,
+  fakeContext,
+  invokeWithTimeout,
+  type HandlerLoader,
+  type HandlerName,
+  type RuntimeLogger,
+} from './handlers';
+import { DLQ_URL_ENV } from './provision';
+
+export type DeadLetterPollerName = `${WorkQueueName}-dlq`;
+export type PollerName = WorkQueueName | DeadLetterPollerName;
+
+/** Which handler consumes each queue (as the CDK stack wires them). */
+export const CONSUMERS: Record<PollerName, HandlerName> = {
+  main: 'process-images',
+  priority: 'process-images',
+  tasks: 'run-tasks',
+  'main-dlq': 'record-dead-letters',
+  'priority-dlq': 'record-dead-letters',
+  'tasks-dlq': 'record-dead-letters',
+};
+
+export const POLLER_NAMES = Object.keys(CONSUMERS) as PollerName[];
+
+export interface InvocationInfo {
+  poller: PollerName;
+  handler: HandlerName;
+  event: SQSEvent;
+}
+
+export interface InvocationOutcome extends InvocationInfo {
+  /** messageIds deleted from the queue after this invocation. */
+  deleted: string[];
+  /** Set when the handler threw or timed out (nothing deleted). */
+  error?: unknown;
+  response?: unknown;
+}
+
+export interface PollerOptions {
+  sqs: SQSClient;
+  /** Environment returned by provision() (queue URLs by ENV name and DLQ_URL_ENV). */
+  env: Record<string, string>;
+  loadHandler: HandlerLoader;
+  region?: string;
+  /** Loops per queue; default min(QUEUES[q].maxConcurrency, 4) for work queues, 1 for DLQs. */
+  concurrency?: Partial<Record<PollerName, number>>;
+  /** Only these pollers are started (default all). */
+  only?: PollerName[];
+  /** Long-poll wait in seconds (default 1, so stop() is quick). */
+  waitTimeSeconds?: number;
+  /** Fault injection: rewrite the event before the handler sees it (duplicate or reorder records…). */
+  transformEvent?: (event: SQSEvent, info: { poller: PollerName; handler: HandlerName }) => SQSEvent | Promise<SQSEvent>;
+  /** Called before each invocation (may await to delay it; throwing counts as a handler failure). */
+  onBeforeInvoke?: (info: InvocationInfo) => void | Promise<void>;
+  /** Called after each invocation with what was deleted. */
+  onAfterInvoke?: (outcome: InvocationOutcome) => void;
+  functionPrefix?: string;
+  logger?: RuntimeLogger;
+}
+
+export interface Pollers {
+  pause(name?: PollerName): void;
+  resume(name?: PollerName): void;
+  isPaused(name: PollerName): boolean;
+  /** Invocations running now (all pollers or one). */
+  inFlight(name?: PollerName): number;
+  /** Invocations so far per poller. */
+  readonly invocations: Record<PollerName, number>;
+  /** Stops receiving, waits (bounded) for running invocations, resolves when every loop ended. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+function toLambdaAttributes(attributes: Record<string, MessageAttributeValue> | undefined): SQSMessageAttributes {
+  const out: SQSMessageAttributes = {};
+  for (const [name, value] of Object.entries(attributes ?? {})) {
+    out[name] = {
+      stringValue: value.StringValue,
+      binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString('base64') : undefined,
+      stringListValues: value.StringListValues ?? [],
+      binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+      dataType: value.DataType as SQSMessageAttributes[string]['dataType'],
+    };
+  }
+  return out;
+}
+
+export function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const a = (message.Attributes ?? {}) as Record<string, string>;
+  const now = String(Date.now());
+  return {
+    messageId: message.MessageId as string,
+    receiptHandle: message.ReceiptHandle as string,
+    body: message.Body ?? '',
+    attributes: {
+      ...a,
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+      SentTimestamp: a.SentTimestamp ?? now,
+      SenderId: a.SenderId ?? '000000000000',
+      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? now,
+    },
+    messageAttributes: toLambdaAttributes(message.MessageAttributes),
+    md5OfBody: message.MD5OfBody ?? '',
+    ...(message.MD5OfMessageAttributes ? { md5OfMessageAttributes: message.MD5OfMessageAttributes } : {}),
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/**
+ * Which records to delete after an invocation, by AWS's ReportBatchItemFailures rules: a null/empty
+ * response or failure list is full success; an empty, missing or unknown itemIdentifier (or a
+ * malformed list) fails the whole batch; otherwise everything but the listed ids is deleted.
+ */
+export function recordsToDelete(records: SQSRecord[], response: unknown): SQSRecord[] {
+  if (response === null || response === undefined || typeof response !== 'object') return records;
+  const failures = (response as Partial<SQSBatchResponse>).batchItemFailures;
+  if (failures === null || failures === undefined) return records;
+  if (!Array.isArray(failures)) return [];
+  const ids = new Set(records.map((r) => r.messageId));
+  const failed = new Set<string>();
+  for (const f of failures) {
+    const id = (f as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || id === '' || !ids.has(id)) return [];
+    failed.add(id);
+  }
+  return records.filter((r) => !failed.has(r.messageId));
+}
+
+function queueUrlFor(name: PollerName, env: Record<string, string>): string {
+  const url = name.endsWith('-dlq')
+    ? env[DLQ_URL_ENV[name.slice(0, -4) as WorkQueueName]]
+    : env[QUEUES[name as WorkQueueName].urlEnv];
+  if (!url) throw new Error(`no queue URL for poller ${name} in the environment`);
+  return url;
+}
+
+function definitionFor(name: PollerName) {
+  return QUEUES[(name.endsWith('-dlq') ? name.slice(0, -4) : name) as WorkQueueName];
+}
+
+export async function startPollers(options: PollerOptions): Promise<Pollers> {
+  const logger = options.logger ?? consoleLogger;
+  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const prefix = options.functionPrefix ?? 'local';
+  const names = options.only ?? POLLER_NAMES;
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per concurrent long poll
+  let stopped = false;
+  const paused = new Map<PollerName, { promise: Promise<void>; release: () => void }>();
+  const running = new Map<PollerName, number>();
+  const invocations = Object.fromEntries(POLLER_NAMES.map((n) => [n, 0])) as Record<PollerName, number>;
+
+  const queues = await Promise.all(
+    names.map(async (name) => {
+      const url = queueUrlFor(name, options.env);
+      const { Attributes } = await options.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+      );
+      return { name, url, arn: Attributes?.QueueArn as string };
+    }),
+  );
+
+  const sleep = (ms: number) =>
+    new Promise<void>((done) => {
+      const onAbort = () => {
+        clearTimeout(t);
+        done();
+      };
+      const t = setTimeout(() => {
+        abort.signal.removeEventListener('abort', onAbort);
+        done();
+      }, ms);
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+
+  function totalInFlight(): number {
+    let n = 0;
+    for (const v of running.values()) n += v;
+    return n;
+  }
+
+  async function deleteRecords(url: string, records: SQSRecord[]): Promise<void> {
+    const unique = [...new Map(records.map((r) => [r.receiptHandle, r])).values()];
+    for (let i = 0; i < unique.length; i += 10) {
+      const chunk = unique.slice(i, i + 10);
+      const out = await options.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: chunk.map((r, j) => ({ Id: String(j), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+      for (const f of out.Failed ?? []) logger.error(`delete failed on ${url}: ${f.Code} ${f.Message}`);
+    }
+  }
+
+  async function invoke(name: PollerName, url: string, event: SQSEvent): Promise<void> {
+    const handlerName = CONSUMERS[name];
+    const definition = definitionFor(name);
+    const info: InvocationInfo = { poller: name, handler: handlerName, event };
+    invocations[name] += 1;
+    let response: unknown;
+    let error: unknown;
+    try {
+      event = options.transformEvent ? await options.transformEvent(event, { poller: name, handler: handlerName }) : event;
+      info.event = event;
+      await options.onBeforeInvoke?.(info);
+      const handler = await options.loadHandler(handlerName);
+      response = await invokeWithTimeout(
+        handler,
+        event,
+        fakeContext(`${prefix}-${handlerName}`, definition.processorTimeoutSeconds, definition.memoryMiB),
+        definition.processorTimeoutSeconds * 1000,
+      );
+    } catch (err) {
+      error = err;
+      logger.error(`${handlerName} failed on ${name} (${event.Records.length} records; they will be redelivered)`, err);
+    }
+    const toDelete = error === undefined ? recordsToDelete(event.Records, response) : [];
+    if (toDelete.length > 0) {
+      try {
+        await deleteRecords(url, toDelete);
+      } catch (err) {
+        logger.error(`DeleteMessageBatch failed on ${name}`, err);
+      }
+    }
+    options.onAfterInvoke?.({ ...info, deleted: toDelete.map((r) => r.messageId), error, response });
+  }
+
+  async function loop(name: PollerName, url: string, arn: string): Promise<void> {
+    const batchSize = definitionFor(name).batchSize;
+    let failures = 0;
+    while (!stopped) {
+      const gate = paused.get(name);
+      if (gate) {
+        await gate.promise; // released by resume() or stop()
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const out = await options.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: Math.min(batchSize, 10),
+            WaitTimeSeconds: options.waitTimeSeconds ?? 1,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: abort.signal },
+        );
+        messages = out.Messages ?? [];
+        failures = 0;
+      } catch (err) {
+        if (stopped) break;
+        failures += 1;
+        if (failures === 1 || failures % 50 === 0) logger.error(`ReceiveMessage failed on ${name}`, err);
+        await sleep(Math.min(2000, 100 * failures));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      // Received messages are always handed to the consumer, even if stop() began meanwhile.
+      running.set(name, (running.get(name) ?? 0) + 1);
+      try {
+        const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, arn, region)) };
+        await invoke(name, url, event);
+      } finally {
+        running.set(name, (running.get(name) ?? 1) - 1);
+      }
+    }
+  }
+
+  const loops: Promise<void>[] = [];
+  for (const q of queues) {
+    const isDlq = q.name.endsWith('-dlq');
+    const n = options.concurrency?.[q.name] ?? (isDlq ? 1 : Math.min(definitionFor(q.name).maxConcurrency, 4));
+    for (let i = 0; i < n; i += 1) loops.push(loop(q.name, q.url, q.arn));
+  }
+
+  const setPaused = (name: PollerName, on: boolean) => {
+    const gate = paused.get(name);
+    if (on && !gate) {
+      let release!: () => void;
+      const promise = new Promise<void>((r) => (release = r));
+      paused.set(name, { promise, release });
+    } else if (!on && gate) {
+      paused.delete(name);
+      gate.release();
+    }
+  };
+
+  let stopping: Promise<void> | undefined;
+  return {
+    pause: (name) => (name ? [name] : names).forEach((n) => setPaused(n, true)),
+    resume: (name) => (name ? [name] : names).forEach((n) => setPaused(n, false)),
+    isPaused: (name) => paused.has(name),
+    inFlight: (name) => (name ? running.get(name) ?? 0 : totalInFlight()),
+    invocations,
+    stop(timeoutMs = 15_000) {
+      stopping ??= (async () => {
+        stopped = true;
+        abort.abort();
+        for (const gate of paused.values()) gate.release();
+        let timer: NodeJS.Timeout | undefined;
+        const all = Promise.allSettled(loops).then(() => undefined);
+        const timedOut = await Promise.race([
+          all.then(() => false),
+          new Promise<boolean>((done) => {
+            timer = setTimeout(() => done(true), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) logger.error(`pollers: ${totalInFlight()} invocation(s) still running after ${timeoutMs} ms; not waiting`);
+      })();
+      return stopping;
+    },
+  };
+}
