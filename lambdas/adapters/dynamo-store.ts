@@ -54,6 +54,7 @@ function toCounters(item: Item | undefined, customer: number): CustomerCounters 
   return {
     customer,
     batchSeq: n('batchSeq'),
+    size: n('size'),
     batchCount: n('batchCount'),
     batchesWaiting: n('batchesWaiting'),
     waiting: { main: n('waitingMain'), priority: n('waitingPriority') },
@@ -699,7 +700,7 @@ export class DynamoQueueStore implements QueueStore {
 }
 
 function sizeOf(c: CustomerCounters): number {
-  return c.waiting.main + c.waiting.priority + c.running.main + c.running.priority;
+  return c.size;
 }
 
 function prefixed(values: Record<string, string>, prefix: string): Record<string, string> {

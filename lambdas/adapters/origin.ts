@@ -349,13 +349,20 @@ function checkUrl(url: URL, allowPrivate: boolean, redirected: boolean): IngestR
       : fail(`origin URL scheme ${url.protocol} is not supported (only http and https are fetched)`, false);
   }
   if (!url.hostname) return fail('origin URL has no host', false);
+  const ip = literalIp(url);
+  if (ip !== undefined && CLOUD_METADATA.has(ip)) {
+    // Never useful as an image origin, even where private origins are allowed (local runs).
+    return fail(`origin address ${ip} is not allowed (${isForbiddenAddress(ip) ?? 'cloud metadata service'})`, false);
+  }
   if (!allowPrivate) {
-    const ip = literalIp(url);
     const reason = ip === undefined ? undefined : isForbiddenAddress(ip);
     if (ip !== undefined && reason) return fail(`origin address ${ip} is not allowed (${reason})`, false);
   }
   return undefined;
 }
+
+/** Instance metadata endpoints (AWS IPv4 and IPv6, ECS task metadata). */
+const CLOUD_METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2']);
 
 function recognise(body: Buffer, response: http.IncomingMessage): IngestResult {
   const servedAs = response.headers['content-type'];

@@ -71,6 +71,8 @@ export interface CustomerCounters {
   customer: number;
   /** Last allocated batch id. */
   batchSeq: number;
+  /** Members not yet terminal, kept as its own attribute so admission can condition on it. */
+  size: number;
   /** Batches ever submitted (totalItems of the batches collection). */
   batchCount: number;
   /** Batches submitted and not yet started. */
@@ -87,6 +89,7 @@ export function emptyCounters(customer: number): CustomerCounters {
   return {
     customer,
     batchSeq: 0,
+    size: 0,
     batchCount: 0,
     batchesWaiting: 0,
     waiting: { main: 0, priority: 0 },
@@ -97,7 +100,7 @@ export function emptyCounters(customer: number): CustomerCounters {
 
 /** `size`: members not yet terminal, across both queues. */
 export function queueSize(c: CustomerCounters): number {
-  return c.waiting.main + c.waiting.priority + c.running.main + c.running.priority;
+  return c.size;
 }
 
 /** `imagesWaiting`: members not yet picked up. */

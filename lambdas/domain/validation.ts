@@ -131,7 +131,11 @@ function issueMessage(issue: z.core.$ZodIssue, candidate: object): string {
   if (issue.code === 'invalid_type') {
     let value: unknown = candidate;
     for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey];
-    return value === undefined ? 'is required' : `must be ${article(String(issue.expected))}, not ${describe(value)}`;
+    if (value === undefined) return 'is required';
+    // A number of the wrong kind: 1.5 where an integer is needed, or 1e400 (parsed as Infinity).
+    if (typeof value === 'number') return Number.isFinite(value) ? 'must be an integer' : 'must be a finite number';
+    const expected = String(issue.expected) === 'int' ? 'integer' : String(issue.expected);
+    return `must be ${article(expected)}, not ${describe(value)}`;
   }
   return issue.message;
 }

@@ -305,3 +305,13 @@ describe('isForbiddenAddress', () => {
     },
   );
 });
+
+describe('ingestOrigin: cloud metadata', () => {
+  it('refuses the metadata address even where private origins are allowed', async () => {
+    expect(await ingestOrigin('http://169.254.169.254/latest/meta-data/', { timeoutMs: 1000, maxBytes: 1000, allowPrivate: true })).toEqual({
+      ok: false,
+      error: 'origin address 169.254.169.254 is not allowed (link-local, cloud metadata service)',
+      retryable: false,
+    });
+  });
+});
