@@ -677,10 +677,14 @@ export class DynamoQueueStore implements QueueStore {
     return items;
   }
 
-  /** BatchGetItem in chunks of 100, retrying unprocessed keys; order follows `keyList`. */
+  /**
+   * BatchGetItem in chunks of 100, retrying unprocessed keys. Keys may repeat (a duplicated SQS
+   * delivery), BatchGetItem refuses that, so each item is read and returned once, in first-seen order.
+   */
   private async getItems(keyList: readonly Item[], consistent = false): Promise<Item[]> {
     const found = new Map<string, Item>();
-    await inParallel(chunk(keyList, 100), 4, async (group) => {
+    const unique = [...new Map(keyList.map((k) => [`${k['pk']}|${k['sk']}`, k])).values()];
+    await inParallel(chunk(unique, 100), 4, async (group) => {
       let pending = group as Item[];
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await sleep(backoffMs(attempt));
@@ -692,7 +696,7 @@ export class DynamoQueueStore implements QueueStore {
         pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Item[];
       }
     });
-    return keyList.flatMap((k): Item[] => {
+    return unique.flatMap((k): Item[] => {
       const item = found.get(`${k['pk']}|${k['sk']}`);
       return item ? [item] : [];
     });
