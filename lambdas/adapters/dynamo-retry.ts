@@ -51,3 +51,15 @@ export async function transact(input: TransactWriteCommandInput): Promise<Transa
     throw error;
   }
 }
+
+/**
+ * `transact`, retried with backoff while the only reason for cancelling is a conflict with another
+ * transaction on the same items (DynamoDB's TransactionConflict); condition failures return at once.
+ */
+export async function transactRetryingConflicts(input: TransactWriteCommandInput, attempts = 8): Promise<TransactionOutcome> {
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await transact(input);
+    if (outcome.ok || outcome.conditionFailed.length > 0 || attempt + 1 >= attempts) return outcome;
+    await sleep(backoffMs(attempt + 1));
+  }
+}

@@ -29,7 +29,7 @@ import {
 import type { CreateBatchResult, MemberRef, NewBatch, Page, PageRequest, QueueStore, TransitionResult } from '../domain/ports';
 import { dynamoDocument } from './aws-clients';
 import { backoffMs, chunk, inParallel, sleep } from '../domain/async';
-import { putAll, transact } from './dynamo-retry';
+import { putAll, transact, transactRetryingConflicts } from './dynamo-retry';
 
 type Item = Record<string, unknown>;
 const QUEUES: QueueName[] = ['main', 'priority'];
@@ -82,7 +82,17 @@ function encodeCursor(key: Item): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined, expected: Record<string, string>): Item | undefined {
+/**
+ * Decodes a page token. It must hold exactly the key attributes this collection issues (`names`),
+ * with the expected partition values and sort keys of the expected shape; anything else is a
+ * client mistake (400), never a key DynamoDB would reject.
+ */
+function decodeCursor(
+  cursor: string | undefined,
+  expected: Record<string, string>,
+  names: readonly string[] = Object.keys(expected),
+  shapes: Record<string, RegExp> = {},
+): Item | undefined {
   if (cursor === undefined) return undefined;
   let key: unknown;
   try {
@@ -94,11 +104,16 @@ function decodeCursor(cursor: string | undefined, expected: Record<string, strin
     typeof key === 'object' &&
     key !== null &&
     !Array.isArray(key) &&
-    Object.values(key).every((v) => typeof v === 'string' && v.length <= 512) &&
-    Object.entries(expected).every(([name, value]) => (key as Item)[name] === value);
+    Object.keys(key).length === names.length &&
+    names.every((n) => typeof (key as Item)[n] === 'string' && ((key as Item)[n] as string).length <= 512) &&
+    Object.entries(expected).every(([name, value]) => (key as Item)[name] === value) &&
+    Object.entries(shapes).every(([name, shape]) => shape.test((key as Item)[name] as string));
   if (!valid) throw new HttpError(400, "The 'page' token is not one this API issued for this collection.");
   return key as Item;
 }
+
+const BATCH_SK = /^BATCH#\d{12}$/;
+const MEMBER_SK = /^M#\d{6}$/;
 
 function pick(item: Item, names: readonly string[]): Item {
   return Object.fromEntries(names.map((n) => [n, item[n]]));
@@ -203,7 +218,7 @@ export class DynamoQueueStore implements QueueStore {
         },
       });
     }
-    const outcome = await transact({ TransactItems: actions });
+    const outcome = await transactRetryingConflicts({ TransactItems: actions });
     if (outcome.ok) return { created: record };
     if (outcome.conditionFailed.includes(2) && input.idempotency) {
       const existing = await this.findIdempotent(customer, input.idempotency.key);
@@ -231,7 +246,7 @@ export class DynamoQueueStore implements QueueStore {
     const missing = batch.count - present;
     const Q = cap(batch.queue);
     const shrink = missing > 0 ? ', #count :shrink, remaining :shrink, waiting :shrink, #current :shrink' : '';
-    const outcome = await transact({
+    const outcome = await transactRetryingConflicts({
       TransactItems: [
         {
           Update: {
@@ -248,9 +263,16 @@ export class DynamoQueueStore implements QueueStore {
           Update: {
             TableName: this.table,
             Key: keys.customer(batch.customer),
-            UpdateExpression: `ADD pending${Q} :pending${missing > 0 ? `, #size :shrink, waiting${Q} :shrink` : ''}`,
+            // A batch left with no member at all can never be started, so it stops waiting here.
+            UpdateExpression: `ADD pending${Q} :pending${missing > 0 ? `, #size :shrink, waiting${Q} :shrink` : ''}${
+              present === 0 && !batch.started ? ', batchesWaiting :minusOne' : ''
+            }`,
             ...(missing > 0 ? { ExpressionAttributeNames: { '#size': 'size' } } : {}),
-            ExpressionAttributeValues: { ':pending': -batch.count, ...(missing > 0 ? { ':shrink': -missing } : {}) },
+            ExpressionAttributeValues: {
+              ':pending': -batch.count,
+              ...(missing > 0 ? { ':shrink': -missing } : {}),
+              ...(present === 0 && !batch.started ? { ':minusOne': -1 } : {}),
+            },
           },
         },
       ],
@@ -456,7 +478,7 @@ export class DynamoQueueStore implements QueueStore {
         }
         // One member was marked meanwhile: do them one at a time; the condition skips the marked.
         for (const m of part) {
-          const single = await transact({ TransactItems: this.supersedeActions([m], by) });
+          const single = await transactRetryingConflicts({ TransactItems: this.supersedeActions([m], by) });
           if (single.ok) changed += 1;
         }
       }
@@ -497,7 +519,7 @@ export class DynamoQueueStore implements QueueStore {
         ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.batchPrefix },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk }),
+        ExclusiveStartKey: decodeCursor(page.cursor, { pk }, ['pk', 'sk'], { sk: BATCH_SK }),
       }),
     );
     const items = result.Items ?? [];
@@ -524,7 +546,7 @@ export class DynamoQueueStore implements QueueStore {
     keep: (batch: BatchRecord) => boolean,
   ): Promise<Page<BatchRecord>> {
     const cursorNames = [pkName, skName, 'pk', 'sk'];
-    let start = decodeCursor(page.cursor, { [pkName]: partition });
+    let start = decodeCursor(page.cursor, { [pkName]: partition, pk: `CUST#${customerOf(partition)}` }, cursorNames, { sk: BATCH_SK });
     const out: BatchRecord[] = [];
     let last: Item | undefined;
     for (let round = 0; round < 10 && out.length < page.limit; round++) {
@@ -565,7 +587,7 @@ export class DynamoQueueStore implements QueueStore {
     page: PageRequest,
     cursor: string | undefined,
   ): Promise<Page<MemberRecord>> {
-    let start = decodeCursor(cursor, { pk });
+    let start = decodeCursor(cursor, { pk }, ['pk', 'sk'], { sk: MEMBER_SK });
     const out: MemberRecord[] = [];
     for (let round = 0; round < 20 && out.length < page.limit; round++) {
       const filter = states
@@ -703,6 +725,11 @@ export class DynamoQueueStore implements QueueStore {
   }
 }
 
+/** `CUST#12#ACTIVE` → 12. */
+function customerOf(partition: string): number {
+  return Number(/^CUST#(\d+)/.exec(partition)?.[1]);
+}
+
 function sizeOf(c: CustomerCounters): number {
   return c.size;
 }
@@ -719,9 +746,15 @@ function withNext<T>(items: T[], lastKey: Item | undefined): Page<T> {
 
 function decodeQueueCursor(cursor: string | undefined, customer: number): { at: string; member?: string } | undefined {
   if (cursor === undefined) return undefined;
-  const key = decodeCursor(cursor, { c: String(customer) }) as Item;
-  if (typeof key['at'] !== 'string') throw new HttpError(400, "The 'page' token is not one this API issued for this collection.");
-  return { at: key['at'], ...(typeof key['m'] === 'string' ? { member: key['m'] } : {}) };
+  let names = ['c', 'at'];
+  try {
+    // Within a batch the token also carries the member cursor.
+    if (typeof JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))?.m === 'string') names = ['c', 'at', 'm'];
+  } catch {
+    // not JSON: decodeCursor rejects it
+  }
+  const key = decodeCursor(cursor, { c: String(customer) }, names, { at: /^\d{4}-\d\d-\d\dT[\d:.]+Z#\d{12}$/ }) as Item;
+  return { at: String(key['at']), ...(typeof key['m'] === 'string' ? { member: key['m'] } : {}) };
 }
 
 function nextBatchCursor(

@@ -77,7 +77,8 @@ export function reconcileCounters(
     const Q = cap(b.queue);
     c['size'] = (c['size'] ?? 0) + fields.remaining;
     c['batchCount'] = (c['batchCount'] ?? 0) + 1;
-    if (!b.started) c['batchesWaiting'] = (c['batchesWaiting'] ?? 0) + 1;
+    // A batch emptied by recovery (no member written) is never started and does not wait.
+    if (!b.started && fields.count > 0) c['batchesWaiting'] = (c['batchesWaiting'] ?? 0) + 1;
     c[`waiting${Q}`] = (c[`waiting${Q}`] ?? 0) + fields.waiting;
     c[`running${Q}`] = (c[`running${Q}`] ?? 0) + count('running');
     if (b.enqueueing) c[`pending${Q}`] = (c[`pending${Q}`] ?? 0) + b.count;
