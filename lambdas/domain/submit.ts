@@ -87,13 +87,24 @@ export async function submitBatch(
   return { status: 201, batch: { ...batch, enqueueing: false } };
 }
 
-/** Writes the members, sends their messages and the supersede tasks, then ends enqueueing. */
-async function enqueue(store: QueueStore, work: WorkQueue, batch: BatchRecord, members: MemberRecord[]): Promise<void> {
+/**
+ * Writes the members, sends their messages and the supersede tasks, then ends enqueueing.
+ * `written`: indexes of members already stored (a replay after a crash): they are not written
+ * again, since a processor may have moved them on already and a put would reset them to waiting.
+ */
+async function enqueue(
+  store: QueueStore,
+  work: WorkQueue,
+  batch: BatchRecord,
+  members: MemberRecord[],
+  written: ReadonlySet<number> = new Set(),
+): Promise<void> {
+  const unwritten = written.size > 0 ? members.filter((m) => !written.has(m.index)) : members;
   if (faults.isArmed('submit:mid-members')) {
-    await store.putMembers(members.slice(0, Math.ceil(members.length / 2)));
+    await store.putMembers(unwritten.slice(0, Math.ceil(unwritten.length / 2)));
     faults.hit('submit:mid-members');
   }
-  await store.putMembers(members);
+  await store.putMembers(unwritten);
   const messages = members.map(({ customer, batch: b, index }) => ({ customer, batch: b, index }));
   if (faults.isArmed('submit:mid-send')) {
     await work.sendMembers(batch.queue, messages.slice(0, Math.ceil(messages.length / 2)));
@@ -120,7 +131,9 @@ async function replay(
   const batch = await store.getBatch(request.customer, existing.batch, true);
   if (!batch) throw new HttpError(409, `The batch for Idempotency-Key '${request.idempotencyKey}' is still being created; retry.`);
   if (batch.enqueueing) {
-    await enqueue(store, work, batch, membersOf(batch, request.assets));
+    // The first attempt may have written members, and processors may have finished some of them.
+    const written = new Set((await store.memberRefsOfBatch(batch.customer, batch.batch)).map((r) => r.index));
+    await enqueue(store, work, batch, membersOf(batch, request.assets), written);
     return { status: 200, batch: (await store.getBatch(batch.customer, batch.batch, true)) ?? batch };
   }
   return { status: 200, batch };

@@ -133,8 +133,10 @@ function issueMessage(issue: z.core.$ZodIssue, candidate: object): string {
     for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part as PropertyKey];
     if (value === undefined) return 'is required';
     // A number of the wrong kind: 1.5 where an integer is needed, or 1e400 (parsed as Infinity).
-    if (typeof value === 'number') return Number.isFinite(value) ? 'must be an integer' : 'must be a finite number';
     const expected = String(issue.expected) === 'int' ? 'integer' : String(issue.expected);
+    if (typeof value === 'number' && (expected === 'integer' || expected === 'number')) {
+      return Number.isFinite(value) ? 'must be an integer' : 'must be a finite number';
+    }
     return `must be ${article(expected)}, not ${describe(value)}`;
   }
   return issue.message;
