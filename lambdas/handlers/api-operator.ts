@@ -1,0 +1,61 @@
+/**
+ * Operator routes (Scale's v6 queue services):
+ * - GET /queue/load: load samples over time, summed over the selected customers and queues
+ *   (any key; a customer key sees only its own customer);
+ * - GET /queue/status: the queue grouped by customer and queue (admin keys only).
+ */
+import { queueStore } from '../adapters';
+import { operatorStore } from '../adapters/operator-store';
+import { inParallel } from '../domain/async';
+import {
+  LoadAggregator,
+  loadPageUrl,
+  orderStatus,
+  pageOf,
+  parseLoadQuery,
+  queueGroups,
+  queueStatus,
+} from '../domain/operator';
+import { apiHandler, type ApiRequest, type Principal } from '../http/api';
+import { HttpError } from '../http/problem';
+
+/** Every value of each query parameter (single values too, should an event lack the multi-value map). */
+function queryValues(request: ApiRequest): Record<string, string[]> {
+  const multi: Record<string, string[]> = { ...request.multiQuery };
+  for (const [name, value] of Object.entries(request.query)) if (!multi[name]) multi[name] = [value];
+  return multi;
+}
+
+function requirePrincipal(request: ApiRequest): Principal {
+  if (!request.principal) {
+    throw new HttpError(401, 'Credentials are required.', { headers: { 'WWW-Authenticate': 'Basic realm="image-queue", Bearer' } });
+  }
+  return request.principal;
+}
+
+export const handler = apiHandler({
+  'GET /queue/load': async (request) => {
+    const principal = requirePrincipal(request);
+    const values = queryValues(request);
+    const query = parseLoadQuery(values, principal, new Date());
+    const aggregator = new LoadAggregator(query);
+    await operatorStore().forEachSample(query.started.toISOString(), query.ended.toISOString(), (s) => aggregator.add(s));
+    const page = pageOf(aggregator.points(), query.page, query.pageSize);
+    const explicit = { customers: (values['customer'] ?? []).length > 0, pageSize: values['page_size'] !== undefined };
+    const link = (n: number | undefined) => (n === undefined ? null : loadPageUrl(request.baseUrl, query, n, explicit));
+    return {
+      status: 200,
+      body: { count: page.count, next: link(page.next), previous: link(page.previous), results: page.results },
+    };
+  },
+  'GET /queue/status': async (request) => {
+    const principal = requirePrincipal(request);
+    if (!principal.admin) throw new HttpError(403, 'Only an admin key may read the queue status.');
+    const groups = queueGroups(await queueStore().listCustomers());
+    const entries = await inParallel(groups, 8, async (group) =>
+      queueStatus(group, await operatorStore().oldestOpenBatch(group.customer, group.queue)),
+    );
+    const results = orderStatus(entries);
+    return { status: 200, body: { count: results.length, next: null, previous: null, results } };
+  },
+});

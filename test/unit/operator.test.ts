@@ -1,0 +1,328 @@
+import { emptyCounters, type CustomerCounters } from '../../lambdas/domain/model';
+import {
+  aggregateLoad,
+  loadPageUrl,
+  loadSamples,
+  orderStatus,
+  pageOf,
+  parseDateTime,
+  parseDuration,
+  parseInstant,
+  parseLoadQuery,
+  queueGroups,
+  queueStatus,
+  resolveTimeRange,
+  sampleExpiresAt,
+  scopeCustomers,
+  submittedFromOpenKey,
+  subtractDuration,
+  type LoadSample,
+} from '../../lambdas/domain/operator';
+import { HttpError } from '../../lambdas/http/problem';
+
+const NOW = new Date('2024-03-31T12:00:00.000Z');
+const DAY = 86_400_000;
+const iso = (d: Date) => d.toISOString();
+
+function statusOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    if (error instanceof HttpError) return error.statusCode;
+    throw error;
+  }
+}
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('did not throw');
+}
+
+function counters(customer: number, values: Partial<Record<'waiting' | 'running' | 'pending', Partial<Record<'main' | 'priority', number>>>>): CustomerCounters {
+  const c = emptyCounters(customer);
+  for (const k of ['waiting', 'running', 'pending'] as const) Object.assign(c[k], values[k] ?? {});
+  return c;
+}
+
+describe('parseDuration', () => {
+  it.each([
+    ['PT3H', { hours: 3 }],
+    ['PT3H0M0S', { hours: 3 }],
+    ['P1D', { days: 1 }],
+    ['P2W', { weeks: 2 }],
+    ['PT90M', { minutes: 90 }],
+    ['PT0.5S', { seconds: 0.5 }],
+    ['PT1,5H', { hours: 1.5 }],
+    ['P1Y2M3DT4H5M6S', { years: 1, months: 2, days: 3, hours: 4, minutes: 5, seconds: 6 }],
+    ['pt3h', { hours: 3 }],
+  ])('%s', (text, expected) => {
+    expect(parseDuration(text)).toEqual({ years: 0, months: 0, weeks: 0, days: 0, hours: 0, minutes: 0, seconds: 0, ...expected });
+  });
+
+  it.each(['P', 'PT', 'P1DT', 'PT3', '3H', 'P-1D', 'PT3H3H', 'P1H', 'P1.5Y', 'PT1D', ''])('refuses %p', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe('subtractDuration', () => {
+  const d = (text: string) => {
+    const parsed = parseDuration(text);
+    if (!parsed) throw new Error(text);
+    return parsed;
+  };
+  it('fixed units', () => {
+    expect(iso(subtractDuration(NOW, d('PT3H')))).toBe('2024-03-31T09:00:00.000Z');
+    expect(iso(subtractDuration(NOW, d('P1DT30M')))).toBe('2024-03-30T11:30:00.000Z');
+    expect(iso(subtractDuration(NOW, d('P1W')))).toBe('2024-03-24T12:00:00.000Z');
+    expect(iso(subtractDuration(NOW, d('PT0.25S')))).toBe('2024-03-31T11:59:59.750Z');
+  });
+  it('months on the calendar, clamped to the end of the month', () => {
+    expect(iso(subtractDuration(NOW, d('P1M')))).toBe('2024-02-29T12:00:00.000Z');
+    expect(iso(subtractDuration(NOW, d('P1Y1M')))).toBe('2023-02-28T12:00:00.000Z');
+    expect(iso(subtractDuration(new Date('2024-01-15T00:00:00Z'), d('P2M')))).toBe('2023-11-15T00:00:00.000Z');
+  });
+});
+
+describe('parseDateTime', () => {
+  it.each([
+    ['2015-01-01T00:00:00Z', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01T00:00:00.123Z', '2015-01-01T00:00:00.123Z'],
+    ['2015-01-01T00:00:00.123456Z', '2015-01-01T00:00:00.123Z'],
+    ['2015-01-01T01:00:00+01:00', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01T01:00:00 01:00', '2015-01-01T00:00:00.000Z'], // '+' decoded as a space
+    ['2014-12-31T23:00:00-0100', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01T00:00Z', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01T00:00:00', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01 00:00:00Z', '2015-01-01T00:00:00.000Z'],
+    ['2015-01-01', '2015-01-01T00:00:00.000Z'],
+    ['2024-02-29T00:00:00z', '2024-02-29T00:00:00.000Z'],
+  ])('%s', (text, expected) => {
+    expect(parseDateTime(text)?.toISOString()).toBe(expected);
+  });
+
+  it.each(['2015-13-01T00:00:00Z', '2015-02-29T00:00:00Z', '2015-01-01T24:00:00Z', '2015-01-01T00:60:00Z', '2015-01-01T00:00:60Z', 'yesterday', '1420070400', '2015-1-1', '2015-01-01T00Z', '2015-01-01T00:00:00+25:00'])(
+    'refuses %p',
+    (text) => {
+      expect(parseDateTime(text)).toBeUndefined();
+    },
+  );
+});
+
+describe('parseInstant', () => {
+  it('durations count back from now, date-times are absolute', () => {
+    expect(iso(parseInstant('started', 'PT3H', NOW))).toBe('2024-03-31T09:00:00.000Z');
+    expect(iso(parseInstant('started', ' 2015-01-01T00:00:00Z ', NOW))).toBe('2015-01-01T00:00:00.000Z');
+  });
+  it('400 with the parameter name and the accepted forms', () => {
+    expect(statusOf(() => parseInstant('started', 'last week', NOW))).toBe(400);
+    const message = messageOf(() => parseInstant('ended', 'PT', NOW));
+    expect(message).toContain("'ended'");
+    expect(message).toContain('ISO-8601');
+    expect(message).toContain("'PT'");
+  });
+  it('refuses instants outside the years 0000–9999', () => {
+    expect(statusOf(() => parseInstant('started', 'P999999Y', NOW))).toBe(400);
+  });
+});
+
+describe('resolveTimeRange', () => {
+  it('defaults to the past week up to now', () => {
+    const { started, ended } = resolveTimeRange({}, NOW);
+    expect(iso(ended)).toBe(iso(NOW));
+    expect(ended.getTime() - started.getTime()).toBe(7 * DAY);
+  });
+  it('defaults each bound independently', () => {
+    expect(iso(resolveTimeRange({ started: 'PT3H' }, NOW).ended)).toBe(iso(NOW));
+    expect(iso(resolveTimeRange({ ended: 'P1D' }, NOW).started)).toBe('2024-03-24T12:00:00.000Z');
+  });
+  it('exactly 31 days is allowed; 31 days and 1 ms is not', () => {
+    expect(resolveTimeRange({ started: '2015-01-01T00:00:00Z', ended: '2015-02-01T00:00:00Z' }, NOW).ended.toISOString()).toBe(
+      '2015-02-01T00:00:00.000Z',
+    );
+    expect(statusOf(() => resolveTimeRange({ started: '2015-01-01T00:00:00Z', ended: '2015-02-01T00:00:00.001Z' }, NOW))).toBe(400);
+    expect(messageOf(() => resolveTimeRange({ started: 'P32D' }, NOW))).toContain('at most 31 days');
+    expect(statusOf(() => resolveTimeRange({ started: 'P31D' }, NOW))).toBeUndefined();
+  });
+  it('ended before started is refused; equal bounds are a valid (instant) range', () => {
+    expect(messageOf(() => resolveTimeRange({ started: '2015-01-02T00:00:00Z', ended: '2015-01-01T00:00:00Z' }, NOW))).toContain(
+      "'ended' (2015-01-01T00:00:00.000Z) is before 'started' (2015-01-02T00:00:00.000Z)",
+    );
+    expect(statusOf(() => resolveTimeRange({ ended: '2015-01-01T00:00:00Z' }, NOW))).toBe(400); // started defaults to now − 7 days
+    expect(statusOf(() => resolveTimeRange({ started: '2015-01-01T00:00:00Z', ended: '2015-01-01T00:00:00Z' }, NOW))).toBeUndefined();
+  });
+});
+
+describe('scopeCustomers and parseLoadQuery', () => {
+  const admin = { admin: true };
+  const own = { admin: false, customer: 7 };
+  it('an admin sees everything or what it asks for', () => {
+    expect(scopeCustomers([], admin)).toBeUndefined();
+    expect(scopeCustomers([3, 4, 3], admin)).toEqual([3, 4]);
+  });
+  it('a customer key sees only its own customer', () => {
+    expect(scopeCustomers([], own)).toEqual([7]);
+    expect(scopeCustomers([7, 7], own)).toEqual([7]);
+    expect(statusOf(() => scopeCustomers([8], own))).toBe(403);
+    expect(statusOf(() => scopeCustomers([7, 8], own))).toBe(403);
+    expect(statusOf(() => scopeCustomers([], { admin: false }))).toBe(403);
+  });
+  it('parses filters and paging', () => {
+    const q = parseLoadQuery({ started: ['PT1H'], customer: ['1', '2'], queue: ['priority'], page: ['2'], page_size: ['1000'] }, admin, NOW);
+    expect(q).toEqual({
+      started: new Date('2024-03-31T11:00:00.000Z'),
+      ended: NOW,
+      customers: [1, 2],
+      queues: ['priority'],
+      page: 2,
+      pageSize: 1000,
+    });
+    expect(parseLoadQuery({}, own, NOW)).toMatchObject({ customers: [7], page: 1, pageSize: 100 });
+    expect(parseLoadQuery({}, admin, NOW).customers).toBeUndefined();
+  });
+  it.each([
+    [{ queue: ['incoming'] }, "'queue' must be 'main' or 'priority'"],
+    [{ customer: ['abc'] }, "'customer' must be an integer"],
+    [{ customer: ['-1'] }, "'customer' must be an integer"],
+    [{ page_size: ['1001'] }, "'page_size' must be an integer from 1 to 1000"],
+    [{ page_size: ['0'] }, "'page_size'"],
+    [{ page: ['0'] }, "'page' must be an integer from 1"],
+    [{ page: ['x'] }, "'page'"],
+    [{ started: ['PT1H', 'PT2H'] }, "'started' may be given only once"],
+  ])('400 for %p', (multi, message) => {
+    expect(statusOf(() => parseLoadQuery(multi, admin, NOW))).toBe(400);
+    expect(messageOf(() => parseLoadQuery(multi, admin, NOW))).toContain(message);
+  });
+});
+
+describe('load samples', () => {
+  it('one per customer and queue from the exact counters; queued excludes pending', () => {
+    const time = '2024-03-31T12:00:00.000Z';
+    const samples = loadSamples(
+      [counters(1, { waiting: { main: 30, priority: 2 }, pending: { main: 10 }, running: { priority: 4 } }), counters(2, {})],
+      time,
+    );
+    expect(samples).toEqual([
+      { time, customer: 1, queue: 'main', pending_count: 10, queued_count: 20, running_count: 0 },
+      { time, customer: 1, queue: 'priority', pending_count: 0, queued_count: 2, running_count: 4 },
+      { time, customer: 2, queue: 'main', pending_count: 0, queued_count: 0, running_count: 0 },
+      { time, customer: 2, queue: 'priority', pending_count: 0, queued_count: 0, running_count: 0 },
+    ]);
+  });
+  it('queued is never negative', () => {
+    expect(loadSamples([counters(1, { waiting: { main: 1 }, pending: { main: 3 } })], 't')[0]).toMatchObject({ queued_count: 0, pending_count: 3 });
+  });
+  it('expire after the retention period', () => {
+    expect(sampleExpiresAt(new Date('2024-01-01T00:00:00.500Z'))).toBe(Date.parse('2024-02-05T00:00:00Z') / 1000);
+    expect(sampleExpiresAt(new Date(0), 1)).toBe(86_400);
+  });
+});
+
+describe('aggregateLoad', () => {
+  const s = (time: string, customer: number, queue: 'main' | 'priority', p: number, q: number, r: number): LoadSample => ({
+    time,
+    customer,
+    queue,
+    pending_count: p,
+    queued_count: q,
+    running_count: r,
+  });
+  const T1 = '2024-03-31T10:00:00.000Z';
+  const T2 = '2024-03-31T10:01:00.000Z';
+  const T3 = '2024-03-31T10:02:00.000Z';
+  const samples = [
+    s(T2, 1, 'main', 1, 2, 3),
+    s(T1, 1, 'main', 1, 10, 0),
+    s(T1, 1, 'priority', 0, 5, 1),
+    s(T1, 2, 'main', 2, 20, 2),
+    s(T2, 2, 'priority', 0, 7, 0),
+    s(T3, 2, 'main', 0, 1, 0),
+  ];
+  it('sums per time, ordered by time', () => {
+    expect(aggregateLoad(samples)).toEqual([
+      { time: T1, pending_count: 3, queued_count: 35, running_count: 3 },
+      { time: T2, pending_count: 1, queued_count: 9, running_count: 3 },
+      { time: T3, pending_count: 0, queued_count: 1, running_count: 0 },
+    ]);
+  });
+  it('filters by customer and queue (times without a matching sample are left out)', () => {
+    expect(aggregateLoad(samples, { customers: [1] })).toEqual([
+      { time: T1, pending_count: 1, queued_count: 15, running_count: 1 },
+      { time: T2, pending_count: 1, queued_count: 2, running_count: 3 },
+    ]);
+    expect(aggregateLoad(samples, { queues: ['priority'] })).toEqual([
+      { time: T1, pending_count: 0, queued_count: 5, running_count: 1 },
+      { time: T2, pending_count: 0, queued_count: 7, running_count: 0 },
+    ]);
+    expect(aggregateLoad(samples, { customers: [1, 2], queues: ['main'] }).map((p) => p.queued_count)).toEqual([30, 2, 1]);
+    expect(aggregateLoad(samples, { customers: [3] })).toEqual([]);
+  });
+});
+
+describe('paging', () => {
+  const items = [1, 2, 3, 4, 5];
+  it('pages with neighbours', () => {
+    expect(pageOf(items, 1, 2)).toEqual({ count: 5, results: [1, 2], next: 2 });
+    expect(pageOf(items, 2, 2)).toEqual({ count: 5, results: [3, 4], next: 3, previous: 1 });
+    expect(pageOf(items, 3, 2)).toEqual({ count: 5, results: [5], previous: 2 });
+    expect(pageOf(items, 9, 2)).toEqual({ count: 5, results: [], previous: 3 });
+    expect(pageOf([], 1, 100)).toEqual({ count: 0, results: [] });
+  });
+  it('links resolve durations to instants and keep the filters', () => {
+    const query = parseLoadQuery({ started: ['PT1H'], customer: ['1', '2'], queue: ['main'], page_size: ['2'] }, { admin: true }, NOW);
+    const url = new URL(loadPageUrl('http://localhost:3000', query, 3, { customers: true, pageSize: true }));
+    expect(url.origin + url.pathname).toBe('http://localhost:3000/queue/load');
+    expect(url.searchParams.get('started')).toBe('2024-03-31T11:00:00.000Z');
+    expect(url.searchParams.get('ended')).toBe('2024-03-31T12:00:00.000Z');
+    expect(url.searchParams.getAll('customer')).toEqual(['1', '2']);
+    expect(url.searchParams.getAll('queue')).toEqual(['main']);
+    expect(url.searchParams.get('page_size')).toBe('2');
+    expect(url.searchParams.get('page')).toBe('3');
+    const own = parseLoadQuery({}, { admin: false, customer: 7 }, NOW);
+    const implicit = new URL(loadPageUrl('https://x.example/prod', own, 2, { customers: false, pageSize: false }));
+    expect(implicit.pathname).toBe('/prod/queue/load');
+    expect(implicit.searchParams.has('customer')).toBe(false);
+    expect(implicit.searchParams.has('page_size')).toBe(false);
+  });
+});
+
+describe('queue status', () => {
+  it('groups customers × queues with members not yet terminal', () => {
+    expect(
+      queueGroups([
+        counters(1, { waiting: { main: 2 }, running: { main: 1 } }),
+        counters(2, { running: { priority: 4 } }),
+        counters(3, {}),
+      ]),
+    ).toEqual([
+      { customer: 1, queue: 'main', count: 3 },
+      { customer: 2, queue: 'priority', count: 4 },
+    ]);
+  });
+  it('priority beats main; ordered by count, then priority, then customer', () => {
+    const t = '2024-03-31T10:00:00.000Z';
+    const ordered = orderStatus([
+      queueStatus({ customer: 3, queue: 'main', count: 3 }, t),
+      queueStatus({ customer: 1, queue: 'main', count: 3 }, t),
+      queueStatus({ customer: 2, queue: 'priority', count: 1 }, undefined),
+      queueStatus({ customer: 9, queue: 'priority', count: 3 }, t),
+      queueStatus({ customer: 5, queue: 'main', count: 10 }, t),
+    ]);
+    expect(ordered.map((e) => [e.customer, e.queue, e.count, e.highest_priority])).toEqual([
+      [5, 'main', 10, 1],
+      [9, 'priority', 3, 2],
+      [1, 'main', 3, 1],
+      [3, 'main', 3, 1],
+      [2, 'priority', 1, 2],
+    ]);
+    expect(ordered[4]?.longest_queued).toBeNull();
+    expect(ordered[0]?.longest_queued).toBe(t);
+  });
+  it('reads the submission time out of an open-batch key', () => {
+    expect(submittedFromOpenKey('2024-03-31T10:00:00.123Z#000000000042')).toBe('2024-03-31T10:00:00.123Z');
+  });
+});
