@@ -89,7 +89,7 @@ export class QueueClient {
         latest = await Promise.all(batches.map((b) => this.batch(customer, b)));
         return latest.every((b) => b.finished !== undefined);
       },
-      { timeoutMs, description: () => `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(latest.map((b) => [b.id, b.completed, b.errors, b.count]))}` },
+      { timeoutMs, description: () => `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(latest.map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null })))}` },
     );
     return latest;
   }
