@@ -276,6 +276,10 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
         continue;
       }
       if (messages.length === 0) continue;
+      // A long poll already in flight when pause() was called is held here, so that nothing is
+      // invoked after pause() returns (the messages stay in flight until resume()).
+      const heldBy = paused.get(name);
+      if (heldBy) await heldBy.promise;
       // Received messages are always handed to the consumer, even if stop() began meanwhile.
       running.set(name, (running.get(name) ?? 0) + 1);
       try {

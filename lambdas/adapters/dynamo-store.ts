@@ -518,12 +518,14 @@ export class DynamoQueueStore implements QueueStore {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.batchPrefix },
         ScanIndexForward: false,
-        Limit: page.limit,
+        // One more than the page: a next link only when there is a next item.
+        Limit: page.limit + 1,
         ExclusiveStartKey: decodeCursor(page.cursor, { pk }, ['pk', 'sk'], { sk: BATCH_SK }),
       }),
     );
-    const items = result.Items ?? [];
-    return withNext(items.map(toBatch), result.LastEvaluatedKey && items.length > 0 ? pick(items[items.length - 1] as Item, ['pk', 'sk']) : undefined);
+    const items = (result.Items ?? []).slice(0, page.limit);
+    const more = (result.Items ?? []).length > page.limit;
+    return withNext(items.map(toBatch), more ? pick(items[items.length - 1] as Item, ['pk', 'sk']) : undefined);
   }
 
   async listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>> {
@@ -549,7 +551,7 @@ export class DynamoQueueStore implements QueueStore {
     let start = decodeCursor(page.cursor, { [pkName]: partition, pk: `CUST#${customerOf(partition)}` }, cursorNames, { sk: BATCH_SK });
     const out: BatchRecord[] = [];
     let last: Item | undefined;
-    for (let round = 0; round < 10 && out.length < page.limit; round++) {
+    for (let round = 0; round < 10; round++) {
       const result = await this.db.send(
         new QueryCommand({
           TableName: this.table,
@@ -557,7 +559,7 @@ export class DynamoQueueStore implements QueueStore {
           KeyConditionExpression: `${pkName} = :p`,
           ExpressionAttributeValues: { ':p': partition },
           ScanIndexForward: false,
-          Limit: page.limit - out.length,
+          Limit: page.limit - out.length + 1,
           ExclusiveStartKey: start,
         }),
       );
@@ -565,7 +567,13 @@ export class DynamoQueueStore implements QueueStore {
       const batches = new Map((await this.getItems(refs.map((r) => pick(r, ['pk', 'sk'])))).map((i) => [String(i['sk']), toBatch(i)]));
       for (const ref of refs) {
         const batch = batches.get(String(ref['sk']));
-        if (batch && keep(batch)) out.push(batch);
+        if (!batch || !keep(batch)) {
+          last = pick(ref, cursorNames);
+          continue;
+        }
+        // The page is full and another batch follows: the next page starts after the last one taken.
+        if (out.length === page.limit) return withNext(out, last);
+        out.push(batch);
         last = pick(ref, cursorNames);
       }
       if (!result.LastEvaluatedKey) return withNext(out, undefined);
@@ -589,7 +597,9 @@ export class DynamoQueueStore implements QueueStore {
   ): Promise<Page<MemberRecord>> {
     let start = decodeCursor(cursor, { pk }, ['pk', 'sk'], { sk: MEMBER_SK });
     const out: MemberRecord[] = [];
-    for (let round = 0; round < 20 && out.length < page.limit; round++) {
+    let lastTaken: Item | undefined;
+    // Reads stop after 20 queries (a filtered page may skip many members); the token then resumes.
+    for (let round = 0; round < 20; round++) {
       const filter = states
         ? {
             FilterExpression: `#state IN (${states.map((_, i) => `:s${i}`).join(', ')})`,
@@ -603,21 +613,20 @@ export class DynamoQueueStore implements QueueStore {
           ...filter,
           ExpressionAttributeValues: { ':pk': pk, ...Object.fromEntries((states ?? []).map((s, i) => [`:s${i}`, s])) },
           ScanIndexForward: order === 'asc',
-          Limit: states ? Math.max(page.limit - out.length, 200) : page.limit - out.length,
+          Limit: states ? Math.max(page.limit - out.length + 1, 200) : page.limit - out.length + 1,
           ExclusiveStartKey: start,
         }),
       );
       for (const item of result.Items ?? []) {
+        // The page is full and another member follows: the next page starts after the last taken.
+        if (out.length === page.limit) return withNext(out, lastTaken);
         out.push(toMember(item));
-        if (out.length === page.limit) {
-          const more = item !== result.Items?.[result.Items.length - 1] || result.LastEvaluatedKey !== undefined;
-          return withNext(out, more ? pick(item, ['pk', 'sk']) : undefined);
-        }
+        lastTaken = pick(item, ['pk', 'sk']);
       }
       if (!result.LastEvaluatedKey) return withNext(out, undefined);
       start = result.LastEvaluatedKey;
     }
-    return withNext(out, start);
+    return withNext(out, out.length === page.limit ? lastTaken : start);
   }
 
   async listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>> {
