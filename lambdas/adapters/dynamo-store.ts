@@ -47,7 +47,7 @@ function stripKeys<T>(item: Item): T {
   return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRIBUTES.has(k))) as T;
 }
 
-function toCounters(item: Item | undefined, customer: number): CustomerCounters {
+export function toCounters(item: Item | undefined, customer: number): CustomerCounters {
   const c = emptyCounters(customer);
   if (!item) return c;
   const n = (name: string) => Number(item[name] ?? 0);

@@ -5,9 +5,10 @@
  */
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { settings } from '../config/settings';
-import { emptyCounters, keys, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
+import { keys, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
 import { reconcileCounters, type Drift } from '../domain/reconcile';
 import { dynamoDocument } from './aws-clients';
+import { toCounters } from './dynamo-store';
 import { queueStore } from './index';
 
 type Item = Record<string, unknown>;
@@ -25,19 +26,7 @@ async function scanAll(): Promise<Item[]> {
   return items;
 }
 
-function counters(item: Item): CustomerCounters {
-  const n = (name: string) => Number(item[name] ?? 0);
-  return {
-    ...emptyCounters(n('customer')),
-    batchSeq: n('batchSeq'),
-    size: n('size'),
-    batchCount: n('batchCount'),
-    batchesWaiting: n('batchesWaiting'),
-    waiting: { main: n('waitingMain'), priority: n('waitingPriority') },
-    running: { main: n('runningMain'), priority: n('runningPriority') },
-    pending: { main: n('pendingMain'), priority: n('pendingPriority') },
-  };
-}
+const counters = (item: Item): CustomerCounters => toCounters(item, Number(item['customer']));
 
 export interface ReconcileReport {
   drift: Drift[];

@@ -10,6 +10,7 @@ import {
   globalQueueResource,
   imageResource,
   pageParams,
+  throughputOf,
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
 import { emptyCounters, queueSize } from '../domain/model';
@@ -90,7 +91,18 @@ export const handler = apiHandler({
       ),
     };
   },
-  [`GET ${B}`]: async (request) => ({ status: 200, body: batchResource(request.baseUrl, await findBatch(request)) }),
+  [`GET ${B}`]: async (request) => {
+    const batch = await findBatch(request);
+    if (batch.started || batch.finished) return { status: 200, body: batchResource(request.baseUrl, batch) };
+    // Not started yet: estimate from the customer's recent throughput and the queue ahead of it.
+    const [counters, recent] = await Promise.all([
+      queueStore().getCustomer(batch.customer),
+      queueStore().listRecentBatches(batch.customer, { limit: 1 }),
+    ]);
+    const membersPerMs = throughputOf(recent.items[0]);
+    const throughput = membersPerMs && counters ? { membersPerMs, waiting: counters.waiting[batch.queue] } : undefined;
+    return { status: 200, body: batchResource(request.baseUrl, batch, throughput) };
+  },
   [`GET ${B}/images`]: batchImages('any', 'images', (b) => b.count),
   [`GET ${B}/completedImages`]: batchImages('completed', 'completedImages', (b) => b.completed),
   [`GET ${B}/errorImages`]: batchImages('error', 'errorImages', (b) => b.errors),

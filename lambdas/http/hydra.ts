@@ -17,22 +17,40 @@ export const urls = {
 const omitUndefined = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
-/**
- * Estimated completion from the batch's own observed rate once it has started; before that, from
- * the customer's queue ahead of it and an assumed rate equal to the batch's size per minute
- * floor. Absent once finished.
- */
-export function estimateCompletion(batch: BatchRecord, nowMs = Date.now()): string | undefined {
-  if (batch.finished) return undefined;
-  const done = batch.completed + batch.errors;
-  if (!batch.started || done === 0) return undefined;
-  const elapsed = nowMs - Date.parse(batch.started);
-  if (!(elapsed > 0)) return undefined;
-  const msPerMember = elapsed / done;
-  return new Date(nowMs + msPerMember * batch.remaining).toISOString();
+/** What the queue knows about throughput, for estimating a batch that has not started. */
+export interface QueueThroughput {
+  /** Members ingested per millisecond recently (from the customer's last finished batch). */
+  membersPerMs: number;
+  /** Members waiting on the batch's queue (its own included). */
+  waiting: number;
 }
 
-export function batchResource(base: string, batch: BatchRecord) {
+/**
+ * Estimated completion. Once the batch has started: from its own observed rate. Before that: from
+ * the queue's recent throughput and the members waiting ahead of and in it. Absent once finished
+ * or when nothing is known yet.
+ */
+export function estimateCompletion(batch: BatchRecord, throughput?: QueueThroughput, nowMs = Date.now()): string | undefined {
+  if (batch.finished) return undefined;
+  const done = batch.completed + batch.errors;
+  if (batch.started && done > 0) {
+    const elapsed = nowMs - Date.parse(batch.started);
+    if (elapsed > 0) return new Date(nowMs + (elapsed / done) * batch.remaining).toISOString();
+  }
+  if (!batch.started && throughput && throughput.membersPerMs > 0) {
+    return new Date(nowMs + Math.max(throughput.waiting, batch.remaining) / throughput.membersPerMs).toISOString();
+  }
+  return undefined;
+}
+
+/** Throughput observed on a finished batch, if it says anything. */
+export function throughputOf(batch: BatchRecord | undefined): number | undefined {
+  if (!batch?.started || !batch.finished) return undefined;
+  const elapsed = Date.parse(batch.finished) - Date.parse(batch.started);
+  return elapsed > 0 ? batch.count / elapsed : undefined;
+}
+
+export function batchResource(base: string, batch: BatchRecord, throughput?: QueueThroughput) {
   const id = urls.batch(base, batch.customer, batch.batch);
   return omitUndefined({
     '@context': CONTEXT_URL,
@@ -45,7 +63,7 @@ export function batchResource(base: string, batch: BatchRecord) {
     errors: batch.errors,
     finished: batch.finished,
     superseded: isSuperseded(batch),
-    estCompletion: estimateCompletion(batch),
+    estCompletion: estimateCompletion(batch, throughput),
     images: `${id}/images`,
     completedImages: `${id}/completedImages`,
     errorImages: `${id}/errorImages`,

@@ -2,52 +2,31 @@
  * The DLCS Queue and Batch API through the real handlers: counters, the batch-state collections as
  * processing proceeds, cursor paging, superseded batches, and every link the API emits resolving.
  */
-import type { SQSEvent } from 'aws-lambda';
 import { reconcileTable } from '../../lambdas/adapters/reconcile-store';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { startOriginServer } from '../support/origin-server';
-import { QueueClient, waitFor } from '../support/queue-client';
+import type { QueueClient } from '../support/queue-client';
+import { waitFor } from '../support/queue-client';
+import { invokeProcessor, memberRecord, startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(300_000);
 
-let runtime: LocalRuntime;
-let origins: Awaited<ReturnType<typeof startOriginServer>>;
+let env: TestRuntime;
 let api: QueueClient;
+let origins: TestRuntime['origins'];
+let runtime: TestRuntime['runtime'];
 
 beforeAll(async () => {
-  origins = await startOriginServer();
-  runtime = await startLocalRuntime({
-    port: 0,
-    schedules: false,
-    pollerConcurrency: { main: 2, priority: 1, tasks: 1 },
-    visibilityTimeoutSeconds: { main: 5, priority: 5, tasks: 5 },
-    env: { ORIGIN_TIMEOUT_MS: '30000' },
-  });
-  api = new QueueClient(runtime.apiUrl);
+  env = await startTestRuntime({ pollerConcurrency: { main: 2, priority: 1, tasks: 1 } });
+  ({ api, origins, runtime } = env);
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  await origins?.close();
-});
+afterAll(() => env?.stop());
 
 const png = (id: string, space = 1) => ({ id, space, origin: `${origins.url}/png/8x6.png` });
 const ids = (members: any[]) => members.map((m) => m.id);
 
 async function processDirectly(customer: number, batch: number, indexes: number[]): Promise<void> {
-  const handler = (await runtime.loadHandler('process-images')) as (event: SQSEvent, context: unknown) => Promise<any>;
-  const Records = indexes.map((i) => ({
-    messageId: `direct-${customer}-${batch}-${i}`,
-    receiptHandle: 'direct',
-    body: JSON.stringify({ c: customer, b: batch, i }),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:direct',
-    awsRegion: 'us-east-1',
-  }));
-  expect((await handler({ Records } as SQSEvent, {})).batchItemFailures).toEqual([]);
+  const records = indexes.map((i) => memberRecord(customer, batch, i, `direct-${customer}-${batch}-${i}`));
+  expect((await invokeProcessor(runtime, records)).batchItemFailures).toEqual([]);
 }
 
 async function paused<T>(queues: ('main' | 'priority' | 'tasks')[], work: () => Promise<T>): Promise<T> {
@@ -183,6 +162,8 @@ test('a batch whose assets are all re-submitted later is superseded automaticall
   // with the automatic paths held back, test is what notices
   const e = await paused(['main', 'priority', 'tasks'], async () => {
     const id = await api.submitOk(customer, [png('t2'), png('t3')]);
+    // Not started yet: estimated from the customer's recent throughput.
+    expect(Date.parse((await api.batch(customer, id)).estCompletion)).toBeGreaterThan(Date.now() - 60_000);
     expect(await api.batch(customer, c)).toMatchObject({ superseded: false });
     expect((await api.call('POST', `/customers/${customer}/queue/batches/${c}/test`)).body).toEqual({ success: true });
     expect(await api.batch(customer, c)).toMatchObject({ superseded: true });

@@ -2,35 +2,27 @@
  * A batch all the way through the real handlers and emulators: submit, process (real origins from
  * a local HTTP server, good and broken), read back every member's recorded result.
  */
-import type { SQSEvent } from 'aws-lambda';
 import { reconcileTable } from '../../lambdas/adapters/reconcile-store';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { startOriginServer } from '../support/origin-server';
-import { QueueClient, waitFor } from '../support/queue-client';
+import type { QueueClient } from '../support/queue-client';
+import { waitFor } from '../support/queue-client';
+import { invokeProcessor, memberRecord, startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(300_000);
 
-let runtime: LocalRuntime;
-let origins: Awaited<ReturnType<typeof startOriginServer>>;
+let env: TestRuntime;
 let api: QueueClient;
+let origins: TestRuntime['origins'];
+let runtime: TestRuntime['runtime'];
 
 beforeAll(async () => {
-  origins = await startOriginServer();
-  runtime = await startLocalRuntime({
-    port: 0,
-    schedules: false,
+  env = await startTestRuntime({
     pollerConcurrency: { main: 4, priority: 2, tasks: 1 },
-    // A busy CI machine can make even local origins slow: retry quickly rather than after 6 minutes.
-    visibilityTimeoutSeconds: { main: 5, priority: 5, tasks: 5 },
-    env: { ORIGIN_MAX_BYTES: String(1024 * 1024), ORIGIN_TIMEOUT_MS: '30000' },
+    env: { ORIGIN_MAX_BYTES: String(1024 * 1024) },
   });
-  api = new QueueClient(runtime.apiUrl);
+  ({ api, origins, runtime } = env);
 });
 
-afterAll(async () => {
-  await runtime?.stop();
-  await origins?.close();
-});
+afterAll(() => env?.stop());
 
 /** What each kind of origin must end as. */
 type Expected = { state: 'completed'; width: number; height: number; mediaType: string } | { state: 'error'; error: RegExp };
@@ -117,22 +109,10 @@ test('a processor that sees the same message twice counts it once', async () => 
   try {
     const members = Array.from({ length: 5 }, (_, i) => asset(i + 3, 3).member); // one refused origin, four images
     const batch = await api.submitOk(3, members);
-    const handler = (await runtime.loadHandler('process-images')) as (event: SQSEvent, context: unknown) => Promise<any>;
-    const record = (index: number, messageId: string) => ({
-      messageId,
-      receiptHandle: messageId,
-      body: JSON.stringify({ c: 3, b: batch, i: index }),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
-      awsRegion: 'us-east-1',
-    });
     // The same member twice in one delivery, then the whole delivery again.
-    const event = { Records: [0, 1, 2, 3, 4, 0, 2].map((i, n) => record(i, `m-${i}-${n}`)) } as SQSEvent;
-    expect((await handler(event, {})).batchItemFailures).toEqual([]);
-    expect((await handler(event, {})).batchItemFailures).toEqual([]);
+    const records = [0, 1, 2, 3, 4, 0, 2].map((i, n) => memberRecord(3, batch, i, `m-${i}-${n}`));
+    expect((await invokeProcessor(runtime, records)).batchItemFailures).toEqual([]);
+    expect((await invokeProcessor(runtime, records)).batchItemFailures).toEqual([]);
     expect(await api.batch(3, batch)).toMatchObject({ count: 5, completed: 4, errors: 1, finished: expect.any(String) });
     expect(await api.customerQueue(3)).toMatchObject({ size: 0, imagesWaiting: 0 });
   } finally {

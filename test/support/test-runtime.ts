@@ -1,0 +1,57 @@
+/**
+ * The local runtime as the end-to-end suites use it: real handlers, emulators, a local origin
+ * server, and an admin client. Retries come back after 5 s (not Lambda's 6 minutes) and origins
+ * get a generous timeout, because a busy CI machine can make even local origins slow.
+ */
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime';
+import { startOriginServer } from './origin-server';
+import { QueueClient } from './queue-client';
+
+export interface TestRuntime {
+  runtime: LocalRuntime;
+  origins: Awaited<ReturnType<typeof startOriginServer>>;
+  api: QueueClient;
+  stop(): Promise<void>;
+}
+
+export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promise<TestRuntime> {
+  const origins = await startOriginServer();
+  const runtime = await startLocalRuntime({
+    port: 0,
+    schedules: false,
+    visibilityTimeoutSeconds: { main: 5, priority: 5, tasks: 5 },
+    ...options,
+    env: { ORIGIN_TIMEOUT_MS: '30000', ...options.env },
+  });
+  return {
+    runtime,
+    origins,
+    api: new QueueClient(runtime.apiUrl),
+    stop: async () => {
+      await runtime.stop();
+      await origins.close();
+    },
+  };
+}
+
+/** An SQS record carrying a member message, as Lambda's event source would deliver it. */
+export function memberRecord(customer: number, batch: number, index: number, messageId: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: messageId,
+    body: JSON.stringify({ c: customer, b: batch, i: index }),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:direct',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** Invokes the processor directly (as a duplicate or an early delivery would), bypassing the pollers. */
+export async function invokeProcessor(runtime: LocalRuntime, records: SQSRecord[]): Promise<{ batchItemFailures: unknown[] }> {
+  const handler = (await runtime.loadHandler('process-images')) as (event: SQSEvent, context: unknown) => Promise<any>;
+  return handler({ Records: records } as SQSEvent, {});
+}
