@@ -1,0 +1,139 @@
+/**
+ * The printed form of a benchmark result: one table (Markdown-compatible, columns aligned) with the
+ * figures of every scenario, the targets next to the figures they apply to, and PASS / MISS.
+ */
+import type { BenchmarkResult } from './benchmark';
+import { totalsOf } from './sdk-counters';
+import type { TargetCheck } from './targets';
+
+export interface Row {
+  scenario: string;
+  figure: string;
+  value: string;
+  target?: string;
+  status?: 'PASS' | 'MISS';
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : String(n));
+const dec = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+const ms = (n: number) => (n >= 10_000 ? `${dec(n / 1000, 1)} s` : `${int(n)} ms`);
+const pct = (n: number) => `${dec(n * 100, 0)}%`;
+const usd = (n: number) => `$${n < 0.01 && n > 0 ? n.toPrecision(2) : dec(n)}`;
+const commands = (byCommand: Record<string, number>) =>
+  Object.entries(byCommand)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, n]) => `${c} ${int(n)}`)
+    .join(', ');
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+export function buildRows(r: BenchmarkResult): Row[] {
+  const checks = new Map<string, TargetCheck>(r.targets.map((c) => [c.id, c]));
+  const rows: Row[] = [];
+  const add = (scenario: string, figure: string, value: string, checkId?: string) => {
+    const check = checkId ? checks.get(checkId) : undefined;
+    rows.push({ scenario, figure, value, ...(check ? { target: check.target, status: check.pass ? 'PASS' : 'MISS' } : {}) });
+  };
+
+  // 1. Submit
+  for (const s of r.submit.sizes) {
+    const name = `Submit ${int(s.members)}`;
+    add(name, `wall time, median of ${s.repetitions} (min–max)`, `${ms(s.handlerMs.median)} (${ms(s.handlerMs.min)}–${ms(s.handlerMs.max)})`);
+    add(name, `DynamoDB calls: ${commands(s.calls.dynamodb)}`, int(sum(s.calls.dynamodb)));
+    add(name, `SQS calls: ${commands(s.calls.sqs)}`, int(sum(s.calls.sqs)));
+    add(name, `calls / minimum (${int(s.calls.total)} / ${int(s.minimum.total)})`, dec(s.callsOverMinimum, 3), `submit.callsOverMinimum.${s.members}`);
+    add(name, `bare script, minimal calls only: median (min–max)`, `${ms(s.bareMs.median)} (${ms(s.bareMs.min)}–${ms(s.bareMs.max)})`);
+    add(name, 'handler time / bare time', dec(s.handlerOverBare), `submit.handlerOverBare.${s.members}`);
+    add(name, 'DynamoDB write / read units per POST', `${int(s.writeUnits)} / ${int(s.readUnits)}`);
+  }
+  const l = r.submit.limit;
+  const big = r.submit.sizes.find((s) => s.members === l.largestMeasured.members);
+  if (big) add('Submit', 'body bytes per member: raw / JSON-escaped in the Lambda event', `${dec(big.bodyBytesPerMember, 0)} B / ${dec(big.eventBytesPerMember, 0)} B`);
+  add('Submit', 'time per member (least-squares fit) + fixed', `${dec(l.msPerMember, 3)} ms + ${int(l.fixedMs)} ms`);
+  add(
+    'Submit',
+    `${int(l.largestMeasured.members)} members: share of body limit / 6 MB payload / 29 s`,
+    `${pct(l.largestMeasured.bodyFraction)} / ${pct(l.largestMeasured.payloadFraction)} / ${pct(l.largestMeasured.timeFraction)}`,
+  );
+  add(
+    'Submit',
+    `largest batch that fits (body ${int(l.byBodyLimit)}, payload ${int(l.byLambdaPayload)}, time ${int(l.byTime)})`,
+    int(l.largest),
+    'submit.largestBatch',
+  );
+
+  // 2. Processing
+  const p = r.processing;
+  const name = `Processing ${int(p.members)}`;
+  add(name, `members/s (${p.mainPollers} main pollers; ${int(p.completed)} completed, ${int(p.errors)} errors in ${ms(p.elapsedMs)})`, dec(p.membersPerSecond, 1));
+  add(name, `emulator 2-item TransactWriteItems/s (${p.transactionRate.inFlight} in flight)`, dec(p.transactionRate.perSecond, 1));
+  add(name, 'members/s ÷ 2-item transactions/s', dec(p.overTransactionRate));
+  add(name, 'DynamoDB write units per member', dec(p.perMember.writeUnits, 3), 'processing.writeUnitsPerMember');
+  add(name, 'same, as DynamoDB Local reports them (a flat 4 per transaction)', dec(p.dynamodb.emulatorWriteUnits / p.members, 3));
+  add(name, 'DynamoDB read units per member', dec(p.perMember.readUnits, 3));
+  add(name, `DynamoDB calls per member (${commands(p.dynamodb.byCommand)})`, dec(p.perMember.dynamoCalls, 3));
+  add(name, 'SQS requests per member (handlers + event source receive/delete)', dec(p.perMember.sqsRequests, 3));
+  add(name, 'Lambda invocations per member (processors + tasks)', dec(p.perMember.lambdaInvocations, 3));
+  for (const [tag, v] of Object.entries(p.perMember.handlerMs)) add(name, `${tag} handler time per member`, `${dec(v, 1)} ms`);
+
+  // 3. Priority
+  const q = r.priority;
+  add('Priority', `${q.members} members alone: median (min–max)`, `${ms(q.alone.median)} (${ms(q.alone.min)}–${ms(q.alone.max)})`);
+  add(
+    'Priority',
+    `${q.members} members behind a ${int(q.backlogMembers)} main backlog${q.backlogHeld ? '' : ' (backlog drained before the end)'}`,
+    `${ms(q.behindBacklog.median)} (${ms(q.behindBacklog.min)}–${ms(q.behindBacklog.max)})`,
+  );
+  add('Priority', 'behind backlog / alone', dec(q.ratio), 'priority.ratio');
+  const failed = (t: { byCommand: Record<string, number>; errors: number; calls: number }) => `${int(t.errors)} of ${int(t.calls)}`;
+  add('Priority', 'priority processor DynamoDB calls failed (conflicts, conditions): alone / behind', `${failed(q.dynamodb.alone)} / ${failed(q.dynamodb.behindBacklog)}`);
+  const latency = (t: { ms: number; calls: number }) => `${dec(t.calls ? t.ms / t.calls : NaN, 1)} ms`;
+  add(
+    'Priority',
+    'mean DynamoDB call latency: priority alone / priority behind / main processor',
+    `${latency(q.dynamodb.alone)} / ${latency(q.dynamodb.behindBacklog)} / ${latency(totalsOf(p.counts, 'dynamodb', ['process-images:main']))}`,
+  );
+
+  // 4. Reads
+  for (const m of r.reads.measures) {
+    add(`Read ${int(m.members)}`, `${m.endpoint}: DynamoDB calls / read units`, `${m.dynamoCalls} / ${dec(m.readUnits, 1)}`);
+  }
+  for (const endpoint of Object.keys(r.reads.independent)) {
+    add('Reads', `${endpoint}: cost independent of batch size`, r.reads.independent[endpoint as keyof typeof r.reads.independent] ? 'yes' : 'no', `reads.independent.${endpoint}`);
+  }
+
+  // 5. Bundles
+  if ('skipped' in r.bundles) add('Bundles', 'cdk synth', 'skipped (--quick without --bundles)');
+  else for (const b of r.bundles.bundles) add('Bundles', `${b.fn} (minified index.js)`, `${dec(b.bytes / 1024, 1)} KiB`, `bundles.${b.fn}`);
+
+  // 6. Cost
+  for (const line of r.cost.lines) {
+    add('Cost/1M', `${line.item}: ${int(line.quantityPerMillion)} ${line.unit}`, usd(line.usd));
+  }
+  add('Cost/1M', `total per million images (batches of ${int(r.cost.inputs.batchSize)})`, usd(r.cost.totalPerMillion), 'cost.perMillion');
+  add('Cost/1M', 'total with processor duration = elapsed time per member', usd(r.costSerialDuration.totalPerMillion));
+  return rows;
+}
+
+export function formatRows(rows: readonly Row[]): string {
+  const header: Row = { scenario: 'Scenario', figure: 'Figure', value: 'Value', target: 'Target', status: 'PASS' };
+  const cells = (row: Row) => [row.scenario, row.figure, row.value, row.target ?? '', row.status ?? ''];
+  const all = [header, ...rows].map(cells);
+  all[0]![4] = 'Status';
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => (i === 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(all[0]!), rule, ...all.slice(1).map(line)].join('\n');
+}
+
+export function formatSummary(r: BenchmarkResult): string {
+  const missed = r.targets.filter((t) => !t.pass);
+  const lines = [
+    `Run: ${r.meta.quick ? 'quick' : 'full'}, ${ms(r.meta.totalMs)} total, Node ${r.meta.node}, ${r.meta.cpus} CPUs, load average ${dec(r.meta.loadAverage.start)} → ${dec(r.meta.loadAverage.end)}`,
+    `Targets: ${r.targets.length - missed.length} of ${r.targets.length} met${missed.length ? `; missed: ${missed.map((m) => `${m.what} (${dec(m.value, m.value > 100 ? 0 : 3)} vs ${m.target})`).join('; ')}` : ''}`,
+  ];
+  return lines.join('\n');
+}
+
+export function formatResult(r: BenchmarkResult): string {
+  return `${formatRows(buildRows(r))}\n\n${formatSummary(r)}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The targets of issue 6, checked against a run's figures. They are printed next to the figures
+ * (PASS / MISS); they are not test assertions.
+ */
+import type { BundlesResult } from './scenarios/bundles';
+import type { CostModel } from './cost';
+import type { ProcessingResult } from './scenarios/processing';
+import type { PriorityResult } from './scenarios/priority';
+import type { ReadsResult } from './scenarios/reads';
+import type { BatchLimit, SubmitResult } from './scenarios/submit';
+import { DEFAULTS } from '../lambdas/config/resources';
+
+export const TARGETS = {
+  callsOverMinimum: 1.05,
+  handlerOverBare: 1.2,
+  writeUnitsPerMember: 3,
+  priorityRatio: 1.5,
+  /** Bytes (300 KiB). */
+  bundleBytes: 300 * 1024,
+  costPerMillion: 3,
+  /** A POST must fit at least the configured largest batch (MAX_BATCH_SIZE default). */
+  largestBatch: DEFAULTS.maxBatchSize,
+} as const;
+
+export interface TargetCheck {
+  /** Stable id, e.g. `submit.callsOverMinimum.10000`. */
+  id: string;
+  what: string;
+  value: number;
+  /** e.g. `≤ 1.05`. */
+  target: string;
+  pass: boolean;
+  /** How far from the target, as a factor of it (value / limit, or limit / value for ≥ targets). */
+  overBy: number;
+}
+
+export interface TargetInputs {
+  submit: SubmitResult & { limit: BatchLimit };
+  reads: ReadsResult;
+  priority: PriorityResult;
+  processing: ProcessingResult;
+  bundles: BundlesResult | { skipped: true };
+  cost: CostModel;
+}
+
+const atMost = (id: string, what: string, value: number, limit: number, format = (n: number) => String(n)): TargetCheck => ({
+  id,
+  what,
+  value,
+  target: `≤ ${format(limit)}`,
+  pass: Number.isFinite(value) && value <= limit,
+  overBy: value / limit,
+});
+
+export function evaluateTargets(r: TargetInputs): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const s of r.submit.sizes) {
+    checks.push(atMost(`submit.callsOverMinimum.${s.members}`, `submit ${s.members}: calls / minimum`, s.callsOverMinimum, TARGETS.callsOverMinimum));
+    checks.push(atMost(`submit.handlerOverBare.${s.members}`, `submit ${s.members}: handler time / bare time`, s.handlerOverBare, TARGETS.handlerOverBare));
+  }
+  const largest = r.submit.limit.largest;
+  checks.push({
+    id: 'submit.largestBatch',
+    what: 'largest batch one POST fits (body, Lambda payload, 29 s)',
+    value: largest,
+    target: `≥ ${TARGETS.largestBatch}`,
+    pass: largest >= TARGETS.largestBatch,
+    overBy: TARGETS.largestBatch / largest,
+  });
+  checks.push(
+    atMost('processing.writeUnitsPerMember', 'processing: DynamoDB write units per member', r.processing.perMember.writeUnits, TARGETS.writeUnitsPerMember),
+  );
+  checks.push(atMost('priority.ratio', 'priority: behind backlog / alone', r.priority.ratio, TARGETS.priorityRatio));
+  for (const [endpoint, independent] of Object.entries(r.reads.independent)) {
+    checks.push({
+      id: `reads.independent.${endpoint}`,
+      what: `${endpoint}: cost independent of batch size`,
+      value: independent ? 1 : 0,
+      target: 'same at every size',
+      pass: independent,
+      overBy: independent ? 1 : Infinity,
+    });
+  }
+  if (!('skipped' in r.bundles)) {
+    for (const b of r.bundles.bundles) {
+      checks.push(atMost(`bundles.${b.fn}`, `bundle ${b.fn}`, b.bytes, TARGETS.bundleBytes, (n) => `${(n / 1024).toFixed(0)} KiB`));
+    }
+  }
+  checks.push(atMost('cost.perMillion', 'cost per million images (USD)', r.cost.totalPerMillion, TARGETS.costPerMillion, (n) => `$${n.toFixed(2)}`));
+  return checks;
+}
