@@ -147,22 +147,38 @@ export class DynamoQueueStore implements QueueStore {
 
   async createBatch(input: NewBatch, maxQueueSize: number): Promise<CreateBatchResult> {
     const { customer, queue, count, submitted } = input;
-    const current = await this.getCustomer(customer);
-    const size = current ? sizeOf(current) : 0;
-    if (size + count > maxQueueSize) return { queueFull: { size, limit: maxQueueSize } };
-    // A batch id is a per-customer sequence number, like DLCS's integer ids. Allocating it is a
-    // separate atomic increment so concurrent submits never contend on a lock.
-    const { Attributes } = await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: keys.customer(customer),
-        UpdateExpression: 'ADD batchSeq :one SET customer = :c, #type = :t, gsi3pk = :lp, gsi3sk = :ls',
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':one': 1, ':c': customer, ':t': 'customer', ...prefixed(keys.customerList(customer), 'l') },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    const batch = Number(Attributes?.['batchSeq']);
+    // A batch id is a per-customer sequence number, like DLCS's integer ids, allocated by an atomic
+    // increment so concurrent submits never contend on a lock. The increment carries the admission
+    // check: when the queue is full the condition fails and nothing at all is written.
+    if (count > maxQueueSize) return { queueFull: { size: 0, limit: maxQueueSize } };
+    let allocated: Item | undefined;
+    try {
+      ({ Attributes: allocated } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: keys.customer(customer),
+          UpdateExpression: 'ADD batchSeq :one SET customer = :c, #type = :t, gsi3pk = :lp, gsi3sk = :ls',
+          ConditionExpression: 'attribute_not_exists(#size) OR #size <= :limit',
+          ExpressionAttributeNames: { '#type': 'type', '#size': 'size' },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':c': customer,
+            ':t': 'customer',
+            ':limit': maxQueueSize - count,
+            ...prefixed(keys.customerList(customer), 'l'),
+          },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
+        const size = Number((error as ConditionalCheckFailedException).Item?.['size']?.N ?? 0);
+        return { queueFull: { size, limit: maxQueueSize } };
+      }
+      throw error;
+    }
+    const batch = Number(allocated?.['batchSeq']);
     const record: BatchRecord = {
       customer,
       batch,
@@ -293,8 +309,8 @@ export class DynamoQueueStore implements QueueStore {
     return items.map(toBatch);
   }
 
-  async getMembers(refs: readonly MemberRef[]): Promise<MemberRecord[]> {
-    const items = await this.getItems(refs.map((r) => keys.member(r.customer, r.batch, r.index)), true);
+  async getMembers(refs: readonly MemberRef[], consistent = true): Promise<MemberRecord[]> {
+    const items = await this.getItems(refs.map((r) => keys.member(r.customer, r.batch, r.index)), consistent);
     return items.map(toMember);
   }
 
@@ -433,7 +449,7 @@ export class DynamoQueueStore implements QueueStore {
 
   async finalizeBatch(customer: number, batch: number): Promise<boolean> {
     const record = await this.getBatch(customer, batch, true);
-    if (!record || record.finished || record.remaining > 0 || record.enqueueing) return false;
+    if (!record || record.finished || record.remaining > 0) return false;
     const finished = now();
     try {
       await this.db.send(
@@ -441,8 +457,10 @@ export class DynamoQueueStore implements QueueStore {
           TableName: this.table,
           Key: keys.batch(customer, batch),
           UpdateExpression: 'SET finished = :f, gsi1pk = :fp, gsi1sk = :fs REMOVE gsi2pk, gsi2sk',
-          // `finished` is set exactly once, by whoever sees the last member land first.
-          ConditionExpression: 'remaining = :zero AND attribute_not_exists(finished) AND attribute_not_exists(enqueueing)',
+          // `finished` is set exactly once, by whoever sees the last member land first. A batch may
+          // finish while still enqueueing: `remaining` only reaches 0 once all `count` members are
+          // terminal, and members that were never written (a crashed submit) keep it above 0.
+          ConditionExpression: 'remaining = :zero AND attribute_not_exists(finished)',
           ExpressionAttributeValues: { ':f': finished, ':zero': 0, ...prefixed(keys.batchFinished(customer, finished, batch), 'f') },
         }),
       );
@@ -613,7 +631,7 @@ export class DynamoQueueStore implements QueueStore {
           ...filter,
           ExpressionAttributeValues: { ':pk': pk, ...Object.fromEntries((states ?? []).map((s, i) => [`:s${i}`, s])) },
           ScanIndexForward: order === 'asc',
-          Limit: states ? Math.max(page.limit - out.length + 1, 200) : page.limit - out.length + 1,
+          Limit: page.limit - out.length + 1,
           ExclusiveStartKey: start,
         }),
       );

@@ -57,7 +57,11 @@ export interface QueueStore {
   markEnqueued(batch: BatchRecord, present: number): Promise<boolean>;
   getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
   getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]>;
-  getMembers(refs: readonly MemberRef[]): Promise<MemberRecord[]>;
+  /**
+   * Members by key. `consistent: false` halves the read cost where a stale state is harmless
+   * (processing: every transition is conditioned on the state it read).
+   */
+  getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
   /** Records the first pick-up of batches not yet started. */
   startBatches(batches: readonly BatchRecord[]): Promise<void>;
   /** Applies transitions and their counter deltas atomically; members already past them are skipped. */

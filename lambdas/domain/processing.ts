@@ -49,7 +49,9 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   // A duplicate delivery may put the same member twice in one poll: process it once.
   const messagesByMember = new Map<string, DeliveredMessage[]>();
   for (const m of valid) messagesByMember.set(refOf(m.member!), [...(messagesByMember.get(refOf(m.member!)) ?? []), m]);
-  const members = await store.getMembers(valid.map((m) => m.member!));
+  // An eventually consistent read is enough: a stale state only makes a transition's condition fail,
+  // and the store then re-reads consistently.
+  const members = await store.getMembers(valid.map((m) => m.member!), false);
   const found = new Map(members.map((m) => [refOf(m), m]));
   for (const [ref, ms] of messagesByMember) {
     if (!found.has(ref)) {

@@ -111,8 +111,8 @@ async function enqueue(
     faults.hit('submit:mid-send');
   }
   await Promise.all([work.sendMembers(batch.queue, messages), work.sendTasks(supersedeTasks(batch))]);
-  // Processors may have finished every member already; finishing waits for the end of enqueueing.
-  if (await store.markEnqueued(batch, members.length)) await store.finalizeBatch(batch.customer, batch.batch);
+  // Every member was written, so the processors finish the batch themselves (even before this).
+  await store.markEnqueued(batch, members.length);
 }
 
 /** A retried POST with a known Idempotency-Key: the same batch, finishing its enqueueing if needed. */

@@ -5,7 +5,7 @@
  * createBatch answer queueFull. The document client is mocked with aws-sdk-client-mock over a tiny
  * in-memory table.
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DynamoDBDocumentClient,
@@ -171,7 +171,7 @@ describe('createBatch', () => {
   const newBatch = { customer: 7, queue: 'main' as const, count: 5, submitted: SUBMITTED };
 
   it('answers queueFull when the admission condition fails in the transaction (a concurrent submit got there first)', async () => {
-    // Arrange: the pre-check sees room (90 + 5 ≤ 100), then a concurrent submit fills the queue.
+    // Arrange: the id allocation's condition sees room (90 + 5 ≤ 100), then a concurrent submit fills the queue.
     put({ ...keys.customer(7), type: 'customer', customer: 7, size: 90, batchSeq: 6 });
     ddb.on(UpdateCommand).resolves({ Attributes: { batchSeq: 7 } });
     ddb.on(TransactWriteCommand).callsFake(() => {
@@ -188,11 +188,25 @@ describe('createBatch', () => {
   });
 
   it('answers queueFull without writing when the stored size already leaves no room', async () => {
-    put({ ...keys.customer(7), type: 'customer', customer: 7, size: 97, batchSeq: 6 });
+    // Arrange: the conditional id allocation fails, so nothing is written at all.
+    ddb.on(UpdateCommand).rejects(
+      new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: { size: { N: '97' } } }),
+    );
+    // Act
     const result = await new DynamoQueueStore().createBatch(newBatch, 100);
+    // Assess
     expect(result).toEqual({ queueFull: { size: 97, limit: 100 } });
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    const [allocation] = ddb.commandCalls(UpdateCommand);
+    expect(allocation?.args[0].input).toMatchObject({
+      ConditionExpression: 'attribute_not_exists(#size) OR #size <= :limit',
+      ExpressionAttributeValues: expect.objectContaining({ ':limit': 95 }),
+    });
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('answers queueFull without any call when one batch is larger than the whole queue may be', async () => {
+    expect(await new DynamoQueueStore().createBatch({ ...newBatch, count: 101 }, 100)).toEqual({ queueFull: { size: 0, limit: 100 } });
+    expect(ddb.calls()).toHaveLength(0);
   });
 
   it('returns the existing batch when the Idempotency-Key was written by a concurrent submit', async () => {
