@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { ENV } from '../lambdas/config/resources';
+import { API_TIMEOUT_SECONDS, ENV } from '../lambdas/config/resources';
 import type { ApiFunctionName } from '../lambdas/config/routes';
 import { QueueApi } from './constructs/api';
 import {
@@ -58,7 +58,8 @@ export interface ImageQueueStackProps extends StackProps {
    */
   readonly throttlingBurstLimit?: number;
   /**
-   * Timeout of the API functions (API Gateway gives up after 29 s anyway).
+   * Timeout of the API functions, at most 29 s (API Gateway gives up then anyway; recovery of
+   * interrupted submits relies on it).
    * @default Duration.seconds(29)
    */
   readonly apiTimeout?: Duration;
@@ -96,6 +97,10 @@ export class ImageQueueStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ImageQueueStackProps = {}) {
     super(scope, id, props);
+    // The submit replay window and the sweeper's staleness assume no API handler outlives this.
+    if (props.apiTimeout && props.apiTimeout.toSeconds() > API_TIMEOUT_SECONDS) {
+      throw new Error(`apiTimeout must be at most ${API_TIMEOUT_SECONDS} s (API Gateway's integration timeout)`);
+    }
     const removalPolicy = (props.retain ?? retainFromContext(this)) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     const defaults: FunctionDefaults = {
@@ -136,7 +141,7 @@ export class ImageQueueStack extends Stack {
       new ServiceFunction(this, fnId, {
         ...defaults,
         handler,
-        timeout: extra.timeout ?? props.apiTimeout ?? Duration.seconds(29),
+        timeout: extra.timeout ?? props.apiTimeout ?? Duration.seconds(API_TIMEOUT_SECONDS),
         memoryMiB: extra.memoryMiB ?? props.apiMemoryMiB ?? 1024,
       });
 

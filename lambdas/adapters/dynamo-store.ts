@@ -6,6 +6,7 @@
 import {
   BatchGetCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   UpdateCommand,
   type QueryCommandInput,
@@ -113,7 +114,7 @@ function decodeCursor(
 }
 
 const BATCH_SK = /^BATCH#\d{12}$/;
-const MEMBER_SK = /^M#\d{6}$/;
+const MEMBER_SK = /^M#(\d{6}~?)?$/;
 
 function pick(item: Item, names: readonly string[]): Item {
   return Object.fromEntries(names.map((n) => [n, item[n]]));
@@ -256,6 +257,18 @@ export class DynamoQueueStore implements QueueStore {
 
   async putMembers(members: readonly MemberRecord[]): Promise<void> {
     await putAll(this.table, members.map(memberItem));
+  }
+
+  async putMembersIfAbsent(members: readonly MemberRecord[]): Promise<void> {
+    await inParallel(members, 16, async (member) => {
+      try {
+        await this.db.send(
+          new PutCommand({ TableName: this.table, Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
+      }
+    });
   }
 
   async markEnqueued(batch: BatchRecord, present: number): Promise<boolean> {
@@ -651,9 +664,10 @@ export class DynamoQueueStore implements QueueStore {
     // Queue order is submission order across both queues: walk the open batches (an index that
     // holds only unfinished batches) and take their waiting or running members.
     const cursor = decodeQueueCursor(page.cursor, customer);
-    const openBatches = await this.openBatches(customer, order, cursor?.at);
+    const { batches: openBatches, more } = await this.openBatches(customer, order, cursor?.at);
     const out: MemberRecord[] = [];
-    for (const open of openBatches) {
+    const token = (at: string, member: string) => encodeCursor({ c: String(customer), at, m: member });
+    for (const [i, open] of openBatches.entries()) {
       const memberCursor = cursor && open.at === cursor.at ? cursor.member : undefined;
       const pageOfBatch = await this.membersOfPartition(
         keys.member(customer, open.batch, 0).pk,
@@ -663,15 +677,24 @@ export class DynamoQueueStore implements QueueStore {
         memberCursor,
       );
       out.push(...pageOfBatch.items);
+      // More of this batch to read (the page filled, or the reads for one page ran out): resume here.
+      if (pageOfBatch.next) return { items: out, next: token(open.at, pageOfBatch.next) };
       if (out.length >= page.limit) {
-        const next = pageOfBatch.next ? { at: open.at, member: pageOfBatch.next } : nextBatchCursor(openBatches, open, order);
-        return { items: out, ...(next ? { next: encodeCursor({ c: String(customer), at: next.at, ...(next.member ? { m: next.member } : {}) }) } : {}) };
+        const following = openBatches[i + 1];
+        if (following) return { items: out, next: token(following.at, startOf(customer, following.batch, order)) };
+        return more ? { items: out, next: token(open.at, endOf(customer, open.batch, order)) } : { items: out };
       }
     }
-    return { items: out };
+    const last = openBatches[openBatches.length - 1];
+    return more && last ? { items: out, next: token(last.at, endOf(customer, last.batch, order)) } : { items: out };
   }
 
+  /**
+   * Open batches of both queues merged in submission order, from `from` on. Each queue is read in
+   * pages; the merged list stops where the first truncated queue stops, so no batch is skipped.
+   */
   private async openBatches(customer: number, order: 'asc' | 'desc', from: string | undefined) {
+    const PER_QUEUE = 50;
     const lists = await Promise.all(
       QUEUES.map(async (queue) => {
         const { gsi1pk } = keys.batchOpen(customer, queue, '', 0);
@@ -683,14 +706,21 @@ export class DynamoQueueStore implements QueueStore {
             KeyConditionExpression: `gsi1pk = :p${condition}`,
             ExpressionAttributeValues: { ':p': gsi1pk, ...(from ? { ':from': from } : {}) },
             ScanIndexForward: order === 'asc',
-            Limit: 50,
+            Limit: PER_QUEUE,
           }),
         );
-        return (result.Items ?? []).map((i) => ({ at: String(i['gsi1sk']), batch: batchIdFromKey(String(i['sk'])) }));
+        const batches = (result.Items ?? []).map((i) => ({ at: String(i['gsi1sk']), batch: batchIdFromKey(String(i['sk'])) }));
+        return { batches, truncatedAt: result.LastEvaluatedKey ? batches[batches.length - 1]?.at : undefined };
       }),
     );
-    const merged = lists.flat().sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    return order === 'asc' ? merged : merged.reverse();
+    const before = (a: string, b: string) => (order === 'asc' ? a <= b : a >= b);
+    const limits = lists.flatMap((l) => (l.truncatedAt ? [l.truncatedAt] : []));
+    const horizon = limits.length === 0 ? undefined : limits.reduce((a, b) => (before(a, b) ? a : b));
+    const merged = lists
+      .flatMap((l) => l.batches)
+      .filter((b) => horizon === undefined || before(b.at, horizon))
+      .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    return { batches: order === 'asc' ? merged : merged.reverse(), more: horizon !== undefined };
   }
 
   async staleEnqueueing(before: string): Promise<BatchRecord[]> {
@@ -784,12 +814,14 @@ function decodeQueueCursor(cursor: string | undefined, customer: number): { at: 
   return { at: String(key['at']), ...(typeof key['m'] === 'string' ? { member: key['m'] } : {}) };
 }
 
-function nextBatchCursor(
-  batches: readonly { at: string; batch: number }[],
-  current: { at: string },
-  _order: 'asc' | 'desc',
-): { at: string; member?: string } | undefined {
-  const index = batches.findIndex((b) => b.at === current.at);
-  const following = batches[index + 1];
-  return following ? { at: following.at } : undefined;
+/** A member cursor before every member of a batch, in the order read. */
+function startOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
+  const { pk } = keys.member(customer, batch, 0);
+  return order === 'asc' ? encodeCursor({ pk, sk: 'M#' }) : encodeCursor({ pk, sk: 'M#999999~' });
+}
+
+/** A member cursor after every member of a batch, in the order read. */
+function endOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
+  const { pk } = keys.member(customer, batch, 0);
+  return encodeCursor({ pk, sk: order === 'asc' ? 'M#999999~' : 'M#' });
 }

@@ -328,18 +328,33 @@ function get(url: URL, options: IngestOptions, attempt: Attempt): Promise<http.I
 
 const TOO_LARGE = Symbol('too large');
 
-async function readBody(response: http.IncomingMessage, maxBytes: number): Promise<Buffer | typeof TOO_LARGE> {
+/**
+ * Bytes of an origin kept in memory to identify it: every supported format states its dimensions
+ * near the start, and a processor handles ten origins at once, so keeping whole 25 MB files would
+ * risk running out of memory. The rest is only counted (contentLength, the size limit).
+ */
+export const PROBE_BYTES = 4 * 1024 * 1024;
+
+async function readBody(
+  response: http.IncomingMessage,
+  maxBytes: number,
+): Promise<{ head: Buffer; length: number } | typeof TOO_LARGE> {
   const chunks: Buffer[] = [];
   let total = 0;
+  let kept = 0;
   for await (const chunk of response as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > maxBytes) {
       response.destroy();
       return TOO_LARGE;
     }
-    chunks.push(chunk);
+    if (kept < PROBE_BYTES) {
+      const part = chunk.subarray(0, PROBE_BYTES - kept);
+      chunks.push(part);
+      kept += part.length;
+    }
   }
-  return Buffer.concat(chunks, total);
+  return { head: Buffer.concat(chunks, kept), length: total };
 }
 
 function checkUrl(url: URL, allowPrivate: boolean, redirected: boolean): IngestResult | undefined {
@@ -364,7 +379,7 @@ function checkUrl(url: URL, allowPrivate: boolean, redirected: boolean): IngestR
 /** Instance metadata endpoints (AWS IPv4 and IPv6, ECS task metadata). */
 const CLOUD_METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2']);
 
-function recognise(body: Buffer, response: http.IncomingMessage): IngestResult {
+function recognise(body: Buffer, length: number, response: http.IncomingMessage): IngestResult {
   const servedAs = response.headers['content-type'];
   const served = servedAs ? `; served as ${servedAs.split(';')[0]?.trim()}` : '';
   if (body.length === 0) return fail(`origin is not a recognised image (empty response${served})`, false);
@@ -380,7 +395,7 @@ function recognise(body: Buffer, response: http.IncomingMessage): IngestResult {
   if (!type || !(Number.isFinite(width) && width > 0) || !(Number.isFinite(height) && height > 0)) {
     return fail(`origin is not a recognised image (${type ?? 'unknown'} without dimensions${served})`, false);
   }
-  return { ok: true, width, height, mediaType: mediaTypeFor(type), contentLength: body.length };
+  return { ok: true, width, height, mediaType: mediaTypeFor(type), contentLength: length };
 }
 
 async function run(start: URL, options: IngestOptions, attempt: Attempt): Promise<IngestResult> {
@@ -424,14 +439,14 @@ async function run(start: URL, options: IngestOptions, attempt: Attempt): Promis
       return fail(`origin is larger than ${options.maxBytes} bytes`, false);
     }
 
-    let body: Buffer | typeof TOO_LARGE;
+    let body: { head: Buffer; length: number } | typeof TOO_LARGE;
     try {
       body = await readBody(response, options.maxBytes);
     } catch (error) {
       return networkFailure(error, url);
     }
     if (body === TOO_LARGE) return fail(`origin is larger than ${options.maxBytes} bytes`, false);
-    return recognise(body, response);
+    return recognise(body.head, body.length, response);
   }
 }
 

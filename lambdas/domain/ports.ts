@@ -50,6 +50,8 @@ export interface QueueStore {
   createBatch(batch: NewBatch, maxQueueSize: number): Promise<CreateBatchResult>;
   findIdempotent(customer: number, key: string): Promise<{ batch: number; hash: string } | undefined>;
   putMembers(members: readonly MemberRecord[]): Promise<void>;
+  /** Writes only the members not stored yet (conditional puts): a stored one may have moved on. */
+  putMembersIfAbsent(members: readonly MemberRecord[]): Promise<void>;
   /**
    * Ends the enqueueing phase exactly once. When only `present` of the batch's `count` members
    * were written (the submit handler died midway), the batch and counters shrink to match.

@@ -52,6 +52,10 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   // An eventually consistent read is enough: a stale state only makes a transition's condition fail,
   // and the store then re-reads consistently.
   const members = await store.getMembers(valid.map((m) => m.member!), false);
+  const seen = new Set(members.map(refOf));
+  const unseen = valid.map((m) => m.member!).filter((ref) => !seen.has(refOf(ref)));
+  // A member written moments ago may not be visible to an eventually consistent read yet.
+  if (unseen.length > 0) members.push(...(await store.getMembers(unseen, true)));
   const found = new Map(members.map((m) => [refOf(m), m]));
   for (const [ref, ms] of messagesByMember) {
     if (!found.has(ref)) {

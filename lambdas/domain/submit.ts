@@ -4,11 +4,17 @@
  * handler that dies midway leaves a trail the sweeper (`resumeEnqueueing`) follows.
  */
 import { createHash } from 'node:crypto';
-import type { QueueName } from '../config/resources';
+import { API_TIMEOUT_SECONDS, SCHEDULES, type QueueName } from '../config/resources';
 import { HttpError } from '../http/problem';
 import { faults } from './faults';
 import type { AssetInput, BatchRecord, MemberRecord, TaskMessage } from './model';
 import type { QueueStore, WorkQueue } from './ports';
+
+/**
+ * How long after submission a retried POST may finish a batch's enqueueing itself: the sweeper
+ * starts on batches older than its staleness, and a replay can run for the API timeout.
+ */
+export const REPLAY_WINDOW_SECONDS = SCHEDULES.sweepEnqueueing.staleAfterSeconds - API_TIMEOUT_SECONDS - 1;
 
 /** Assets checked per supersede task (one Query each). */
 export const SUPERSEDE_TASK_SIZE = 100;
@@ -89,22 +95,16 @@ export async function submitBatch(
 
 /**
  * Writes the members, sends their messages and the supersede tasks, then ends enqueueing.
- * `written`: indexes of members already stored (a replay after a crash): they are not written
- * again, since a processor may have moved them on already and a put would reset them to waiting.
+ * A replay (`replay: true`) writes only the members not stored yet, with conditional puts: a stored
+ * member may already have been processed, and an unconditional put would reset it to waiting.
  */
-async function enqueue(
-  store: QueueStore,
-  work: WorkQueue,
-  batch: BatchRecord,
-  members: MemberRecord[],
-  written: ReadonlySet<number> = new Set(),
-): Promise<void> {
-  const unwritten = written.size > 0 ? members.filter((m) => !written.has(m.index)) : members;
+async function enqueue(store: QueueStore, work: WorkQueue, batch: BatchRecord, members: MemberRecord[], replay = false): Promise<void> {
   if (faults.isArmed('submit:mid-members')) {
-    await store.putMembers(unwritten.slice(0, Math.ceil(unwritten.length / 2)));
+    await store.putMembers(members.slice(0, Math.ceil(members.length / 2)));
     faults.hit('submit:mid-members');
   }
-  await store.putMembers(unwritten);
+  if (replay) await store.putMembersIfAbsent(members);
+  else await store.putMembers(members);
   const messages = members.map(({ customer, batch: b, index }) => ({ customer, batch: b, index }));
   if (faults.isArmed('submit:mid-send')) {
     await work.sendMembers(batch.queue, messages.slice(0, Math.ceil(messages.length / 2)));
@@ -131,9 +131,11 @@ async function replay(
   const batch = await store.getBatch(request.customer, existing.batch, true);
   if (!batch) throw new HttpError(409, `The batch for Idempotency-Key '${request.idempotencyKey}' is still being created; retry.`);
   if (batch.enqueueing) {
-    // The first attempt may have written members, and processors may have finished some of them.
-    const written = new Set((await store.memberRefsOfBatch(batch.customer, batch.batch)).map((r) => r.index));
-    await enqueue(store, work, batch, membersOf(batch, request.assets), written);
+    const age = (Date.now() - Date.parse(batch.submitted)) / 1000;
+    // Past this age the sweeper may be resuming the batch at the same time: leave it to the sweeper
+    // (it completes the enqueueing of the members written) rather than race it.
+    if (age > REPLAY_WINDOW_SECONDS) return { status: 200, batch };
+    await enqueue(store, work, batch, membersOf(batch, request.assets), true);
     return { status: 200, batch: (await store.getBatch(batch.customer, batch.batch, true)) ?? batch };
   }
   return { status: 200, batch };

@@ -12,6 +12,11 @@ import type { AssetInput } from './model';
 const ID_PATTERN = /^[A-Za-z0-9._~-]{1,200}$/;
 const MEDIA_TYPE_PATTERN = /^[A-Za-z0-9!#$&^_.+-]{1,127}\/[A-Za-z0-9!#$&^_.+-]{1,127}$/;
 
+/** Whether a string could be an asset id (so a lookup by it can never be a malformed key). */
+export function isAssetId(id: string): boolean {
+  return ID_PATTERN.test(id) && !/^\.+$/.test(id);
+}
+
 const shortText = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
 const int = () => z.int('must be an integer');
 

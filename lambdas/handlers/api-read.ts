@@ -14,6 +14,7 @@ import {
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
 import { emptyCounters, queueSize } from '../domain/model';
+import { isAssetId } from '../domain/validation';
 
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
@@ -21,7 +22,8 @@ const B = `${C}/queue/batches/{batch}`;
 async function findBatch(request: ApiRequest) {
   const customer = authorizedCustomer(request);
   const batchId = intParam(request, 'batch');
-  const batch = await queueStore().getBatch(customer, batchId);
+  // Consistent: the Location of a batch just created must resolve at once.
+  const batch = await queueStore().getBatch(customer, batchId, true);
   if (!batch) throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
   return batch;
 }
@@ -110,6 +112,7 @@ export const handler = apiHandler({
     const customer = authorizedCustomer(request);
     const space = intParam(request, 'space');
     const id = request.pathParameters['image'] ?? '';
+    if (!isAssetId(id)) throw new HttpError(404, `Customer ${customer} has no image '${id.slice(0, 200)}' in space ${space}.`);
     const refs = await queueStore().memberRefsOfAsset(customer, space, id);
     const newest = refs[refs.length - 1];
     const [member] = newest ? await queueStore().getMembers([newest]) : [];

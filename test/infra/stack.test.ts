@@ -464,3 +464,10 @@ describe('outputs', () => {
     expect(json.Outputs[OUTPUTS.adminSecretName].Description).toContain('aws secretsmanager get-secret-value --secret-id');
   });
 });
+
+describe('API timeout', () => {
+  it('refuses an API timeout beyond API Gateway’s 29 s, which the recovery of interrupted submits relies on', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    expect(() => new ImageQueueStack(app, 'TooSlow', { apiTimeout: Duration.seconds(60) })).toThrow(/at most 29 s/);
+  });
+});

@@ -133,6 +133,24 @@ test('cursor paging: batches newest first, batch images in order, the queue acro
   }).then((batches) => api.waitForFinished(customer, batches));
 });
 
+test('the queue images page through more open batches than one index read returns, on both queues', async () => {
+  const customer = 24;
+  const expected: string[] = [];
+  await paused(['main', 'priority'], async () => {
+    // 70 open batches: more than the 50 read per queue at a time, interleaved across the queues.
+    for (let i = 0; i < 70; i++) {
+      const priority = i % 7 === 3;
+      const member = [png(`open-${i}`, 3)];
+      await api.submitOk(customer, member, { priority });
+      expected.push(`open-${i}`);
+    }
+    expect(ids(await api.allMembers(`/customers/${customer}/queue/images?pageSize=9`))).toEqual(expected);
+    expect(ids(await api.allMembers(`/customers/${customer}/queue/images?order=desc&pageSize=11`))).toEqual([...expected].reverse());
+    expect(ids(await api.allMembers(`/customers/${customer}/queue/images?pageSize=500`))).toEqual(expected);
+  });
+  await waitFor(async () => (await api.customerQueue(customer)).size === 0, { description: 'customer 24 drained' });
+});
+
 test('a batch whose assets are all re-submitted later is superseded automatically; test re-evaluates on demand', async () => {
   const customer = 23;
   const a = await api.submitOk(customer, [png('s1'), png('s2'), png('s3')]);
