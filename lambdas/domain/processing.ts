@@ -9,8 +9,8 @@ import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import { faults } from './faults';
 import type { MemberMessage, MemberRecord } from './model';
-import type { QueueStore, WorkQueue } from './ports';
-import { supersedeTasks } from './submit';
+import type { QueueStore } from './ports';
+import { assetsOf, supersedeOlderMembers } from './supersede';
 
 export type IngestResult =
   | { ok: true; width: number; height: number; mediaType: string; contentLength: number }
@@ -26,8 +26,6 @@ export interface DeliveredMessage {
 
 export interface ProcessingDeps {
   store: QueueStore;
-  /** Where the supersede check of a finished batch is queued. */
-  work: Pick<WorkQueue, 'sendTasks'>;
   ingest: (origin: string) => Promise<IngestResult>;
   /** Members still being ingested after this long are recorded as running. */
   markRunningAfterMs: number;
@@ -89,26 +87,10 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
     await store.applyTransitions(transitions);
     faults.hit('process:after-transaction');
   }
-  for (const m of touched.values()) {
-    if (await store.finalizeBatch(m.customer, m.batch)) await checkSupersededOnFinish(deps, m.customer, m.batch);
-  }
+  for (const m of touched.values()) await store.finalizeBatch(m.customer, m.batch);
   faults.hit('process:after-finalize');
+  await supersedeAfterProcessing(store, todo);
   return [...failed];
-}
-
-/**
- * When processing finishes a batch, its assets are checked against older batches once more, on the
- * tasks queue (the same check submit queues): it catches what the submit-time check could not see
- * yet, such as a concurrent submit's members that were not in the asset index at the time.
- */
-async function checkSupersededOnFinish(deps: ProcessingDeps, customer: number, batch: number): Promise<void> {
-  try {
-    const finished = await deps.store.getBatch(customer, batch);
-    if (finished) await deps.work.sendTasks(supersedeTasks(finished));
-  } catch (error) {
-    // The batch is finished and counted; `POST …/test` re-evaluates supersession on demand.
-    logger.warn('could not queue the supersede check of a finished batch', { customer, batch, error: error as Error });
-  }
 }
 
 /**
@@ -145,6 +127,20 @@ async function ingestAll(deps: ProcessingDeps, members: MemberRecord[]) {
     return results.map(({ ref, result }) => ({ member: current.get(ref) as MemberRecord, result }));
   } finally {
     clearTimeout(timer);
+  }
+}
+
+async function supersedeAfterProcessing(store: QueueStore, members: MemberRecord[]): Promise<void> {
+  const byBatch = new Map<string, MemberRecord[]>();
+  for (const m of members) byBatch.set(`${m.customer}/${m.batch}`, [...(byBatch.get(`${m.customer}/${m.batch}`) ?? []), m]);
+  try {
+    for (const group of byBatch.values()) {
+      const first = group[0] as MemberRecord;
+      await supersedeOlderMembers(store, first.customer, assetsOf(group), first.batch);
+    }
+  } catch (error) {
+    // The submit-time task and `test` also run this check; a failure here must not retry the images.
+    logger.warn('supersede check after processing failed', { error: error as Error });
   }
 }
 

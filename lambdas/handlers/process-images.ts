@@ -4,7 +4,7 @@
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import middy from '@middy/core';
-import { queueStore, workQueue } from '../adapters';
+import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
 import { ingestOrigin } from '../adapters/origin';
 import { QUEUES } from '../config/resources';
@@ -16,7 +16,6 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
   const failed = await processDelivery(
     {
       store: queueStore(),
-      work: workQueue(),
       ingest: (origin) =>
         ingestOrigin(origin, {
           timeoutMs: settings.originTimeoutMs(),

@@ -61,11 +61,7 @@ export class Workers extends Construct {
       main: consumer(`Process${queues.queues.main.definition.id}`, 'process-images', queues.queues.main),
       priority: consumer(`Process${queues.queues.priority.definition.id}`, 'process-images', queues.queues.priority),
     };
-    for (const fn of Object.values(this.processors)) {
-      fn.addEnvironment(ENV.allowPrivateOrigins, 'false');
-      // A processor that finishes a batch queues its supersede check on the tasks queue.
-      bindQueue(fn, queues.queues.tasks.queue, ENV.tasksQueueUrl, 'send');
-    }
+    for (const fn of Object.values(this.processors)) fn.addEnvironment(ENV.allowPrivateOrigins, 'false');
 
     this.runTasks = consumer('RunTasks', 'run-tasks', queues.queues.tasks);
     this.runTasks.addEnvironment(ENV.allowPrivateOrigins, 'false');

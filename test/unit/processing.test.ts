@@ -1,5 +1,5 @@
 import type { Transition } from '../../lambdas/domain/accounting';
-import type { BatchRecord, MemberRecord, TaskMessage } from '../../lambdas/domain/model';
+import type { BatchRecord, MemberRecord } from '../../lambdas/domain/model';
 import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
 import { processDelivery } from '../../lambdas/domain/processing';
 
@@ -31,51 +31,33 @@ function laggingStore() {
       return { applied: [...transitions], skipped: [] };
     },
     finalizeBatch: async () => false,
-    getBatch: async () => ({ customer: 1, batch: 2, count: 150 }) as BatchRecord,
+    memberRefsOfAsset: async () => [],
+    supersede: async () => 0,
   } as unknown as QueueStore;
-  const tasks: TaskMessage[] = [];
-  const work = { sendTasks: async (messages: readonly TaskMessage[]) => void tasks.push(...messages) };
-  return { store, work, applied, reads, tasks };
+  return { store, applied, reads };
 }
 
 describe('processDelivery', () => {
   it('re-reads consistently a member an eventually consistent read did not see, instead of failing it', async () => {
     // Prepare
-    const { store, work, applied, reads, tasks } = laggingStore();
+    const { store, applied, reads } = laggingStore();
     const ingest = async () => ({ ok: true as const, width: 3, height: 4, mediaType: 'image/png', contentLength: 10 });
     // Act
     const failed = await processDelivery(
-      { store, work, ingest, markRunningAfterMs: 10_000, maxReceiveCount: 4 },
+      { store, ingest, markRunningAfterMs: 10_000, maxReceiveCount: 4 },
       [{ messageId: 'm1', member: { customer: 1, batch: 2, index: 0 }, receiveCount: 1 }],
     );
     // Assess
     expect(failed).toEqual([]);
     expect(reads.map((r) => r.consistent)).toEqual([false, true]);
     expect(applied).toEqual([[{ member, to: 'completed', outcome: { width: 3, height: 4, mediaType: 'image/png', contentLength: 10 } }]]);
-    expect(tasks).toEqual([]);
-  });
-
-  it('queues the supersede check of a batch when it finishes it', async () => {
-    // Prepare
-    const { store, work, tasks } = laggingStore();
-    (store as { finalizeBatch: unknown }).finalizeBatch = async () => true;
-    // Act
-    await processDelivery(
-      { store, work, ingest: async () => ({ ok: false, error: 'gone', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: 4 },
-      [{ messageId: 'm1', member: { customer: 1, batch: 2, index: 0 }, receiveCount: 1 }],
-    );
-    // Assess
-    expect(tasks).toEqual([
-      { type: 'supersede', customer: 1, batch: 2, from: 0, to: 100 },
-      { type: 'supersede', customer: 1, batch: 2, from: 100, to: 150 },
-    ]);
   });
 
   it('fails a message whose body is not a member message, and one whose member does not exist', async () => {
-    const { store, work } = laggingStore();
+    const { store } = laggingStore();
     (store as { getMembers: unknown }).getMembers = async () => [];
     const failed = await processDelivery(
-      { store, work, ingest: async () => ({ ok: false, error: 'x', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: 4 },
+      { store, ingest: async () => ({ ok: false, error: 'x', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: 4 },
       [
         { messageId: 'bad', member: undefined, receiveCount: 1 },
         { messageId: 'gone', member: { customer: 1, batch: 2, index: 9 }, receiveCount: 1 },
