@@ -22,6 +22,7 @@ import {
   emptyCounters,
   keys,
   memberIndexFromKey,
+  queueSize,
   type BatchRecord,
   type CustomerCounters,
   type MemberRecord,
@@ -243,7 +244,7 @@ export class DynamoQueueStore implements QueueStore {
     }
     if (outcome.conditionFailed.includes(0)) {
       const latest = await this.getCustomer(customer);
-      return { queueFull: { size: latest ? sizeOf(latest) : 0, limit: maxQueueSize } };
+      return { queueFull: { size: latest ? queueSize(latest) : 0, limit: maxQueueSize } };
     }
     throw new Error(`could not create batch ${customer}/${batch}: ${JSON.stringify(outcome)}`);
   }
@@ -785,10 +786,6 @@ export class DynamoQueueStore implements QueueStore {
 /** `CUST#12#ACTIVE` → 12. */
 function customerOf(partition: string): number {
   return Number(/^CUST#(\d+)/.exec(partition)?.[1]);
-}
-
-function sizeOf(c: CustomerCounters): number {
-  return c.size;
 }
 
 function prefixed(values: Record<string, string>, prefix: string): Record<string, string> {

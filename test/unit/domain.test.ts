@@ -1,35 +1,12 @@
 import { deltasFor, isAllowed, type Transition } from '../../lambdas/domain/accounting';
-import { emptyCounters, type BatchRecord, type MemberRecord } from '../../lambdas/domain/model';
+import { emptyCounters } from '../../lambdas/domain/model';
 import { reconcileCounters } from '../../lambdas/domain/reconcile';
 import { membersOf, supersedeTasks } from '../../lambdas/domain/submit';
 import { estimateCompletion, throughputOf } from '../../lambdas/http/hydra';
+import { aBatch, aMember } from '../support/records';
 
-const member = (overrides: Partial<MemberRecord> = {}): MemberRecord => ({
-  customer: 1,
-  batch: 7,
-  index: 0,
-  queue: 'main',
-  state: 'waiting',
-  submitted: '2026-01-01T00:00:00.000Z',
-  id: 'a',
-  space: 1,
-  origin: 'https://example.org/a.png',
-  ...overrides,
-});
-
-const batch = (overrides: Partial<BatchRecord> = {}): BatchRecord => ({
-  customer: 1,
-  batch: 7,
-  queue: 'main',
-  submitted: '2026-01-01T00:00:00.000Z',
-  count: 4,
-  completed: 0,
-  errors: 0,
-  remaining: 4,
-  waiting: 4,
-  current: 4,
-  ...overrides,
-});
+const member = aMember;
+const batch = aBatch;
 
 describe('deltasFor', () => {
   it('sums a delivery into one delta per batch and per customer, starting a batch once', () => {

@@ -1,19 +1,10 @@
 import type { Transition } from '../../lambdas/domain/accounting';
-import type { BatchRecord, MemberRecord } from '../../lambdas/domain/model';
+import type { BatchRecord } from '../../lambdas/domain/model';
 import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
 import { processDelivery } from '../../lambdas/domain/processing';
+import { aMember } from '../support/records';
 
-const member: MemberRecord = {
-  customer: 1,
-  batch: 2,
-  index: 0,
-  queue: 'main',
-  state: 'waiting',
-  submitted: '2026-01-01T00:00:00.000Z',
-  id: 'a',
-  space: 1,
-  origin: 'https://example.org/a.png',
-};
+const member = aMember({ batch: 2 });
 
 /** A store where a just-written member is invisible to eventually consistent reads. */
 function laggingStore() {
