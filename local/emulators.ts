@@ -250,8 +250,9 @@ export async function startSqsEmulator(options: { port?: number } = {}): Promise
   };
 }
 
-/** Whether a process id is alive (for tests checking that no child was left behind). */
-export function isProcessAlive(pid: number): boolean {
+/** Whether a process id is alive (for tests checking that no child was left behind); false for no pid. */
+export function isProcessAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
   try {
     process.kill(pid, 0);
     return true;

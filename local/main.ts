@@ -1,9 +1,48 @@
 /**
  * `npm start`: runs the whole service locally (see local/runtime.ts) until SIGINT/SIGTERM.
  * PORT (default 3000) picks the API port; ADMIN_KEY / ADMIN_SECRET override the admin credential.
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL use existing services
+ * (e.g. LocalStack) instead of the emulators, LOCAL_PREFIX renames the table and queues
+ * (local/endpoints.ts).
  */
 import { ENV } from '../lambdas/config/resources';
+import { externalEndpointsFromEnv, LOCAL_PREFIX_ENV } from './endpoints';
 import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, DEFAULT_PORT, startLocalRuntime, type LocalRuntime } from './runtime';
+import { STRICT_DYNAMODB_ENV } from './strict-dynamodb';
+
+/** The banner's lines about DynamoDB, SQS and strict mode. */
+function serviceLines(runtime: LocalRuntime, prefix: string): string[] {
+  const table = runtime.env[ENV.tableName];
+  const lines = [
+    runtime.dynamoExternal
+      ? `  DynamoDB:       external ${runtime.dynamoUpstreamEndpoint}   table ${table}`
+      : `  DynamoDB:       embedded DynamoDB Local ${runtime.dynamoUpstreamEndpoint}   table ${table}`,
+  ];
+  if (runtime.strict) {
+    lines.push(`                  every client goes through the strict proxy ${runtime.dynamoEndpoint}`);
+  }
+  lines.push(
+    runtime.sqsExternal
+      ? `  SQS:            external ${runtime.sqsEndpoint}   queues ${prefix}-Main, -Priority, -Tasks (+ -dlq)`
+      : `  SQS:            embedded fauxqs ${runtime.sqsEndpoint}   queues ${prefix}-Main, -Priority, -Tasks (+ -dlq)`,
+    `  Region:         ${runtime.region}   (${LOCAL_PREFIX_ENV}=… renames the table and queues)`,
+  );
+  if (runtime.strict) {
+    const settings = Object.entries(runtime.strict.options)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    lines.push(
+      `  Strict mode:    on: DynamoDB behaves like AWS (transaction conflicts, per-key throttling, GSI lag, random throttles/500s)`,
+      `                  ${STRICT_DYNAMODB_ENV}=${settings}`,
+      `                  turn off: ${STRICT_DYNAMODB_ENV}=off npm start`,
+    );
+  } else if (runtime.dynamoExternal) {
+    lines.push(`  Strict mode:    off (external DynamoDB; ${STRICT_DYNAMODB_ENV}=on npm start puts the strict proxy in front of it)`);
+  } else {
+    lines.push(`  Strict mode:    off (${STRICT_DYNAMODB_ENV}=${process.env[STRICT_DYNAMODB_ENV] ?? ''}; unset it for AWS-like DynamoDB behaviour)`);
+  }
+  return lines;
+}
 
 async function main(): Promise<void> {
   const port = process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT;
@@ -38,8 +77,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
+  const services = externalEndpointsFromEnv(process.env);
   const started = Date.now();
-  runtime = await startLocalRuntime({ port, env: extra });
+  runtime = await startLocalRuntime({ port, env: extra, ...services });
   if (stopping) {
     // A signal arrived while starting: stop what started.
     await runtime.stop();
@@ -52,8 +92,7 @@ async function main(): Promise<void> {
       `  API:            ${runtime.apiUrl}`,
       `  Admin key:      ${adminKey}`,
       `  Admin secret:   ${adminSecret}   (HTTP Basic: ${adminKey}:${adminSecret})`,
-      `  DynamoDB Local: ${runtime.dynamoEndpoint}   table ${runtime.env[ENV.tableName]}`,
-      `  SQS (fauxqs):   ${runtime.sqsEndpoint}`,
+      ...serviceLines(runtime, services.prefix),
       '',
       'Try:',
       `  curl -s ${runtime.apiUrl}/queue`,
@@ -61,6 +100,7 @@ async function main(): Promise<void> {
       `  curl -s -H 'Authorization: Basic ${basic}' -H 'Content-Type: application/json' \\`,
       `    -d '{"@type":"Collection","member":[{"id":"a","space":1,"origin":"https://example.org/a.jpg"}]}' \\`,
       `    ${runtime.apiUrl}/customers/1/queue`,
+      `  AWS_ENDPOINT_URL_DYNAMODB=${runtime.dynamoEndpoint} npm run reconcile -- --table ${runtime.env[ENV.tableName]}`,
       '',
       'Ctrl+C to stop.',
     ].join('\n'),

@@ -1,6 +1,8 @@
 /**
- * Creates the table and the queues in the emulators from the same definitions the CDK stack uses
- * (lambdas/config/resources.ts) and returns the environment the handlers need.
+ * Creates the table and the queues from the same definitions the CDK stack uses
+ * (lambdas/config/resources.ts) and returns the environment the handlers need. Idempotent: against
+ * an existing DynamoDB/SQS (LocalStack, a previous `npm start`) what exists is reused, the queues'
+ * attributes are brought up to date, and nothing is ever deleted.
  */
 import {
   CreateTableCommand,
@@ -10,11 +12,23 @@ import {
   UpdateTimeToLiveCommand,
   type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, TABLE, type WorkQueueName } from '../lambdas/config/resources';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export interface LocalCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
 
 /** Local-only environment variables holding each work queue's dead-letter queue URL (e.g. MAIN_DLQ_URL). */
 export const DLQ_URL_ENV = Object.fromEntries(
@@ -31,7 +45,12 @@ export interface ProvisionOptions {
   prefix: string;
   /** Overrides every queue's visibility timeout (seconds), or per queue; DLQs use the smallest given. */
   visibilityTimeoutSeconds?: number | Partial<Record<WorkQueueName, number>>;
+  /** Default us-east-1. */
   region?: string;
+  /** Default LOCAL_CREDENTIALS. */
+  credentials?: LocalCredentials;
+  /** How long to wait for the table (and its indexes) to become ACTIVE (default 120 s). */
+  tableActiveTimeoutMs?: number;
 }
 
 export function tableNameFor(prefix: string): string {
@@ -42,12 +61,12 @@ export function queueNameFor(prefix: string, queue: WorkQueueName, deadLetter = 
   return `${prefix}-${QUEUES[queue].id}${deadLetter ? '-dlq' : ''}`;
 }
 
-export function localSqsClient(endpoint: string, region = LOCAL_REGION): SQSClient {
-  return new SQSClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+export function localSqsClient(endpoint: string, region = LOCAL_REGION, credentials: LocalCredentials = LOCAL_CREDENTIALS): SQSClient {
+  return new SQSClient({ endpoint, region, credentials, useQueueUrlAsEndpoint: false });
 }
 
-export function localDynamoClient(endpoint: string, region = LOCAL_REGION): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS });
+export function localDynamoClient(endpoint: string, region = LOCAL_REGION, credentials: LocalCredentials = LOCAL_CREDENTIALS): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region, credentials });
 }
 
 function visibilityFor(options: ProvisionOptions, queue: WorkQueueName): number {
@@ -63,7 +82,13 @@ function dlqVisibility(options: ProvisionOptions): number {
   return given.length > 0 ? Math.min(...given) : DLQ_VISIBILITY_TIMEOUT_SECONDS;
 }
 
-export async function provisionTable(client: DynamoDBClient, tableName: string): Promise<void> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Creates the table unless it exists, waits until it and its indexes are ACTIVE (immediate on
+ * DynamoDB Local; seconds on LocalStack or AWS) and enables TTL where supported.
+ */
+export async function provisionTable(client: DynamoDBClient, tableName: string, activeTimeoutMs = 120_000): Promise<void> {
   const attributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
   for (const index of Object.values(TABLE.indexes)) {
     attributes.add(index.partitionKey);
@@ -94,15 +119,30 @@ export async function provisionTable(client: DynamoDBClient, tableName: string):
       }),
     );
   } catch (err) {
-    if (!(err instanceof ResourceInUseException)) throw err;
+    // Exists already (or is being created by someone else): use it.
+    if (!(err instanceof ResourceInUseException) && (err as Error).name !== 'ResourceInUseException') throw err;
   }
-  // DynamoDB Local creates tables ACTIVE at once; poll briefly anyway in case another engine does not.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  // DynamoDB Local creates tables ACTIVE at once; other engines take a while.
+  const deadline = Date.now() + activeTimeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') break;
-    if (Date.now() > deadline) throw new Error(`table ${tableName} is not ACTIVE (${Table?.TableStatus})`);
-    await new Promise((r) => setTimeout(r, 50));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    const missing = Object.values(TABLE.indexes)
+      .map((index) => index.name)
+      .filter((name) => !indexes.some((i) => i.IndexName === name));
+    if (missing.length > 0 && Table?.TableStatus === 'ACTIVE') {
+      throw new Error(
+        `table ${tableName} exists but lacks the index(es) ${missing.join(', ')}: it was not created by this ` +
+          'version; delete it or pick another prefix (LOCAL_PREFIX)',
+      );
+    }
+    // An engine that does not report IndexStatus is taken to create indexes synchronously.
+    const ready = Table?.TableStatus === 'ACTIVE' && indexes.every((i) => !i.IndexStatus || i.IndexStatus === 'ACTIVE');
+    if (ready) break;
+    if (Date.now() > deadline) {
+      throw new Error(`table ${tableName} did not become ACTIVE within ${activeTimeoutMs} ms (${Table?.TableStatus})`);
+    }
+    await sleep(delay);
   }
   try {
     await client.send(
@@ -116,45 +156,58 @@ export async function provisionTable(client: DynamoDBClient, tableName: string):
   }
 }
 
-/** Creates the table and every queue with its DLQ; returns the handlers' environment. */
+/**
+ * AWS answers `QueueAlreadyExists` (JSON protocol), the SDK names it `QueueNameExists`, emulators
+ * may send the query-protocol code `AWS.SimpleQueueService.QueueNameExists`: accept any of them.
+ */
+function isQueueNameExists(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; __type?: string };
+  return [e.name, e.Code, e.__type].some((n) => typeof n === 'string' && /(^|[.#])Queue(NameExists|AlreadyExists)$/.test(n));
+}
+
+/**
+ * Creates a queue, or, when one with that name exists with other attributes (CreateQueue answers
+ * `QueueAlreadyExists` / `QueueNameExists`), sets the wanted attributes on it. Returns its URL.
+ */
+export async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    return QueueUrl as string;
+  } catch (err) {
+    if (!isQueueNameExists(err)) throw err;
+  }
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+  return QueueUrl as string;
+}
+
+/** Creates (or reuses) the table and every queue with its DLQ; returns the handlers' environment. */
 export async function provision(options: ProvisionOptions): Promise<Record<string, string>> {
   const region = options.region ?? LOCAL_REGION;
-  const dynamo = localDynamoClient(options.dynamoEndpoint, region);
-  const sqs = localSqsClient(options.sqsEndpoint, region);
+  const dynamo = localDynamoClient(options.dynamoEndpoint, region, options.credentials);
+  const sqs = localSqsClient(options.sqsEndpoint, region, options.credentials);
   try {
     const tableName = tableNameFor(options.prefix);
     const env: Record<string, string> = { [ENV.tableName]: tableName };
     const queues = (Object.keys(QUEUES) as WorkQueueName[]).map(async (queue) => {
       const definition = QUEUES[queue];
-      const dlq = await sqs.send(
-        new CreateQueueCommand({
-          QueueName: queueNameFor(options.prefix, queue, true),
-          Attributes: {
-            MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
-            VisibilityTimeout: String(dlqVisibility(options)),
-          },
-        }),
-      );
-      const dlqUrl = dlq.QueueUrl as string;
+      const dlqUrl = await ensureQueue(sqs, queueNameFor(options.prefix, queue, true), {
+        MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
+        VisibilityTimeout: String(dlqVisibility(options)),
+      });
       const { Attributes } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
       );
-      const main = await sqs.send(
-        new CreateQueueCommand({
-          QueueName: queueNameFor(options.prefix, queue),
-          Attributes: {
-            VisibilityTimeout: String(visibilityFor(options, queue)),
-            RedrivePolicy: JSON.stringify({
-              deadLetterTargetArn: Attributes?.QueueArn,
-              maxReceiveCount: definition.maxReceiveCount,
-            }),
-          },
+      env[definition.urlEnv] = await ensureQueue(sqs, queueNameFor(options.prefix, queue), {
+        VisibilityTimeout: String(visibilityFor(options, queue)),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes?.QueueArn,
+          maxReceiveCount: definition.maxReceiveCount,
         }),
-      );
-      env[definition.urlEnv] = main.QueueUrl as string;
+      });
       env[DLQ_URL_ENV[queue]] = dlqUrl;
     });
-    await Promise.all([provisionTable(dynamo, tableName), ...queues]);
+    await Promise.all([provisionTable(dynamo, tableName, options.tableActiveTimeoutMs), ...queues]);
     return env;
   } finally {
     dynamo.destroy();

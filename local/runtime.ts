@@ -3,6 +3,13 @@
  * lambdas/config/resources.ts, an HTTP server emulating API Gateway in front of the API handlers,
  * SQS event-source pollers in front of the consumers, and the scheduled jobs, all in one process
  * (plus the Java child) with no AWS account and no Docker.
+ *
+ * Either emulator can be replaced by an existing service (`dynamoEndpoint`, `sqsEndpoint`, e.g.
+ * LocalStack): the table and queues are then created there if missing, and stop() leaves them be.
+ *
+ * Strict DynamoDB mode (local/strict-dynamodb.ts, on by default in front of DynamoDB Local): a
+ * proxy that adds AWS's transaction conflicts, per-key throttling, GSI lag and random errors; every
+ * client (the handlers, tests and scripts via `dynamoEndpoint`) goes through it; provisioning goes direct.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +20,15 @@ import { startDynamoDbLocal, startSqsEmulator, type DynamoDbLocal, type SqsEmula
 import { consoleLogger, createHandlerLoader, type HandlerLoader, type HandlerRegistry, type RuntimeLogger } from './handlers';
 import { createApiListener } from './http-adapter';
 import { startPollers, type PollerName, type PollerOptions, type Pollers } from './pollers';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, localSqsClient, provision } from './provision';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localSqsClient, provision, type LocalCredentials } from './provision';
 import { startSchedules, type ScheduleOptions, type Schedules } from './schedules';
+import {
+  startStrictDynamoProxy,
+  strictOptionsFromEnv,
+  STRICT_DYNAMODB_ENV,
+  type StrictDynamoOptions,
+  type StrictDynamoProxy,
+} from './strict-dynamodb';
 
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_ADMIN_KEY = 'admin';
@@ -44,8 +58,26 @@ export interface LocalRuntimeOptions {
   authorizerCacheTtlSeconds?: number;
   /** Table name and queue name prefix (default image-queue). */
   prefix?: string;
-  /** DynamoDB Local port (default: a free one). */
+  /** DynamoDB Local port (default: a free one); ignored with `dynamoEndpoint`. */
   dynamoPort?: number;
+  /**
+   * An existing DynamoDB (e.g. LocalStack's http://localhost:4566) used instead of starting
+   * DynamoDB Local: the table is created there if missing and is never deleted.
+   */
+  dynamoEndpoint?: string;
+  /** An existing SQS used instead of starting the SQS emulator: queues created if missing, never deleted. */
+  sqsEndpoint?: string;
+  /** Region of every client, the handlers' included (default us-east-1). */
+  region?: string;
+  /** Credentials of every client, the handlers' included (default the dummy LOCAL_CREDENTIALS). */
+  credentials?: LocalCredentials;
+  /**
+   * Strict DynamoDB mode: a proxy in front of DynamoDB that behaves like AWS (conflicts, per-key
+   * throttling, GSI lag, random throttles and 500s); false = off. When omitted it comes from
+   * STRICT_DYNAMODB (strictOptionsFromEnv): on by default for the embedded DynamoDB Local; for an
+   * external `dynamoEndpoint` off unless STRICT_DYNAMODB is set.
+   */
+  strict?: StrictDynamoOptions | false;
   logger?: RuntimeLogger;
 }
 
@@ -55,11 +87,20 @@ export interface LocalRuntime {
   port: number;
   /** Environment given to the handlers (also applied to process.env until stop()). */
   env: Record<string, string>;
+  /** The DynamoDB endpoint every client uses: the strict proxy's when strict mode is on. */
   dynamoEndpoint: string;
+  /** The DynamoDB behind the proxy (DynamoDB Local or the external one); = dynamoEndpoint when strict is off. */
+  dynamoUpstreamEndpoint: string;
+  /** The strict-mode proxy (options, stats()), when strict mode is on. */
+  strict?: StrictDynamoProxy;
   sqsEndpoint: string;
-  /** Pid of the DynamoDB Local Java process. */
-  dynamoPid: number;
-  /** An SQS client for the emulator (tests: send, inspect queues); destroyed by stop(). */
+  /** Whether DynamoDB / SQS is an existing service given in the options (true) or started here (false). */
+  dynamoExternal: boolean;
+  sqsExternal: boolean;
+  /** Pid of the DynamoDB Local Java process this runtime started; undefined with an external DynamoDB. */
+  dynamoPid?: number;
+  region: string;
+  /** An SQS client for the queues in use (tests: send, inspect queues); destroyed by stop(). */
   sqs: SQSClient;
   loadHandler: HandlerLoader;
   pollers: Pollers | undefined;
@@ -86,6 +127,18 @@ function closeServer(server: Server): Promise<void> {
     // Connections still busy get a moment to finish, then are cut.
     setTimeout(() => server.closeAllConnections(), 2000).unref();
   });
+}
+
+/**
+ * Strict mode's options: explicit ones win; else STRICT_DYNAMODB decides, except that an external
+ * DynamoDB (already AWS or AWS-like) gets no proxy unless STRICT_DYNAMODB is set.
+ */
+function resolveStrict(explicit: StrictDynamoOptions | false | undefined, externalDynamo: boolean): StrictDynamoOptions | undefined {
+  if (explicit === false) return undefined;
+  if (explicit) return explicit;
+  const value = process.env[STRICT_DYNAMODB_ENV];
+  if (externalDynamo && !value?.trim()) return undefined;
+  return strictOptionsFromEnv(value ?? '');
 }
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
@@ -119,47 +172,80 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     }
   };
 
+  const region = options.region || LOCAL_REGION;
+  const credentials: LocalCredentials = options.credentials ?? LOCAL_CREDENTIALS;
+  // Before anything starts: a bad STRICT_DYNAMODB fails here.
+  const strictOptions = resolveStrict(options.strict, options.dynamoEndpoint !== undefined);
+
   try {
+    // Only what no endpoint was given for is started here (and only that is stopped by stop()).
     const [dynamoResult, sqsResult] = await Promise.allSettled([
-      startDynamoDbLocal({ port: options.dynamoPort }),
-      startSqsEmulator(),
+      options.dynamoEndpoint ? undefined : startDynamoDbLocal({ port: options.dynamoPort }),
+      options.sqsEndpoint ? undefined : startSqsEmulator(),
     ]);
-    if (dynamoResult.status === 'fulfilled') cleanups.push(() => dynamoResult.value.stop());
-    if (sqsResult.status === 'fulfilled') cleanups.push(() => sqsResult.value.stop());
+    if (dynamoResult.status === 'fulfilled' && dynamoResult.value) {
+      const d = dynamoResult.value;
+      cleanups.push(() => d.stop());
+    }
+    if (sqsResult.status === 'fulfilled' && sqsResult.value) {
+      const q = sqsResult.value;
+      cleanups.push(() => q.stop());
+    }
     if (dynamoResult.status === 'rejected') throw dynamoResult.reason;
     if (sqsResult.status === 'rejected') throw sqsResult.reason;
-    const dynamoDb: DynamoDbLocal = dynamoResult.value;
-    const sqsEmulator: SqsEmulator = sqsResult.value;
+    const dynamoDb: DynamoDbLocal | undefined = dynamoResult.value;
+    const sqsEmulator: SqsEmulator | undefined = sqsResult.value;
+    const dynamoUpstreamEndpoint = options.dynamoEndpoint ?? (dynamoDb as DynamoDbLocal).endpoint;
+    const sqsEndpoint = options.sqsEndpoint ?? (sqsEmulator as SqsEmulator).endpoint;
 
+    // Provisioning goes straight to DynamoDB (control-plane calls are not what strict mode is about).
     const provisioned = await provision({
-      dynamoEndpoint: dynamoDb.endpoint,
-      sqsEndpoint: sqsEmulator.endpoint,
+      dynamoEndpoint: dynamoUpstreamEndpoint,
+      sqsEndpoint,
       prefix,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      region,
+      credentials,
+    }).catch((err: unknown) => {
+      throw new Error(
+        `provisioning the table and queues failed (DynamoDB ${dynamoUpstreamEndpoint}, SQS ${sqsEndpoint}, ` +
+          `region ${region}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     });
+
+    let strict: StrictDynamoProxy | undefined;
+    if (strictOptions) {
+      const proxy = await startStrictDynamoProxy(dynamoUpstreamEndpoint, strictOptions);
+      strict = proxy;
+      cleanups.push(() => proxy.stop());
+    }
+    const dynamoEndpoint = strict?.endpoint ?? dynamoUpstreamEndpoint;
+
     const env: Record<string, string> = {
       ...provisioned,
-      [SERVICE_ENDPOINT_ENV.dynamodb]: dynamoDb.endpoint,
-      [SERVICE_ENDPOINT_ENV.sqs]: sqsEmulator.endpoint,
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      [SERVICE_ENDPOINT_ENV.dynamodb]: dynamoEndpoint,
+      [SERVICE_ENDPOINT_ENV.sqs]: sqsEndpoint,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
       [ENV.allowPrivateOrigins]: 'true',
       [ENV.adminKey]: DEFAULT_ADMIN_KEY,
       [ENV.adminSecret]: DEFAULT_ADMIN_SECRET,
       ...options.env,
     };
     setEnv(env);
-    // A session token from the developer's shell would be sent with the dummy keys: hide it.
-    if (process.env.AWS_SESSION_TOKEN !== undefined) {
+    // A session token from the developer's shell would be sent with other keys: hide it.
+    if (env.AWS_SESSION_TOKEN === undefined && process.env.AWS_SESSION_TOKEN !== undefined) {
       savedEnv.set('AWS_SESSION_TOKEN', process.env.AWS_SESSION_TOKEN);
       delete process.env.AWS_SESSION_TOKEN;
     }
     resetClients();
 
     const loadHandler = createHandlerLoader(options.handlers);
-    const sqs = localSqsClient(sqsEmulator.endpoint);
+    const sqs = localSqsClient(sqsEndpoint, region, credentials);
     cleanups.push(() => sqs.destroy());
 
     const listener = createApiListener({
@@ -177,7 +263,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     let pollers: Pollers | undefined;
     if (options.pollers !== false) {
-      const pollerSqs = localSqsClient(sqsEmulator.endpoint);
+      const pollerSqs = localSqsClient(sqsEndpoint, region, credentials);
       cleanups.push(() => pollerSqs.destroy());
       pollers = await startPollers({
         sqs: pollerSqs,
@@ -206,9 +292,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       apiUrl,
       port,
       env,
-      dynamoEndpoint: dynamoDb.endpoint,
-      sqsEndpoint: sqsEmulator.endpoint,
-      dynamoPid: dynamoDb.pid,
+      dynamoEndpoint,
+      dynamoUpstreamEndpoint,
+      strict,
+      sqsEndpoint,
+      dynamoExternal: dynamoDb === undefined,
+      sqsExternal: sqsEmulator === undefined,
+      dynamoPid: dynamoDb?.pid,
+      region,
       sqs,
       loadHandler,
       pollers,
