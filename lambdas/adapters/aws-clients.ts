@@ -9,9 +9,11 @@
  * credentials are used so that no credential provider chain (profiles, IMDS) is consulted.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ENV } from '../config/resources';
+import { backoffMs, sleep } from '../domain/async';
 
 /** Service-specific endpoint variables honoured before `ENV.endpointUrl` (`AWS_ENDPOINT_URL`). */
 export const SERVICE_ENDPOINT_ENV = {
@@ -56,9 +58,39 @@ function applyHooks(client: AnyAwsClient, service: ServiceName): void {
   for (const hook of hooks) hook(client, service);
 }
 
+/**
+ * The SDK's own retries of DynamoDB calls (throttling, 500s): more attempts and a shorter first
+ * delay than its defaults (4 attempts; throttles wait up to 1 s, 2 s, 4 s), like the DynamoDB
+ * defaults of AWS SDK v2 (10 retries from 50 ms). A throttled key refills within a second, and a
+ * processor waiting seconds for one call holds its whole delivery.
+ */
+export const DYNAMODB_MAX_ATTEMPTS = 8;
+const dynamoRetryDelayMs = (attempt: number) => Math.random() * Math.min(2_000, 50 * 2 ** attempt);
+/** Retries of a single-item write that met an in-flight transaction (TransactionConflictException). */
+const CONFLICT_RETRIES = 8;
+
 export function dynamo(): DynamoDBClient {
   if (!dynamoClient) {
-    dynamoClient = new DynamoDBClient(baseConfig('dynamodb'));
+    dynamoClient = new DynamoDBClient({
+      ...baseConfig('dynamodb'),
+      retryStrategy: new ConfiguredRetryStrategy(DYNAMODB_MAX_ATTEMPTS, dynamoRetryDelayMs),
+    });
+    // A PutItem/UpdateItem/DeleteItem on an item that a transaction holds fails with
+    // TransactionConflictException, which the SDK does not retry; nothing was applied, so retrying
+    // with jittered backoff is safe. It wraps the SDK's own retries (the initialize step).
+    dynamoClient.middlewareStack.add(
+      (next) => async (args) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await next(args);
+          } catch (error) {
+            if ((error as Error).name !== 'TransactionConflictException' || attempt >= CONFLICT_RETRIES) throw error;
+            await sleep(backoffMs(attempt + 1, 10, 500));
+          }
+        }
+      },
+      { step: 'initialize', name: 'retryTransactionConflicts' },
+    );
     applyHooks(dynamoClient, 'dynamodb');
   }
   return dynamoClient;

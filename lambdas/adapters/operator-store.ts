@@ -9,7 +9,7 @@ import { settings } from '../config/settings';
 import { keys } from '../domain/model';
 import { submittedFromOpenKey, type LoadSample } from '../domain/operator';
 import { dynamoDocument } from './aws-clients';
-import { putAll } from './dynamo-retry';
+import { putAll } from './dynamo/transactions';
 
 type Item = Record<string, unknown>;
 

@@ -133,10 +133,21 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
 /** The key scheme of the single table, in one place. */
 export const keys = {
+  /** The customer's head item: batch ids, and what submits add to its counters. */
   customer: (customer: number) => ({ pk: `CUST#${customer}`, sk: 'QUEUE' }),
+  /**
+   * Counter shards: processing adds its deltas to one shard chosen at random, so concurrent
+   * processors rarely write the same item; readers sum the head and every shard. Each shard has a
+   * partition key of its own, so no key takes more than its share of the writes.
+   */
+  customerCounters: (customer: number, shard: number) => ({ pk: `CUST#${customer}#COUNTERS#${shard}`, sk: 'COUNTERS' }),
   customerList: (customer: number) => ({ gsi3pk: 'CUSTOMERS', gsi3sk: pad(customer, 12) }),
   batch: (customer: number, batch: number) => ({ pk: `CUST#${customer}`, sk: `BATCH#${pad(batch, 12)}` }),
   batchPrefix: 'BATCH#',
+  batchCounters: (customer: number, batch: number, shard: number) => ({
+    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}#COUNTERS#${shard}`,
+    sk: 'COUNTERS',
+  }),
   batchOpen: (customer: number, queue: QueueName, submitted: string, batch: number) => ({
     gsi1pk: `CUST#${customer}#OPEN#${queue}`,
     gsi1sk: `${submitted}#${pad(batch, 12)}`,

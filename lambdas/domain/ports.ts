@@ -43,12 +43,14 @@ export interface TransitionResult {
   skipped: MemberRecord[];
 }
 
-export interface QueueStore {
-  getCustomer(customer: number): Promise<CustomerCounters | undefined>;
-  listCustomers(): Promise<CustomerCounters[]>;
+/** What processing needs to know of a batch: its lifecycle, not its counters. */
+export type BatchState = Pick<BatchRecord, 'customer' | 'batch' | 'queue' | 'count' | 'submitted' | 'started' | 'finished' | 'enqueueing'>;
+
+/** Submitting a batch, replaying an Idempotency-Key, and the sweeper's recovery. */
+export interface SubmitStore {
+  findIdempotent(customer: number, key: string): Promise<{ batch: number; hash: string } | undefined>;
   /** Allocates the batch id and writes the batch with its counters, subject to admission. */
   createBatch(batch: NewBatch, maxQueueSize: number): Promise<CreateBatchResult>;
-  findIdempotent(customer: number, key: string): Promise<{ batch: number; hash: string } | undefined>;
   putMembers(members: readonly MemberRecord[]): Promise<void>;
   /** Writes only the members not stored yet (conditional puts): a stored one may have moved on. */
   putMembersIfAbsent(members: readonly MemberRecord[]): Promise<void>;
@@ -58,32 +60,60 @@ export interface QueueStore {
    */
   markEnqueued(batch: BatchRecord, present: number): Promise<boolean>;
   getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
-  getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]>;
+  /** Batches still enqueueing that were submitted before `before` (ISO time). */
+  staleEnqueueing(before: string): Promise<BatchRecord[]>;
+  /** Member refs stored for a batch, any state (used by recovery). */
+  memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
+  /** Sets `finished` once the batch has no remaining member; true if this call finished it. */
+  finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean>;
+}
+
+/** Recording what processing found. */
+export interface ProcessingStore {
   /**
    * Members by key. `consistent: false` halves the read cost where a stale state is harmless
    * (processing: every transition is conditioned on the state it read).
    */
   getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
+  getBatchStates(refs: readonly { customer: number; batch: number }[]): Promise<BatchState[]>;
   /** Records the first pick-up of batches not yet started. */
-  startBatches(batches: readonly BatchRecord[]): Promise<void>;
-  /** Applies transitions and their counter deltas atomically; members already past them are skipped. */
-  applyTransitions(transitions: readonly Transition[]): Promise<TransitionResult>;
-  /** Sets `finished` once the batch has no remaining member; true if this call finished it. */
-  finalizeBatch(customer: number, batch: number): Promise<boolean>;
+  startBatches(batches: readonly BatchState[]): Promise<void>;
+  /**
+   * Applies transitions and their counter deltas atomically; members already past them are skipped.
+   * `batches`, the states of their batches just read, saves reading them again.
+   */
+  applyTransitions(transitions: readonly Transition[], batches?: readonly BatchState[]): Promise<TransitionResult>;
+  /** `count`, the batch's member count when known, lets the store read it in one call. */
+  finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean>;
+}
+
+/** Marking members that a later batch made no longer current. */
+export interface SupersedeStore {
+  getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
   /** Member refs of every batch of this asset (oldest first), from the asset index. */
   memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]>;
   /** Marks members as no longer current (exactly once each); returns how many changed. */
   supersede(members: readonly MemberRef[], by: number): Promise<number>;
+}
+
+/** The read endpoints. */
+export interface QueueReader {
+  getCustomer(customer: number): Promise<CustomerCounters | undefined>;
+  listCustomers(): Promise<CustomerCounters[]>;
+  getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
+  getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]>;
+  getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
   listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
   listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
   listRecentBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
   listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest): Promise<Page<MemberRecord>>;
   listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>>;
-  /** Batches still enqueueing that were submitted before `before` (ISO time). */
-  staleEnqueueing(before: string): Promise<BatchRecord[]>;
-  /** Member refs stored for a batch, any state (used by recovery). */
+  memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]>;
   memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
 }
+
+/** Every port at once: what the DynamoDB adapter implements. */
+export interface QueueStore extends SubmitStore, ProcessingStore, SupersedeStore, QueueReader {}
 
 export interface WorkQueue {
   sendMembers(queue: QueueName, messages: readonly MemberMessage[]): Promise<void>;

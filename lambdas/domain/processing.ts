@@ -9,7 +9,7 @@ import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import { faults } from './faults';
 import type { MemberMessage, MemberRecord } from './model';
-import type { QueueStore } from './ports';
+import type { ProcessingStore, SupersedeStore } from './ports';
 import { assetsOf, supersedeOlderMembers } from './supersede';
 
 export type IngestResult =
@@ -25,7 +25,7 @@ export interface DeliveredMessage {
 }
 
 export interface ProcessingDeps {
-  store: QueueStore;
+  store: ProcessingStore & SupersedeStore;
   ingest: (origin: string) => Promise<IngestResult>;
   /** Members still being ingested after this long are recorded as running. */
   markRunningAfterMs: number;
@@ -64,10 +64,14 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
     }
   }
   const todo = members.filter((m) => !isTerminal(m.state));
-  const touched = new Map(members.map((m) => [`${m.customer}/${m.batch}`, m]));
+  const touched = new Map(members.map((m) => [`${m.customer}/${m.batch}`, { customer: m.customer, batch: m.batch, count: undefined as number | undefined }]));
   if (todo.length > 0) {
-    const batches = await store.getBatches(todo);
+    const batches = await store.getBatchStates(todo);
     await store.startBatches(batches.filter((b) => !b.started));
+    for (const b of batches) {
+      const entry = touched.get(`${b.customer}/${b.batch}`);
+      if (entry) entry.count = b.count;
+    }
     const outcomes = await ingestAll(deps, todo);
     const transitions: Transition[] = [];
     for (const { member, result } of outcomes) {
@@ -84,10 +88,14 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
       }
     }
     faults.hit('process:before-transaction');
-    await store.applyTransitions(transitions);
+    // Every batch is started by now (here or by another delivery).
+    await store.applyTransitions(
+      transitions,
+      batches.map((b) => ({ ...b, started: b.started ?? new Date().toISOString() })),
+    );
     faults.hit('process:after-transaction');
   }
-  for (const m of touched.values()) await store.finalizeBatch(m.customer, m.batch);
+  for (const b of touched.values()) await store.finalizeBatch(b.customer, b.batch, b.count);
   faults.hit('process:after-finalize');
   await supersedeAfterProcessing(store, todo);
   return [...failed];
@@ -130,7 +138,7 @@ async function ingestAll(deps: ProcessingDeps, members: MemberRecord[]) {
   }
 }
 
-async function supersedeAfterProcessing(store: QueueStore, members: MemberRecord[]): Promise<void> {
+async function supersedeAfterProcessing(store: SupersedeStore, members: MemberRecord[]): Promise<void> {
   const byBatch = new Map<string, MemberRecord[]>();
   for (const m of members) byBatch.set(`${m.customer}/${m.batch}`, [...(byBatch.get(`${m.customer}/${m.batch}`) ?? []), m]);
   try {
@@ -145,7 +153,7 @@ async function supersedeAfterProcessing(store: QueueStore, members: MemberRecord
 }
 
 /** The dead-letter path: members whose messages kept failing are recorded as errors. */
-export async function recordDeadLetters(store: QueueStore, messages: readonly DeliveredMessage[], reason: string): Promise<void> {
+export async function recordDeadLetters(store: ProcessingStore, messages: readonly DeliveredMessage[], reason: string): Promise<void> {
   const refs = messages.flatMap((m) => (m.member ? [m.member] : []));
   for (const m of messages) if (!m.member) logger.error('dead-lettered message is not a member message', { messageId: m.messageId });
   const members = (await store.getMembers(refs)).filter((m) => !isTerminal(m.state));

@@ -8,7 +8,7 @@ import { API_TIMEOUT_SECONDS, SCHEDULES, type QueueName } from '../config/resour
 import { HttpError } from '../http/problem';
 import { faults } from './faults';
 import type { AssetInput, BatchRecord, MemberRecord, TaskMessage } from './model';
-import type { QueueStore, WorkQueue } from './ports';
+import type { SubmitStore, WorkQueue } from './ports';
 
 /**
  * How long after submission a retried POST may finish a batch's enqueueing itself: the sweeper
@@ -63,7 +63,7 @@ export function supersedeTasks(batch: Pick<BatchRecord, 'customer' | 'batch' | '
 }
 
 export async function submitBatch(
-  store: QueueStore,
+  store: SubmitStore,
   work: WorkQueue,
   request: SubmitRequest,
   limits: SubmitLimits,
@@ -98,7 +98,7 @@ export async function submitBatch(
  * A replay (`replay: true`) writes only the members not stored yet, with conditional puts: a stored
  * member may already have been processed, and an unconditional put would reset it to waiting.
  */
-async function enqueue(store: QueueStore, work: WorkQueue, batch: BatchRecord, members: MemberRecord[], replay = false): Promise<void> {
+async function enqueue(store: SubmitStore, work: WorkQueue, batch: BatchRecord, members: MemberRecord[], replay = false): Promise<void> {
   if (faults.isArmed('submit:mid-members')) {
     await store.putMembers(members.slice(0, Math.ceil(members.length / 2)));
     faults.hit('submit:mid-members');
@@ -117,7 +117,7 @@ async function enqueue(store: QueueStore, work: WorkQueue, batch: BatchRecord, m
 
 /** A retried POST with a known Idempotency-Key: the same batch, finishing its enqueueing if needed. */
 async function replay(
-  store: QueueStore,
+  store: SubmitStore,
   work: WorkQueue,
   request: SubmitRequest,
   existing: { batch: number; hash: string },
@@ -146,7 +146,7 @@ async function replay(
  * of members still waiting (duplicates are harmless: processing is exactly-once per member) and
  * shrinks the batch to the members that were actually written.
  */
-export async function resumeEnqueueing(store: QueueStore, work: WorkQueue, batch: BatchRecord): Promise<void> {
+export async function resumeEnqueueing(store: SubmitStore, work: WorkQueue, batch: BatchRecord): Promise<void> {
   const present = await store.memberRefsOfBatch(batch.customer, batch.batch);
   const waiting = await store.memberRefsOfBatch(batch.customer, batch.batch, 'waiting');
   await Promise.all([

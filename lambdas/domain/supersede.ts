@@ -9,7 +9,7 @@
  */
 import { inParallel } from './async';
 import type { MemberRecord } from './model';
-import type { QueueStore } from './ports';
+import type { SupersedeStore } from './ports';
 
 export interface AssetRef {
   space: number;
@@ -21,7 +21,7 @@ export interface AssetRef {
  * `knownBatch` is a batch known to hold each asset (the index may not show it yet).
  */
 export async function supersedeOlderMembers(
-  store: QueueStore,
+  store: SupersedeStore,
   customer: number,
   assets: readonly AssetRef[],
   knownBatch: number,
@@ -42,7 +42,7 @@ export function assetsOf(members: readonly MemberRecord[]): AssetRef[] {
 
 /** A supersede task from the tasks queue: checks the assets of members [from, to) of a batch. */
 export async function runSupersedeTask(
-  store: QueueStore,
+  store: SupersedeStore,
   task: { customer: number; batch: number; from: number; to: number },
 ): Promise<number> {
   const refs = Array.from({ length: Math.max(0, task.to - task.from) }, (_, i) => ({

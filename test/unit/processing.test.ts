@@ -15,7 +15,7 @@ function laggingStore() {
       reads.push({ refs, consistent });
       return consistent ? [member] : [];
     },
-    getBatches: async () => [{ customer: 1, batch: 2, started: 'x' } as BatchRecord],
+    getBatchStates: async () => [{ customer: 1, batch: 2, started: 'x' } as BatchRecord],
     startBatches: async () => undefined,
     applyTransitions: async (transitions: readonly Transition[]) => {
       applied.push([...transitions]);

@@ -1,0 +1,150 @@
+/**
+ * Sharded counters: no item that every processor writes.
+ *
+ * A customer's counters live in CUSTOMER_COUNTER_SHARDS shard items (its head item, `keys.customer`,
+ * holds only the batch id sequence and admission, see submit-writes.ts); a batch's on its head item
+ * (`keys.batch`, the starting values) plus up to MAX_BATCH_COUNTER_SHARDS shards. Every change adds
+ * its deltas to one shard picked at random
+ * per attempt (a retry after a conflict picks again), in the same transaction as the member states
+ * it summarises. A reader sums the head and the shards: a fixed number of items, whatever the
+ * number or size of batches. Each transaction writes exactly one counter item per customer and per
+ * batch, so any read sees each transaction wholly or not at all.
+ *
+ * Why: on AWS one item serialises every transaction that touches it (TransactionConflict), and one
+ * partition key takes at most 1,000 write units/s; see shared/reference/aws-semantics.md.
+ */
+import type { QueueName } from '../../config/resources';
+import { emptyCounters, keys, type BatchRecord, type CustomerCounters } from '../../domain/model';
+import { stripKeys } from './codec';
+import type { TransactAction } from './transactions';
+import { getItems, tableName, type Item } from './table';
+
+export const CUSTOMER_COUNTER_SHARDS = 8;
+export const MAX_BATCH_COUNTER_SHARDS = 8;
+/** Members per batch counter shard: a small batch is processed by few deliveries and needs few. */
+const MEMBERS_PER_BATCH_SHARD = 100;
+
+export const QUEUES: readonly QueueName[] = ['main', 'priority'];
+export const cap = (q: QueueName) => (q === 'main' ? 'Main' : 'Priority');
+
+/** The customer counter attributes kept in shards. */
+export const CUSTOMER_FIELDS = [
+  'size',
+  'batchCount',
+  'batchesWaiting',
+  ...QUEUES.flatMap((q) => [`waiting${cap(q)}`, `running${cap(q)}`, `pending${cap(q)}`]),
+] as const;
+/** The batch counter attributes kept in shards (the head holds their starting values). */
+export const BATCH_FIELDS = ['completed', 'errors', 'remaining', 'waiting', 'current'] as const;
+
+export function batchCounterShards(count: number): number {
+  return Math.min(MAX_BATCH_COUNTER_SHARDS, Math.max(1, Math.ceil(count / MEMBERS_PER_BATCH_SHARD)));
+}
+
+/** Shards of a batch head item (1 for heads written before the count was stored). */
+export const shardsOf = (head: Item): number => Number(head['counterShards'] ?? 1);
+
+const randomShard = (n: number) => Math.floor(Math.random() * n);
+
+/** Sums numeric attributes of the head and its shards. */
+function summed(head: Item, shards: readonly Item[], fields: readonly string[]): Record<string, number> {
+  return Object.fromEntries(fields.map((f) => [f, [head, ...shards].reduce((sum, item) => sum + Number(item[f] ?? 0), 0)]));
+}
+
+/**
+ * An update that adds `deltas` to a counter item (created on first use), or undefined when every
+ * delta is zero. `extra` sets attributes alongside.
+ */
+function addTo(key: Item, type: string, identity: Item, deltas: Record<string, number>): TransactAction | undefined {
+  const nonZero = Object.entries(deltas).filter(([, v]) => v !== 0);
+  if (nonZero.length === 0) return undefined;
+  const names = Object.keys(identity);
+  return {
+    Update: {
+      TableName: tableName(),
+      Key: key,
+      UpdateExpression: `SET #type = :type, ${names.map((n) => `#${n} = :${n}`).join(', ')} ADD ${nonZero.map(([f]) => `#${f} :${f}`).join(', ')}`,
+      ExpressionAttributeNames: {
+        '#type': 'type',
+        ...Object.fromEntries([...names, ...nonZero.map(([f]) => f)].map((n) => [`#${n}`, n])),
+      },
+      ExpressionAttributeValues: {
+        ':type': type,
+        ...Object.fromEntries(names.map((n) => [`:${n}`, identity[n]])),
+        ...Object.fromEntries(nonZero.map(([f, v]) => [`:${f}`, v])),
+      },
+    },
+  };
+}
+
+/** Adds deltas to one customer shard picked at random. */
+export function addToCustomerShard(customer: number, deltas: Record<string, number>): TransactAction | undefined {
+  const shard = randomShard(CUSTOMER_COUNTER_SHARDS);
+  return addTo(keys.customerCounters(customer, shard), 'customerCounters', { customer, shard }, deltas);
+}
+
+/** Adds deltas to one of a batch's shards picked at random. */
+export function addToBatchShard(head: Item, deltas: Record<string, number>): TransactAction | undefined {
+  const customer = Number(head['customer']);
+  const batch = Number(head['batch']);
+  const shard = randomShard(shardsOf(head));
+  return addTo(keys.batchCounters(customer, batch, shard), 'batchCounters', { customer, batch, shard }, deltas);
+}
+
+export function countersFromFields(customer: number, fields: Record<string, number>, batchSeq = 0): CustomerCounters {
+  const n = (name: string) => fields[name] ?? 0;
+  return {
+    ...emptyCounters(customer),
+    batchSeq,
+    batchCount: n('batchCount'),
+    size: n('size'),
+    batchesWaiting: n('batchesWaiting'),
+    waiting: { main: n('waitingMain'), priority: n('waitingPriority') },
+    running: { main: n('runningMain'), priority: n('runningPriority') },
+    pending: { main: n('pendingMain'), priority: n('pendingPriority') },
+  };
+}
+
+export function customerView(head: Item, shards: readonly Item[]): CustomerCounters {
+  const customer = Number(head['customer']);
+  return countersFromFields(customer, summed({}, shards, CUSTOMER_FIELDS), Number(head['batchSeq'] ?? 0));
+}
+
+export function batchView(head: Item, shards: readonly Item[]): BatchRecord {
+  return { ...stripKeys<BatchRecord>(head), ...(summed(head, shards, BATCH_FIELDS) as Pick<BatchRecord, (typeof BATCH_FIELDS)[number]>) };
+}
+
+const customerShardKeys = (customer: number) =>
+  Array.from({ length: CUSTOMER_COUNTER_SHARDS }, (_, shard) => keys.customerCounters(customer, shard));
+const batchShardKeys = (head: Item) =>
+  Array.from({ length: shardsOf(head) }, (_, shard) => keys.batchCounters(Number(head['customer']), Number(head['batch']), shard));
+
+const keyString = (k: Item) => `${String(k['pk'])}|${String(k['sk'])}`;
+
+/** The customers' summed counters (heads as read), in the heads' order. */
+export async function customerViews(heads: readonly Item[], consistent = true): Promise<CustomerCounters[]> {
+  const shards = await getItems(heads.flatMap((h) => customerShardKeys(Number(h['customer']))), consistent);
+  const byCustomer = groupBy(shards, (s) => String(s['customer']));
+  return heads.map((h) => customerView(h, byCustomer.get(String(h['customer'])) ?? []));
+}
+
+/** Reads the customer's head and shards in one BatchGetItem. */
+export async function readCustomer(customer: number, consistent = true): Promise<CustomerCounters | undefined> {
+  const headKey = keys.customer(customer);
+  const items = await getItems([headKey, ...customerShardKeys(customer)], consistent);
+  const head = items.find((i) => keyString(i) === keyString(headKey));
+  return head ? customerView(head, items.filter((i) => i !== head)) : undefined;
+}
+
+/** The batches' summed counters (heads as read), in the heads' order. */
+export async function batchViews(heads: readonly Item[], consistent = false): Promise<BatchRecord[]> {
+  const shards = await getItems(heads.flatMap(batchShardKeys), consistent);
+  const byBatch = groupBy(shards, (s) => `${String(s['customer'])}/${String(s['batch'])}`);
+  return heads.map((h) => batchView(h, byBatch.get(`${String(h['customer'])}/${String(h['batch'])}`) ?? []));
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
+  return groups;
+}

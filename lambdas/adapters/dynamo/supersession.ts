@@ -1,0 +1,68 @@
+/**
+ * Supersession writes: a member is marked no longer current at most once (a conditional write),
+ * and its batch's `current` counter drops on one of the batch's shards in the same transaction.
+ */
+import { TABLE } from '../../config/resources';
+import { chunk } from '../../domain/async';
+import { batchRef } from '../../domain/accounting';
+import { batchIdFromKey, keys, memberIndexFromKey, type MemberRecord } from '../../domain/model';
+import type { MemberRef, SupersedeStore } from '../../domain/ports';
+import { addToBatchShard } from './counters';
+import { runTransaction, type TransactItems } from './transactions';
+import { getMembers } from './transitions';
+import { getItems, queryAll, tableName, type Item } from './table';
+
+export async function memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]> {
+  const { gsi4pk } = keys.memberAsset(customer, space, id, 0);
+  const items = await queryAll({
+    IndexName: TABLE.indexes.gsi4.name,
+    KeyConditionExpression: 'gsi4pk = :p',
+    ExpressionAttributeValues: { ':p': gsi4pk },
+  });
+  return items.map((i) => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) }));
+}
+
+function supersedeActions(members: readonly MemberRecord[], head: Item, by: number): TransactItems {
+  return [
+    ...members.map((m) => ({
+      Update: {
+        TableName: tableName(),
+        Key: keys.member(m.customer, m.batch, m.index),
+        UpdateExpression: 'SET supersededBy = :by',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(supersededBy)',
+        ExpressionAttributeValues: { ':by': by },
+      },
+    })),
+    addToBatchShard(head, { current: -members.length })!,
+  ];
+}
+
+/** Marks members as no longer current (exactly once each); returns how many changed. */
+export async function supersede(refs: readonly MemberRef[], by: number): Promise<number> {
+  if (refs.length === 0) return 0;
+  const members = (await getMembers(refs)).filter((m) => m.supersededBy === undefined);
+  const byBatch = new Map<string, MemberRecord[]>();
+  for (const m of members) byBatch.set(batchRef(m.customer, m.batch), [...(byBatch.get(batchRef(m.customer, m.batch)) ?? []), m]);
+  const heads = new Map(
+    (await getItems([...byBatch.values()].map((g) => keys.batch((g[0] as MemberRecord).customer, (g[0] as MemberRecord).batch)), true)).map(
+      (h) => [batchRef(Number(h['customer']), Number(h['batch'])), h],
+    ),
+  );
+  let changed = 0;
+  for (const [ref, group] of byBatch) {
+    const head = heads.get(ref);
+    if (!head) continue;
+    for (const part of chunk(group, 98)) {
+      const outcome = await runTransaction(() => supersedeActions(part, head, by));
+      if (outcome.ok) {
+        changed += part.length;
+        continue;
+      }
+      // One member was marked meanwhile: do them one at a time; the condition skips the marked.
+      for (const m of part) if ((await runTransaction(() => supersedeActions([m], head, by))).ok) changed += 1;
+    }
+  }
+  return changed;
+}
+
+export const dynamoSupersession = { getMembers, memberRefsOfAsset, supersede } satisfies SupersedeStore;

@@ -1,0 +1,179 @@
+/**
+ * Member state transitions and the counters they change. Every change of member state runs in a
+ * transaction together with the counter deltas it implies (on one customer shard and one shard per
+ * batch), conditioned on the member's previous state, so a redelivered or duplicated message can
+ * never count twice. A batch is finished by whoever, after committing, reads its counters summing
+ * to no remaining member: the last transaction to commit always sees every earlier one.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { chunk } from '../../domain/async';
+import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../../domain/accounting';
+import { keys, type MemberRecord } from '../../domain/model';
+import type { BatchState, MemberRef, ProcessingStore, TransitionResult } from '../../domain/ports';
+import { prefixed, stripKeys, toMember } from './codec';
+import { addToBatchShard, addToCustomerShard, batchCounterShards, batchView, cap, QUEUES, shardsOf } from './counters';
+import { runTransaction, type TransactItems } from './transactions';
+import { db, getItems, isConditionFailure, tableName, type Item } from './table';
+
+const now = () => new Date().toISOString();
+/**
+ * Members per grouped transaction. Each may add a start and a shard update for its batch, plus one
+ * customer shard: 24 × 3 + 1 stays within TransactWriteItems' 100 actions.
+ */
+const MEMBERS_PER_TRANSACTION = 24;
+const memberRef = (m: MemberRef) => `${m.customer}/${m.batch}/${m.index}`;
+
+export async function getMembers(refs: readonly MemberRef[], consistent = true): Promise<MemberRecord[]> {
+  const items = await getItems(refs.map((r) => keys.member(r.customer, r.batch, r.index)), consistent);
+  return items.map(toMember);
+}
+
+/** Batch head items by batch ref (consistent: a start or finish must be seen at once). */
+async function headsOf(refs: readonly { customer: number; batch: number }[]): Promise<Map<string, Item>> {
+  const items = await getItems(refs.map((r) => keys.batch(r.customer, r.batch)), true);
+  return new Map(items.map((h) => [batchRef(Number(h['customer']), Number(h['batch'])), h]));
+}
+
+/**
+ * Head-like records from batch states just read. The shard count is derived from `count`: a batch
+ * shrunk by recovery derives no more shards than it has, and readers sum all of them.
+ */
+function headsFromStates(states: readonly BatchState[]): Map<string, Item> {
+  return new Map(states.map((b) => [batchRef(b.customer, b.batch), { ...b, counterShards: batchCounterShards(b.count) }]));
+}
+
+export async function getBatchStates(refs: readonly { customer: number; batch: number }[]): Promise<BatchState[]> {
+  return [...(await headsOf(refs)).values()].map((h) => stripKeys<BatchState>(h));
+}
+
+const startActions = (customer: number, batch: number, at: string) => ({
+  Update: {
+    TableName: tableName(),
+    Key: keys.batch(customer, batch),
+    UpdateExpression: 'SET started = :now, gsi2pk = :ap, gsi2sk = :as',
+    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(started)',
+    ExpressionAttributeValues: { ':now': at, ...prefixed(keys.batchActive(customer, batch), 'a') },
+  },
+});
+
+/** Records the first pick-up of batches not yet started (the condition makes it happen once). */
+export async function startBatches(batches: readonly BatchState[]): Promise<void> {
+  await Promise.all(
+    batches
+      .filter((b) => !b.started)
+      .map((b) =>
+        runTransaction(() => [startActions(b.customer, b.batch, now()), addToCustomerShard(b.customer, { batchesWaiting: -1 })!]),
+      ),
+  );
+}
+
+/** Applies transitions and their counter deltas atomically; members already past them are skipped. */
+export async function applyTransitions(transitions: readonly Transition[], known?: readonly BatchState[]): Promise<TransitionResult> {
+  const applied: Transition[] = [];
+  const skipped: MemberRecord[] = [];
+  let pending = [...transitions];
+  let groupSize = MEMBERS_PER_TRANSACTION;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= 12) throw new Error(`could not apply ${pending.length} transitions after ${attempt} attempts`);
+    const heads = attempt === 0 && known ? headsFromStates(known) : await headsOf(pending.map((t) => t.member));
+    const retry: Transition[] = [];
+    for (const group of chunk(pending, groupSize)) {
+      const outcome = await runTransaction(() => transitionActions(group, heads));
+      if (outcome.ok) applied.push(...group);
+      else retry.push(...group);
+    }
+    if (retry.length === 0) break;
+    // A condition failed (another delivery of the same message got there first, or a batch was
+    // started meanwhile): re-read the members and go on one member per transaction, so one stale
+    // member cannot hold back the others.
+    groupSize = 1;
+    const fresh = new Map((await getMembers(retry.map((t) => t.member))).map((m) => [memberRef(m), m]));
+    pending = [];
+    for (const t of retry) {
+      const latest = fresh.get(memberRef(t.member));
+      if (!latest || !isAllowed(latest.state, t.to)) skipped.push(latest ?? t.member);
+      else pending.push({ ...t, member: latest });
+    }
+  }
+  return { applied, skipped };
+}
+
+function transitionActions(group: readonly Transition[], heads: ReadonlyMap<string, Item>): TransactItems {
+  const at = now();
+  const started = new Map([...heads].map(([ref, h]) => [ref, { started: h['started'] as string | undefined }]));
+  const { batchDeltas, customerDeltas } = deltasFor(group, started);
+  const actions: TransactItems = [];
+  for (const { member, to, outcome } of group) {
+    const fields: Record<string, unknown> = { state: to };
+    if (isTerminal(to)) fields['finished'] = at;
+    for (const field of ['width', 'height', 'mediaType', 'contentLength', 'error'] as const) {
+      if (outcome?.[field] !== undefined) fields[field] = outcome[field];
+    }
+    const names = Object.keys(fields);
+    actions.push({
+      Update: {
+        TableName: tableName(),
+        Key: keys.member(member.customer, member.batch, member.index),
+        UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
+        ConditionExpression: '#state = :from',
+        ExpressionAttributeNames: Object.fromEntries(names.map((n) => [`#${n}`, n])),
+        ExpressionAttributeValues: { ...Object.fromEntries(names.map((n) => [`:${n}`, fields[n]])), ':from': member.state },
+      },
+    });
+  }
+  for (const d of batchDeltas) {
+    const head = heads.get(batchRef(d.customer, d.batch)) ?? { customer: d.customer, batch: d.batch };
+    if (d.start) actions.push(startActions(d.customer, d.batch, at));
+    const update = addToBatchShard(head, { waiting: d.waiting, remaining: d.remaining, completed: d.completed, errors: d.errors });
+    if (update) actions.push(update);
+  }
+  for (const d of customerDeltas) {
+    const update = addToCustomerShard(d.customer, {
+      size: d.size,
+      // Members that reached a terminal state leave the queue for good (admission counts them).
+      released: -d.size,
+      batchesWaiting: d.batchesWaiting,
+      ...Object.fromEntries(QUEUES.flatMap((q) => [[`waiting${cap(q)}`, d.waiting[q]], [`running${cap(q)}`, d.running[q]]])),
+    });
+    if (update) actions.push(update);
+  }
+  return actions;
+}
+
+const shardKeys = (customer: number, batch: number, from: number, to: number) =>
+  Array.from({ length: Math.max(0, to - from) }, (_, i) => keys.batchCounters(customer, batch, from + i));
+
+/**
+ * Sets `finished` once the batch's counters sum to no remaining member; true if this call did.
+ * With `count` known, the head and its shards are read in one call.
+ */
+export async function finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean> {
+  const headKey = keys.batch(customer, batch);
+  const guess = count === undefined ? 0 : batchCounterShards(count);
+  const items = await getItems([headKey, ...shardKeys(customer, batch, 0, guess)], true);
+  const head = items.find((i) => i['sk'] === headKey.sk && i['pk'] === headKey.pk);
+  if (!head || head['finished']) return false;
+  const shards = items.filter((i) => i !== head);
+  if (shardsOf(head) > guess) shards.push(...(await getItems(shardKeys(customer, batch, guess, shardsOf(head)), true)));
+  if (batchView(head, shards).remaining > 0) return false;
+  const finished = now();
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.batch(customer, batch),
+        UpdateExpression: 'SET finished = :f, gsi1pk = :fp, gsi1sk = :fs REMOVE gsi2pk, gsi2sk',
+        // `finished` is set exactly once. A batch may finish while still enqueueing: `remaining`
+        // counts all `count` members, and members never written (a crashed submit) keep it above 0.
+        ConditionExpression: 'attribute_not_exists(finished)',
+        ExpressionAttributeValues: { ':f': finished, ...prefixed(keys.batchFinished(customer, finished, batch), 'f') },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+export const dynamoTransitions = { getMembers, getBatchStates, startBatches, applyTransitions, finalizeBatch } satisfies ProcessingStore;
