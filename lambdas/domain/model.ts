@@ -131,6 +131,13 @@ export type TaskMessage = {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
+/** Partition keys a batch's members are spread over (see `keys.member`). */
+export const MEMBER_PARTITIONS = 8;
+
+function memberPartition(customer: number, batch: number, partition: number): string {
+  return `CUST#${customer}#BATCH#${pad(batch, 12)}#P${partition}`;
+}
+
 /** The key scheme of the single table, in one place. */
 export const keys = {
   /** The customer's head item: batch ids, and what submits add to its counters. */
@@ -161,10 +168,16 @@ export const keys = {
     gsi3pk: 'ENQUEUEING',
     gsi3sk: `${submitted}#${pad(customer, 12)}#${pad(batch, 12)}`,
   }),
+  /**
+   * A batch's members are spread over MEMBER_PARTITIONS partition keys by index, so no key of a
+   * large batch takes more than its share of submit and processing writes (AWS: 1,000 write
+   * units/s per partition key); readers merge the partitions in index order.
+   */
   member: (customer: number, batch: number, index: number) => ({
-    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}`,
+    pk: memberPartition(customer, batch, index % MEMBER_PARTITIONS),
     sk: `M#${pad(index, 6)}`,
   }),
+  memberPartition,
   memberAsset: (customer: number, space: number, id: string, batch: number) => ({
     gsi4pk: assetKey(customer, space, id),
     gsi4sk: pad(batch, 12),
@@ -175,7 +188,8 @@ export const keys = {
     sk: `${time}#${pad(customer, 12)}#${queue}`,
   }),
   apiKey: (key: string) => ({ pk: `KEY#${key}`, sk: 'KEY' }),
-  customerKeys: (customer: number, key: string) => ({ gsi3pk: `CUST#${customer}#KEYS`, gsi3sk: key }),
+  /** A customer's key listing, in the base table so a new key is listed at once. */
+  customerKeys: (customer: number, key: string) => ({ pk: `CUST#${customer}#KEYS`, sk: key }),
 } as const;
 
 export function assetKey(customer: number, space: number, id: string): string {

@@ -5,7 +5,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
-import { batchIdFromKey, keys, type BatchRecord, type CustomerCounters, type MemberRecord, type MemberState } from '../../domain/model';
+import { batchIdFromKey, keys, MEMBER_PARTITIONS, type BatchRecord, type CustomerCounters, type MemberRecord, type MemberState } from '../../domain/model';
 import type { Page, PageRequest, QueueReader } from '../../domain/ports';
 import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
 import { batchViews, customerViews, QUEUES, readCustomer } from './counters';
@@ -111,50 +111,99 @@ async function batchesFromIndex(
 }
 
 export async function listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest): Promise<Page<MemberRecord>> {
-  const { pk } = keys.member(customer, batch, 0);
-  return membersOfPartition(pk, state === 'any' ? undefined : [state], 'asc', page, page.cursor);
+  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor);
 }
 
-/** Members of one batch partition, optionally filtered by state, collecting up to `page.limit`. */
-async function membersOfPartition(
-  pk: string,
+/** The namespace of a batch's member cursors (the cursor names no partition: it is an index). */
+const memberCursorPk = (customer: number, batch: number) => {
+  const { pk, sk } = keys.batch(customer, batch);
+  return `${pk}#${sk}`;
+};
+
+/** Queries per partition for one page before a filtered listing hands back a cursor. */
+const QUERIES_PER_PARTITION = 10;
+
+interface Lane {
+  pk: string;
+  buffer: Item[];
+  start?: Item;
+  done: boolean;
+}
+
+/**
+ * Members of one batch in index order, optionally filtered by state, up to `page.limit`: the
+ * batch's member partitions (`keys.member`) are read in parallel, a few items at a time each, and
+ * merged. A cursor is the sort key of the last member returned; every partition resumes after it.
+ */
+async function membersOfBatch(
+  customer: number,
+  batch: number,
   states: MemberState[] | undefined,
   order: 'asc' | 'desc',
   page: PageRequest,
   cursor: string | undefined,
 ): Promise<Page<MemberRecord>> {
-  let start = decodeCursor(cursor, { pk }, ['pk', 'sk'], { sk: MEMBER_SK });
-  const out: MemberRecord[] = [];
-  let lastTaken: Item | undefined;
-  // Reads stop after 20 queries (a filtered page may skip many members); the token then resumes.
-  for (let round = 0; round < 20; round++) {
-    const filter = states
-      ? {
-          FilterExpression: `#state IN (${states.map((_, i) => `:s${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#state': 'state' },
-        }
-      : {};
+  const cursorPk = memberCursorPk(customer, batch);
+  const from = decodeCursor(cursor, { pk: cursorPk }, ['pk', 'sk'], { sk: MEMBER_SK });
+  const after = from ? String(from['sk']) : undefined;
+  const perQuery = Math.ceil((page.limit + 1) / MEMBER_PARTITIONS) + 1;
+  const lanes: Lane[] = Array.from({ length: MEMBER_PARTITIONS }, (_, k) => ({ pk: keys.memberPartition(customer, batch, k), buffer: [], done: false }));
+  const filter = states
+    ? { FilterExpression: `#state IN (${states.map((_, i) => `:s${i}`).join(', ')})`, ExpressionAttributeNames: { '#state': 'state' } }
+    : {};
+  let queries = 0;
+  const fetch = async (lane: Lane) => {
+    queries += 1;
     const result = await db().send(
       new QueryCommand({
         TableName: tableName(),
-        KeyConditionExpression: 'pk = :pk',
+        KeyConditionExpression: after ? `pk = :pk AND sk ${order === 'asc' ? '>' : '<'} :after` : 'pk = :pk',
         ...filter,
-        ExpressionAttributeValues: { ':pk': pk, ...Object.fromEntries((states ?? []).map((s, i) => [`:s${i}`, s])) },
+        ExpressionAttributeValues: {
+          ':pk': lane.pk,
+          ...(after ? { ':after': after } : {}),
+          ...Object.fromEntries((states ?? []).map((st, i) => [`:s${i}`, st])),
+        },
         ScanIndexForward: order === 'asc',
-        Limit: page.limit - out.length + 1,
-        ExclusiveStartKey: start,
+        Limit: perQuery,
+        ExclusiveStartKey: lane.start,
       }),
     );
-    for (const item of result.Items ?? []) {
-      // The page is full and another member follows: the next page starts after the last taken.
-      if (out.length === page.limit) return withNext(out, lastTaken);
-      out.push(toMember(item));
-      lastTaken = pick(item, ['pk', 'sk']);
+    lane.buffer.push(...(result.Items ?? []));
+    lane.start = result.LastEvaluatedKey;
+    lane.done = !result.LastEvaluatedKey;
+  };
+  const sooner = (a: string, b: string) => (order === 'asc' ? a < b : a > b);
+  const skOf = (item: Item) => String(item['sk']);
+  const out: Item[] = [];
+  for (;;) {
+    const empty = lanes.filter((l) => l.buffer.length === 0 && !l.done);
+    if (empty.length > 0) {
+      if (queries + empty.length > MEMBER_PARTITIONS * QUERIES_PER_PARTITION) break;
+      await Promise.all(empty.map(fetch));
+      continue;
     }
-    if (!result.LastEvaluatedKey) return withNext(out, undefined);
-    start = result.LastEvaluatedKey;
+    const ready = lanes.filter((l) => l.buffer.length > 0);
+    if (ready.length === 0) return withNext(out.map(toMember), undefined);
+    // The page is full and another member follows: the next page starts after the last one taken.
+    if (out.length === page.limit) return withNext(out.map(toMember), { pk: cursorPk, sk: skOf(out[out.length - 1] as Item) });
+    const lane = ready.reduce((a, b) => (sooner(skOf(b.buffer[0] as Item), skOf(a.buffer[0] as Item)) ? b : a));
+    out.push(lane.buffer.shift() as Item);
   }
-  return withNext(out, out.length === page.limit ? lastTaken : start);
+  // The read budget ran out (a filtered listing skipping many members). Every member up to the
+  // soonest point a partition stopped reading at has been seen: take those, then resume there.
+  const frontier = lanes
+    .filter((l) => !l.done && l.start)
+    .map((l) => skOf(l.start as Item))
+    .reduce((a, b) => (sooner(a, b) ? a : b));
+  const seen = lanes.flatMap((l) => l.buffer).filter((i) => !sooner(frontier, skOf(i)));
+  seen.sort((a, b) => (sooner(skOf(a), skOf(b)) ? -1 : 1));
+  for (const item of seen) {
+    if (out.length === page.limit) break;
+    out.push(item);
+  }
+  const resumeAt = out.length === page.limit ? skOf(out[out.length - 1] as Item) : frontier;
+  return withNext(out.map(toMember), { pk: cursorPk, sk: resumeAt });
 }
 
 export async function listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>> {
@@ -166,8 +215,9 @@ export async function listQueuedMembers(customer: number, order: 'asc' | 'desc',
   const token = (at: string, member: string) => encodeCursor({ c: String(customer), at, m: member });
   for (const [i, open] of openBatches.entries()) {
     const memberCursor = cursor && open.at === cursor.at ? cursor.member : undefined;
-    const pageOfBatch = await membersOfPartition(
-      keys.member(customer, open.batch, 0).pk,
+    const pageOfBatch = await membersOfBatch(
+      customer,
+      open.batch,
       ['waiting', 'running'],
       order,
       { limit: page.limit - out.length },
@@ -235,14 +285,12 @@ function decodeQueueCursor(cursor: string | undefined, customer: number): { at: 
 
 /** A member cursor before every member of a batch, in the order read. */
 function startOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
-  const { pk } = keys.member(customer, batch, 0);
-  return order === 'asc' ? encodeCursor({ pk, sk: 'M#' }) : encodeCursor({ pk, sk: 'M#999999~' });
+  return encodeCursor({ pk: memberCursorPk(customer, batch), sk: order === 'asc' ? 'M#' : 'M#999999~' });
 }
 
 /** A member cursor after every member of a batch, in the order read. */
 function endOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
-  const { pk } = keys.member(customer, batch, 0);
-  return encodeCursor({ pk, sk: order === 'asc' ? 'M#999999~' : 'M#' });
+  return encodeCursor({ pk: memberCursorPk(customer, batch), sk: order === 'asc' ? 'M#999999~' : 'M#' });
 }
 
 export const dynamoReads = {

@@ -7,7 +7,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
 import { inParallel } from '../../domain/async';
-import { keys, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
+import { keys, MEMBER_PARTITIONS, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
 import type { CreateBatchResult, MemberRef, NewBatch, SubmitStore } from '../../domain/ports';
 import { memberItem, prefixed } from './codec';
 import { addToCustomerShard, batchCounterShards, batchViews, cap, CUSTOMER_COUNTER_SHARDS } from './counters';
@@ -220,14 +220,21 @@ export async function staleEnqueueing(before: string): Promise<BatchRecord[]> {
 }
 
 export async function memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]> {
-  const items = await queryAll({
-    KeyConditionExpression: 'pk = :pk',
-    ProjectionExpression: 'sk',
-    ...(state ? { FilterExpression: '#state = :s', ExpressionAttributeNames: { '#state': 'state' } } : {}),
-    ExpressionAttributeValues: { ':pk': keys.member(customer, batch, 0).pk, ...(state ? { ':s': state } : {}) },
-    ConsistentRead: true,
-  });
-  return items.map((i) => ({ customer, batch, index: memberIndexFromKey(String(i['sk'])) }));
+  const partitions = await Promise.all(
+    Array.from({ length: MEMBER_PARTITIONS }, (_, k) =>
+      queryAll({
+        KeyConditionExpression: 'pk = :pk',
+        ProjectionExpression: 'sk',
+        ...(state ? { FilterExpression: '#state = :s', ExpressionAttributeNames: { '#state': 'state' } } : {}),
+        ExpressionAttributeValues: { ':pk': keys.memberPartition(customer, batch, k), ...(state ? { ':s': state } : {}) },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  return partitions
+    .flat()
+    .map((i) => ({ customer, batch, index: memberIndexFromKey(String(i['sk'])) }))
+    .sort((a, b) => a.index - b.index);
 }
 
 export const dynamoSubmitWrites = { createBatch, findIdempotent, putMembers, putMembersIfAbsent, markEnqueued, staleEnqueueing, memberRefsOfBatch } satisfies Partial<SubmitStore>;
