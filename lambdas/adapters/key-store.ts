@@ -3,24 +3,20 @@
  * AWS). Secrets are only ever stored as scrypt hashes; neither secrets nor hashes are logged or
  * returned by `list`.
  *
- * Item: `{pk: KEY#<key>, sk: KEY, type: 'apiKey', key, customer, secretHash, created,
- * gsi3pk: CUST#<c>#KEYS, gsi3sk: <key>}`. The gsi3 index projects keys only, so `list` queries it
- * for the keys and then reads the items (without their hashes) with BatchGetItem.
+ * Items: `{pk: KEY#<key>, sk: KEY, type: 'apiKey', key, customer, secretHash, created}`, read by the
+ * authorizer, and beside it, written and deleted in the same transaction, a listing entry in the
+ * customer's own partition `{pk: CUST#<c>#KEYS, sk: <key>, type: 'apiKeyRef', key, customer, created}`,
+ * so `list` is one strongly consistent query: a key just created is listed at once (an index would
+ * show it after a lag on AWS) and never carries a hash.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
-import { ENV, TABLE } from '../config/resources';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '../config/resources';
 import { settings } from '../config/settings';
 import { hashSecret, KEY_PATTERN, newKeyPair, type Credentials } from '../domain/auth';
 import { keys } from '../domain/model';
 import { dynamoDocument, region } from './aws-clients';
+import { runTransaction } from './dynamo/transactions';
 
 /** A customer's API key as listed (no secret, no hash). */
 export interface ApiKeyInfo {
@@ -52,9 +48,7 @@ export interface KeyStore {
 }
 
 const ITEM_TYPE = 'apiKey';
-/** BatchGetItem reads at most 100 keys per call. */
-const BATCH_GET_LIMIT = 100;
-const MAX_BATCH_GET_ATTEMPTS = 8;
+const REF_TYPE = 'apiKeyRef';
 
 export class DynamoKeyStore implements KeyStore {
   constructor(
@@ -66,22 +60,18 @@ export class DynamoKeyStore implements KeyStore {
     const { key, secret } = newKeyPair();
     const created = new Date().toISOString();
     const secretHash = await hashSecret(secret);
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          ...keys.apiKey(key),
-          ...keys.customerKeys(customer, key),
-          type: ITEM_TYPE,
-          key,
-          customer,
-          secretHash,
-          created,
+    const outcome = await runTransaction(() => [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...keys.apiKey(key), type: ITEM_TYPE, key, customer, secretHash, created },
+          // 120 random bits never collide in practice; the condition makes sure of it.
+          ConditionExpression: 'attribute_not_exists(pk)',
         },
-        // 120 random bits never collide in practice; the condition makes sure of it.
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+      },
+      { Put: { TableName: this.tableName, Item: { ...keys.customerKeys(customer, key), type: REF_TYPE, key, customer, created } } },
+    ]);
+    if (!outcome.ok) throw new Error('a new API key collided with an existing one');
     return { key, secret, customer, created };
   }
 
@@ -100,80 +90,41 @@ export class DynamoKeyStore implements KeyStore {
   }
 
   async list(customer: number): Promise<ApiKeyInfo[]> {
-    const { partitionKey, sortKey } = TABLE.indexes.gsi3;
-    const gsi3pk = keys.customerKeys(customer, '').gsi3pk;
-    const ids: string[] = [];
+    const found: ApiKeyInfo[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
         new QueryCommand({
           TableName: this.tableName,
-          IndexName: TABLE.indexes.gsi3.name,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': partitionKey },
-          ExpressionAttributeValues: { ':pk': gsi3pk },
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.customerKeys(customer, '').pk },
+          ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
-        const id = item[sortKey];
-        if (typeof id === 'string') ids.push(id);
+        if (item['type'] === REF_TYPE) found.push({ key: String(item['key']), customer, created: String(item['created']) });
       }
       start = page.LastEvaluatedKey;
     } while (start);
-
-    const found: ApiKeyInfo[] = [];
-    for (let i = 0; i < ids.length; i += BATCH_GET_LIMIT) {
-      for (const item of await this.batchGet(ids.slice(i, i + BATCH_GET_LIMIT))) {
-        // The index is eventually consistent: skip keys revoked (or moved) since.
-        if (item['type'] !== ITEM_TYPE || Number(item['customer']) !== customer) continue;
-        found.push({ key: String(item['key']), customer, created: String(item['created']) });
-      }
-    }
     return found.sort((a, b) => a.created.localeCompare(b.created) || a.key.localeCompare(b.key));
-  }
-
-  /** Reads key items without their hashes, retrying unprocessed keys with backoff. */
-  private async batchGet(ids: string[]): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let pending: Record<string, unknown>[] = ids.map((id) => keys.apiKey(id));
-    for (let attempt = 0; pending.length > 0; attempt += 1) {
-      if (attempt >= MAX_BATCH_GET_ATTEMPTS) throw new Error('BatchGetItem left keys unprocessed after retries');
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
-      const result = await this.doc.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tableName]: {
-              Keys: pending,
-              ProjectionExpression: '#type, #key, #customer, #created',
-              ExpressionAttributeNames: { '#type': 'type', '#key': 'key', '#customer': 'customer', '#created': 'created' },
-            },
-          },
-        }),
-      );
-      items.push(...(result.Responses?.[this.tableName] ?? []));
-      pending = (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-    }
-    return items;
   }
 
   async revoke(customer: number, key: string): Promise<boolean> {
     if (!KEY_PATTERN.test(key)) return false;
-    try {
-      await this.doc.send(
-        new DeleteCommand({
+    const outcome = await runTransaction(() => [
+      {
+        Delete: {
           TableName: this.tableName,
           Key: keys.apiKey(key),
           ConditionExpression: 'attribute_exists(pk) AND #type = :type AND #customer = :customer',
           ExpressionAttributeNames: { '#type': 'type', '#customer': 'customer' },
           ExpressionAttributeValues: { ':type': ITEM_TYPE, ':customer': customer },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+        },
+      },
+      { Delete: { TableName: this.tableName, Key: keys.customerKeys(customer, key) } },
+    ]);
+    return outcome.ok;
   }
 }
 

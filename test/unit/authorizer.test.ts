@@ -1,13 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { keyStore, resetAdminCredential } from '../../lambdas/adapters/key-store';
@@ -226,38 +219,30 @@ describe('authorizer', () => {
 });
 
 describe('DynamoKeyStore (the authorizer\'s key source)', () => {
-  it('stores a new key with its secret hashed, never in clear', async () => {
-    ddb.on(PutCommand).resolves({});
+  const actionsOf = (i: number) => ddb.commandCalls(TransactWriteCommand)[i]?.args[0].input.TransactItems ?? [];
+
+  it('stores a new key with its secret hashed, never in clear, and its listing entry in the same transaction', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
     // Act
     const created = await keyStore().create(7);
     // Assess
-    const put = ddb.commandCalls(PutCommand)[0]?.args[0].input;
-    const item = put?.Item as Record<string, unknown>;
-    expect(put?.TableName).toBe('queue-table');
-    expect(put?.ConditionExpression).toBe('attribute_not_exists(pk)');
-    expect(item).toMatchObject({
-      pk: `KEY#${created.key}`,
-      sk: 'KEY',
-      type: 'apiKey',
-      key: created.key,
-      customer: 7,
-      created: created.created,
-      gsi3pk: 'CUST#7#KEYS',
-      gsi3sk: created.key,
-    });
+    const [key, ref] = actionsOf(0);
+    const item = key?.Put?.Item as Record<string, unknown>;
+    expect(key?.Put?.TableName).toBe('queue-table');
+    expect(key?.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
+    expect(item).toMatchObject({ pk: `KEY#${created.key}`, sk: 'KEY', type: 'apiKey', key: created.key, customer: 7, created: created.created });
+    expect(ref?.Put?.Item).toEqual({ pk: 'CUST#7#KEYS', sk: created.key, type: 'apiKeyRef', key: created.key, customer: 7, created: created.created });
     expect(JSON.stringify(item)).not.toContain(created.secret);
+    expect(JSON.stringify(ref)).not.toMatch(/secret/i);
     await expect(verifySecret(created.secret, item['secretHash'] as string)).resolves.toBe(true);
   });
 
-  it('lists a customer\'s keys through gsi3 then BatchGet, without hashes', async () => {
-    ddb.on(QueryCommand).resolves({ Items: [{ gsi3sk: 'kB' }, { gsi3sk: 'kA' }] });
-    ddb.on(BatchGetCommand).resolves({
-      Responses: {
-        'queue-table': [
-          { type: 'apiKey', key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
-          { type: 'apiKey', key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
-        ],
-      },
+  it("lists a customer's keys with one consistent query of its own partition, without hashes", async () => {
+    ddb.on(QueryCommand).resolves({
+      Items: [
+        { type: 'apiKeyRef', key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
+        { type: 'apiKeyRef', key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
+      ],
     });
     // Act
     const listed = await keyStore().list(7);
@@ -267,27 +252,26 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
       { key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
     ]);
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      IndexName: 'gsi3',
+      ConsistentRead: true,
       ExpressionAttributeValues: { ':pk': 'CUST#7#KEYS' },
     });
-    const get = ddb.commandCalls(BatchGetCommand)[0]?.args[0].input.RequestItems?.['queue-table'];
-    expect(get?.Keys).toEqual([
-      { pk: 'KEY#kB', sk: 'KEY' },
-      { pk: 'KEY#kA', sk: 'KEY' },
-    ]);
-    expect(Object.values(get?.ExpressionAttributeNames ?? {})).not.toContain('secretHash');
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBeUndefined();
   });
 
-  it('revokes only a key of the given customer', async () => {
-    ddb.on(DeleteCommand).resolvesOnce({}).rejects(new ConditionalCheckFailedException({ message: 'no', $metadata: {} }));
+  it('revokes only a key of the given customer, with its listing entry', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .resolvesOnce({})
+      .rejects(
+        new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }] }),
+      );
     await expect(keyStore().revoke(7, KEY)).resolves.toBe(true);
     await expect(keyStore().revoke(8, KEY)).resolves.toBe(false);
-    expect(ddb.commandCalls(DeleteCommand)[1]?.args[0].input).toMatchObject({
-      Key: { pk: `KEY#${KEY}`, sk: 'KEY' },
-      ExpressionAttributeValues: { ':customer': 8, ':type': 'apiKey' },
-    });
+    const [key, ref] = actionsOf(1);
+    expect(key?.Delete).toMatchObject({ Key: { pk: `KEY#${KEY}`, sk: 'KEY' }, ExpressionAttributeValues: { ':customer': 8, ':type': 'apiKey' } });
+    expect(ref?.Delete?.Key).toEqual({ pk: 'CUST#8#KEYS', sk: KEY });
     // A malformed key never reaches the table.
     await expect(keyStore().revoke(7, '../x')).resolves.toBe(false);
-    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(2);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
   });
 });
