@@ -120,7 +120,7 @@ test('cursor paging: batches newest first, batch images in order, the queue acro
   await paused(['main', 'priority'], async () => {
     const mainBatch = await api.submitOk(customer, ['q1', 'q2', 'q3', 'q4'].map((x) => png(x, 2)));
     const priorityBatch = await api.submitOk(customer, ['r1', 'r2', 'r3'].map((x) => png(x, 2)), { priority: true });
-    const top = await api.allMembers(`/customers/${customer}/queue/images?pageSize=3`);
+    const top = await api.allMembersOnceIndexed(`/customers/${customer}/queue/images?pageSize=3`, (ms) => ms.length === 7);
     expect(ids(top)).toEqual(['q1', 'q2', 'q3', 'q4', 'r1', 'r2', 'r3']);
     const bottom = await api.allMembers(`/customers/${customer}/queue/images?order=desc&pageSize=3`);
     expect(ids(bottom)).toEqual(['r3', 'r2', 'r1', 'q4', 'q3', 'q2', 'q1']);

@@ -106,6 +106,19 @@ export class QueueClient {
     }
     return members;
   }
+
+  /**
+   * Every member of a listing read from a global secondary index (active, recent, queue images)
+   * once `ready` holds: on AWS an index shows a write after a short lag, and strict mode does too.
+   */
+  async allMembersOnceIndexed(pathOrUrl: string, ready: (members: any[]) => boolean, timeoutMs = 10_000): Promise<any[]> {
+    let members: any[] = [];
+    await waitFor(async () => ready((members = await this.allMembers(pathOrUrl))), {
+      timeoutMs,
+      description: () => `${pathOrUrl} to show its latest writes (got ${members.length} members)`,
+    });
+    return members;
+  }
 }
 
 /** Polls `condition` until it is true or the deadline passes (then throws with a description). */
