@@ -66,7 +66,7 @@ export const TABLE = {
     gsi1: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
     /** Batches that are active (started, not finished). */
     gsi2: { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
-    /** Housekeeping lists: batches still enqueueing, the customers, a customer's API keys. */
+    /** Housekeeping lists: batches still enqueueing, the customers. */
     gsi3: { name: 'gsi3', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
     /** Members by asset, newest batch last: the current member of an asset and supersession. */
     gsi4: { name: 'gsi4', partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },
