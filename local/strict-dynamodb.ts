@@ -17,7 +17,9 @@
  *   partition-key value, `ProvisionedThroughputExceededException`, unprocessed batch items, or a
  *   cancelled transaction with reason `ThrottlingError`. Transactional writes cost double;
  * - GSI propagation lag: a query (or scan) on a global secondary index does not see an item until
- *   gsiLagMs after its last write through the proxy;
+ *   gsiLagMs after a write through the proxy that may have changed its entry there (a put, a
+ *   delete, or an update naming one of that index's key attributes; an update of other attributes
+ *   leaves a KEYS_ONLY entry as it was, as on AWS);
  * - random `ThrottlingException` and `InternalServerError` (500), half of the latter after the
  *   request was applied upstream, so a retried non-idempotent write is applied twice.
  *
@@ -180,6 +182,26 @@ const THROUGHPUT_MESSAGE =
   'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your ' +
   'table or index so please try again shortly. If exceptions persist, check if you have a hot key: ' +
   'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.';
+
+/** The attributes a write may have changed: every one (a put, a delete) or those an update names. */
+type IndexesTouched = 'all' | Set<string>;
+
+/**
+ * Attribute names an UpdateItem's expression names (SET/REMOVE/ADD/DELETE targets and operands):
+ * an index whose key attributes are not among them keeps its entry unchanged, as on AWS.
+ */
+function indexesTouchedBy(update: Json): IndexesTouched {
+  if (typeof update.UpdateExpression !== 'string') return 'all';
+  const names = isObject(update.ExpressionAttributeNames) ? (update.ExpressionAttributeNames as Record<string, unknown>) : {};
+  const touched = new Set<string>();
+  for (const token of update.UpdateExpression.match(/#?[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
+    if (token.startsWith('#')) {
+      const name = names[token];
+      if (typeof name === 'string') touched.add(name);
+    } else touched.add(token);
+  }
+  return touched;
+}
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -389,7 +411,8 @@ class StrictDynamo {
   private readonly tokensInProgress = new Set<string>();
   private readonly appliedTokens = new Map<string, number>();
   /** Item → when its last write through the proxy completed upstream. */
-  private readonly lastWrite = new Map<string, number>();
+  /** Per item: when it was last written, and which indexes that write may have changed. */
+  private readonly lastWrite = new Map<string, { at: number; indexes: IndexesTouched }>();
   private readonly tables = new Map<string, TableInfo>();
   private readonly describing = new Map<string, Promise<TableInfo | undefined>>();
   private lastSweep: number;
@@ -480,6 +503,7 @@ class StrictDynamo {
       case 'PutItem':
         return this.singleWrite(call, call.input.Item, unitsOf(call.input.Item, 1024));
       case 'UpdateItem':
+        return this.singleWrite(call, call.input.Key, 1, indexesTouchedBy(call.input));
       case 'DeleteItem':
         return this.singleWrite(call, call.input.Key, 1);
       case 'BatchWriteItem':
@@ -689,6 +713,7 @@ class StrictDynamo {
         id: table ? itemId(table, keySource) : undefined,
         partition: table ? partitionId(table, keySource) : undefined,
         cost: 2 * (kind === 'Put' ? unitsOf(spec?.Item, 1024) : 1),
+        indexes: kind === 'Update' && spec ? indexesTouchedBy(spec) : ('all' as IndexesTouched),
       };
     });
 
@@ -716,7 +741,7 @@ class StrictDynamo {
     try {
       const forwarded = this.forward(call.req, call.body).then((r) => {
         if (r.status === 200) {
-          for (const a of actions) if (a.id !== undefined && a.kind !== 'ConditionCheck') this.recordWrite(a.id);
+          for (const a of actions) if (a.id !== undefined && a.kind !== 'ConditionCheck') this.recordWrite(a.id, a.indexes);
         }
         return r;
       });
@@ -732,7 +757,7 @@ class StrictDynamo {
     }
   }
 
-  private async singleWrite(call: Call, keySource: unknown, cost: number): Promise<Reply> {
+  private async singleWrite(call: Call, keySource: unknown, cost: number, indexes: IndexesTouched = 'all'): Promise<Reply> {
     const table = typeof call.input.TableName === 'string' ? call.tables.get(call.input.TableName) : undefined;
     const id = table ? itemId(table, keySource) : undefined;
     const partition = table ? partitionId(table, keySource) : undefined;
@@ -748,7 +773,7 @@ class StrictDynamo {
     this.lockWrite(id);
     try {
       const reply = await this.forward(call.req, call.body);
-      if (reply.status === 200) this.recordWrite(id);
+      if (reply.status === 200) this.recordWrite(id, indexes);
       return reply;
     } finally {
       this.unlockWrite(id);
@@ -831,8 +856,8 @@ class StrictDynamo {
     else this.writeLocks.delete(id);
   }
 
-  private recordWrite(id: string): void {
-    if (this.options.gsiLagMs > 0) this.lastWrite.set(id, this.now());
+  private recordWrite(id: string, indexes: IndexesTouched = 'all'): void {
+    if (this.options.gsiLagMs > 0) this.lastWrite.set(id, { at: this.now(), indexes });
   }
 
   // ---- reads -------------------------------------------------------------------------------------
@@ -940,18 +965,22 @@ class StrictDynamo {
     // Charged after the response, by its size (so a large page can take the bucket negative).
     if (bucket !== undefined) this.readBuckets.charge(bucket, Math.max(1, Math.ceil(reply.body.length / 4096)) * unit);
     if (!gsi || reply.status !== 200 || this.lastWrite.size === 0) return reply;
-    return this.hideLagging(table, reply);
+    return this.hideLagging(table, reply, indexName as string);
   }
 
-  /** Drops from a GSI page the items written less than gsiLagMs ago. */
-  private hideLagging(table: TableInfo, reply: Reply): Reply {
+  /** Drops from a GSI page the items whose entry in that index changed less than gsiLagMs ago. */
+  private hideLagging(table: TableInfo, reply: Reply, indexName: string): Reply {
     const output = JSON.parse(reply.body.toString('utf8')) as Json;
     if (!Array.isArray(output.Items)) return reply;
     const now = this.now();
+    const index = table.gsis.get(indexName);
     const visible = output.Items.filter((item) => {
       const id = itemId(table, item);
-      const writtenAt = id === undefined ? undefined : this.lastWrite.get(id);
-      return writtenAt === undefined || now - writtenAt >= this.options.gsiLagMs;
+      const write = id === undefined ? undefined : this.lastWrite.get(id);
+      if (write === undefined || now - write.at >= this.options.gsiLagMs) return true;
+      // An update that names none of the index's key attributes leaves its entry as it was.
+      const touched = write.indexes;
+      return touched !== 'all' && index !== undefined && ![index.hash, index.range].some((a) => a !== undefined && touched.has(a));
     });
     const hidden = output.Items.length - visible.length;
     if (hidden === 0) return reply;
@@ -967,7 +996,7 @@ class StrictDynamo {
     const now = this.now();
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    for (const [id, at] of this.lastWrite) if (now - at >= this.options.gsiLagMs) this.lastWrite.delete(id);
+    for (const [id, { at }] of this.lastWrite) if (now - at >= this.options.gsiLagMs) this.lastWrite.delete(id);
     for (const [token, at] of this.appliedTokens) if (now - at >= TOKEN_TTL_MS) this.appliedTokens.delete(token);
     this.writeBuckets.sweep();
     this.readBuckets.sweep();

@@ -508,7 +508,7 @@ describe('GSI propagation lag', () => {
     expect(p.stats().hiddenByLag).toBeGreaterThanOrEqual(1);
   });
 
-  it('counts writes inside transactions and batches, and hides a changed item again', async () => {
+  it('counts writes inside transactions and batches, and hides an item again when an update moves its index key', async () => {
     let now = 20_000_000;
     const p = await proxy({ gsiLagMs: 100, conflictWindowMs: 0 }, { now: () => now });
     const c = client(p.endpoint, 1);
@@ -522,8 +522,22 @@ describe('GSI propagation lag', () => {
     expect((await c.send(byG('lag-g2'))).Count).toBe(0);
     now += 1;
     expect((await c.send(byG('lag-g2'))).Count).toBe(2);
+    // An update of other attributes leaves the KEYS_ONLY entry as it was: still visible.
     await c.send(new UpdateItemCommand({ TableName: TABLE, Key: key('lag-tx'), UpdateExpression: 'SET z = :z', ExpressionAttributeValues: { ':z': { N: '1' } } }));
+    expect((await c.send(byG('lag-g2'))).Count).toBe(2);
+    // An update naming the index key (through a placeholder) moves the entry: hidden for the lag.
+    await c.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('lag-tx'),
+        UpdateExpression: 'SET #g = :g',
+        ExpressionAttributeNames: { '#g': 'g' },
+        ExpressionAttributeValues: { ':g': { S: 'lag-g2' } },
+      }),
+    );
     expect((await c.send(byG('lag-g2'))).Items).toEqual([{ ...key('lag-batch'), g: { S: 'lag-g2' } }]);
+    now += 100;
+    expect((await c.send(byG('lag-g2'))).Count).toBe(2);
     expect(p.stats().hiddenByLag).toBe(3);
   });
 });
