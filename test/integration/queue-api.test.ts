@@ -192,6 +192,9 @@ test('a batch whose assets are all re-submitted later is superseded automaticall
     // Not started yet: estimated from the customer's recent throughput.
     expect(Date.parse((await api.batch(customer, id)).estCompletion)).toBeGreaterThan(Date.now() - 60_000);
     expect(await api.batch(customer, c)).toMatchObject({ superseded: false });
+    // The asset index (a GSI) shows the new batch's members after a short lag on AWS.
+    const current = `${runtime.apiUrl}/customers/${customer}/queue/batches/${id}`;
+    await waitFor(async () => (await api.get(`/customers/${customer}/spaces/1/images/t2`)).body.batch === current, { description: 't2 indexed' });
     expect((await api.call('POST', `/customers/${customer}/queue/batches/${c}/test`)).body).toEqual({ success: true });
     expect(await api.batch(customer, c)).toMatchObject({ superseded: true });
     expect((await api.call('POST', `/customers/${customer}/queue/batches/${c}/test`)).body).toEqual({ success: false });
