@@ -3,7 +3,7 @@
  * failed (it answers 200 with per-entry failures), and queue depth for the global queue view.
  */
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import type { QueueName, WorkQueueName } from '../config/resources';
+import { SUPERSEDE_TASK_DELAY_SECONDS, type QueueName, type WorkQueueName } from '../config/resources';
 import { settings } from '../config/settings';
 import type { MemberMessage, TaskMessage } from '../domain/model';
 import type { WorkQueue } from '../domain/ports';
@@ -13,9 +13,10 @@ import { backoffMs, chunk, inParallel, sleep } from '../domain/async';
 /** SendMessageBatch takes at most 10 entries. */
 const SEND_BATCH_LIMIT = 10;
 
-export async function sendAll(queueUrl: string, bodies: readonly string[], parallelism = 16): Promise<void> {
-  await inParallel(chunk(bodies, SEND_BATCH_LIMIT), parallelism, async (group) => {
-    let entries = group.map((MessageBody, i) => ({ Id: String(i), MessageBody }));
+export async function sendAll(queueUrl: string, bodies: readonly string[], options: { parallelism?: number; delaySeconds?: number } = {}): Promise<void> {
+  const delay = options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {};
+  await inParallel(chunk(bodies, SEND_BATCH_LIMIT), options.parallelism ?? 16, async (group) => {
+    let entries = group.map((MessageBody, i) => ({ Id: String(i), MessageBody, ...delay }));
     for (let attempt = 0; entries.length > 0; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt));
       if (attempt > 8) throw new Error(`SendMessageBatch kept failing for ${entries.length} entries`);
@@ -34,7 +35,11 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   async sendTasks(messages: readonly TaskMessage[]): Promise<void> {
-    await sendAll(settings.queueUrl('tasks'), messages.map((m) => JSON.stringify(m)));
+    await sendAll(
+      settings.queueUrl('tasks'),
+      messages.map((m) => JSON.stringify(m)),
+      { delaySeconds: SUPERSEDE_TASK_DELAY_SECONDS },
+    );
   }
 
   async depth(queue: WorkQueueName): Promise<number> {

@@ -137,6 +137,14 @@ export const QUEUES: Record<WorkQueueName, QueueDefinition> = {
   },
 };
 
+/**
+ * Supersede tasks wait this long on the tasks queue before they run. They find an asset's members
+ * through a global secondary index, which AWS updates a moment after a write: delayed well past
+ * that lag, the tasks of two batches sharing an asset both run after both batches' members are
+ * written, so whichever runs second sees the other's (the asset index is read once per member).
+ */
+export const SUPERSEDE_TASK_DELAY_SECONDS = 5;
+
 /** Dead-letter messages are kept for the SQS maximum so an operator can inspect them. */
 export const DEAD_LETTER_RETENTION_DAYS = 14;
 

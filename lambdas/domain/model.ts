@@ -143,17 +143,17 @@ export const keys = {
   /** The customer's head item: batch ids, and what submits add to its counters. */
   customer: (customer: number) => ({ pk: `CUST#${customer}`, sk: 'QUEUE' }),
   /**
-   * Counter shards: processing adds its deltas to one shard chosen at random, so concurrent
-   * processors rarely write the same item; readers sum the head and every shard. Each shard has a
-   * partition key of its own, so no key takes more than its share of the writes.
+   * Counter shards: each change adds its deltas to one shard chosen at random, so concurrent
+   * processors rarely write the same item (conflicts are per item); the shards share a partition
+   * key, so a reader sums them all with one Query.
    */
-  customerCounters: (customer: number, shard: number) => ({ pk: `CUST#${customer}#COUNTERS#${shard}`, sk: 'COUNTERS' }),
+  customerCounters: (customer: number, shard: number) => ({ pk: `CUST#${customer}#COUNTERS`, sk: `S#${shard}` }),
   customerList: (customer: number) => ({ gsi3pk: 'CUSTOMERS', gsi3sk: pad(customer, 12) }),
   batch: (customer: number, batch: number) => ({ pk: `CUST#${customer}`, sk: `BATCH#${pad(batch, 12)}` }),
   batchPrefix: 'BATCH#',
   batchCounters: (customer: number, batch: number, shard: number) => ({
-    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}#COUNTERS#${shard}`,
-    sk: 'COUNTERS',
+    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}#COUNTERS`,
+    sk: `S#${shard}`,
   }),
   batchOpen: (customer: number, queue: QueueName, submitted: string, batch: number) => ({
     gsi1pk: `CUST#${customer}#OPEN#${queue}`,

@@ -9,8 +9,7 @@ import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import { faults } from './faults';
 import type { MemberMessage, MemberRecord } from './model';
-import type { ProcessingStore, SupersedeStore } from './ports';
-import { assetsOf, supersedeOlderMembers } from './supersede';
+import type { ProcessingStore } from './ports';
 
 export type IngestResult =
   | { ok: true; width: number; height: number; mediaType: string; contentLength: number }
@@ -25,7 +24,7 @@ export interface DeliveredMessage {
 }
 
 export interface ProcessingDeps {
-  store: ProcessingStore & SupersedeStore;
+  store: ProcessingStore;
   ingest: (origin: string) => Promise<IngestResult>;
   /** Members still being ingested after this long are recorded as running. */
   markRunningAfterMs: number;
@@ -97,7 +96,6 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   }
   for (const b of touched.values()) await store.finalizeBatch(b.customer, b.batch, b.count);
   faults.hit('process:after-finalize');
-  await supersedeAfterProcessing(store, todo);
   return [...failed];
 }
 
@@ -135,20 +133,6 @@ async function ingestAll(deps: ProcessingDeps, members: MemberRecord[]) {
     return results.map(({ ref, result }) => ({ member: current.get(ref) as MemberRecord, result }));
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function supersedeAfterProcessing(store: SupersedeStore, members: MemberRecord[]): Promise<void> {
-  const byBatch = new Map<string, MemberRecord[]>();
-  for (const m of members) byBatch.set(`${m.customer}/${m.batch}`, [...(byBatch.get(`${m.customer}/${m.batch}`) ?? []), m]);
-  try {
-    for (const group of byBatch.values()) {
-      const first = group[0] as MemberRecord;
-      await supersedeOlderMembers(store, first.customer, assetsOf(group), first.batch);
-    }
-  } catch (error) {
-    // The submit-time task and `test` also run this check; a failure here must not retry the images.
-    logger.warn('supersede check after processing failed', { error: error as Error });
   }
 }
 

@@ -3,9 +3,11 @@
  * batch; a batch is superseded when none of its members is current. Each member is marked at most
  * once (a conditional write), and its batch's `current` counter drops in the same transaction.
  *
- * The check runs when a batch is submitted (tasks queue), after each member is processed, and on
- * demand (`POST …/test`). Whichever run sees all of an asset's members marks all but the newest,
- * so the runs converge whatever order they happen in.
+ * The check runs for every submitted batch (tasks queue, a few seconds after the submit so the
+ * asset index shows every batch written meanwhile; SUPERSEDE_TASK_DELAY_SECONDS) and on demand
+ * (`POST …/test`). Whichever run sees all of an asset's members marks all but the newest, so the
+ * runs converge whatever order they happen in: of two batches sharing an asset, the task that runs
+ * second sees both.
  */
 import { inParallel } from './async';
 import type { MemberRecord } from './model';

@@ -136,7 +136,9 @@ describe('submit crashes, recovered by the sweeper', () => {
       await waitFor(async () => (await api.batch(customer, left.id)).completed === 30, { timeoutMs: 30_000, description: 'the sent half processed' });
       expect((await api.batch(customer, left.id)).finished).toBeUndefined();
     }
-    const swept = await runSweeper(runtime, 0);
+    // The sweeper finds batches through an index, which shows a new one after a short lag on AWS.
+    let swept = { resumed: 0 };
+    await waitFor(async () => (swept = await runSweeper(runtime, 0)).resumed > 0, { timeoutMs: 10_000, description: 'the sweeper to find the batch' });
     expect(swept.resumed).toBe(1);
     // An emptied batch never starts, so batchesWaiting is checked separately below (known bug).
     await expectSettled(api, customer, [{ id: left.id, count: expectedCount, completed: expectedCount, errors: 0 }], 60_000, {

@@ -26,8 +26,10 @@ import {
   BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
+  type QueryCommandInput,
   type TransactWriteCommandInput,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -36,7 +38,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { resetClients } from '../../lambdas/adapters/aws-clients';
 import { dynamoQueueStore } from '../../lambdas/adapters/dynamo';
 import { memberItem } from '../../lambdas/adapters/dynamo/codec';
-import { batchCounterShards, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/adapters/dynamo/counters';
+import { BATCH_COUNTER_SHARDS, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/adapters/dynamo/counters';
 import { createBatch } from '../../lambdas/adapters/dynamo/submit-writes';
 import { supersede } from '../../lambdas/adapters/dynamo/supersession';
 import { runTransaction, type TransactAction } from '../../lambdas/adapters/dynamo/transactions';
@@ -319,15 +321,15 @@ function addsIn(input: TransactWriteCommandInput): Map<string, Record<string, nu
 }
 
 const customerShardKeys = (c: number) => Array.from({ length: CUSTOMER_COUNTER_SHARDS }, (_, k) => keyOf(keys.customerCounters(c, k)));
-const batchShardKeys = (c: number, b: number, shards: number) => Array.from({ length: shards }, (_, k) => keyOf(keys.batchCounters(c, b, k)));
+const batchShardKeys = (c: number, b: number) => Array.from({ length: BATCH_COUNTER_SHARDS }, (_, k) => keyOf(keys.batchCounters(c, b, k)));
 
 /** Asserts the transaction's counter deltas went to exactly one shard of each listed customer and batch. */
-function expectOneShardEach(input: TransactWriteCommandInput, customers: number[], batches: { c: number; b: number; shards: number }[]) {
+function expectOneShardEach(input: TransactWriteCommandInput, customers: number[], batches: { c: number; b: number }[]) {
   const written = [...addsIn(input).keys()];
   for (const c of customers) expect(written.filter((k) => customerShardKeys(c).includes(k))).toHaveLength(1);
-  for (const { c, b, shards } of batches) expect(written.filter((k) => batchShardKeys(c, b, shards).includes(k))).toHaveLength(1);
-  // No counter delta anywhere else: not on a head, not on a shard beyond the head's counterShards.
-  const allowed = new Set([...customers.flatMap(customerShardKeys), ...batches.flatMap(({ c, b, shards }) => batchShardKeys(c, b, shards))]);
+  for (const { c, b } of batches) expect(written.filter((k) => batchShardKeys(c, b).includes(k))).toHaveLength(1);
+  // No counter delta anywhere else: not on a head, not on a shard beyond BATCH_COUNTER_SHARDS.
+  const allowed = new Set([...customers.flatMap(customerShardKeys), ...batches.flatMap(({ c, b }) => batchShardKeys(c, b))]);
   expect(written.filter((k) => !allowed.has(k))).toEqual([]);
 }
 
@@ -342,8 +344,8 @@ const STARTED = '2026-01-01T00:00:05.000Z';
 const memberOf = (customer: number, batch: number, index: number, overrides: Partial<MemberRecord> = {}) =>
   aMember({ customer, batch, index, id: `img-${customer}-${batch}-${index}`, origin: `https://example.org/${index}.png`, ...overrides });
 
-function seedBatch(batch: BatchRecord, counterShards?: number) {
-  put({ ...keys.batch(batch.customer, batch.batch), type: 'batch', ...(counterShards ? { counterShards } : {}), ...batch });
+function seedBatch(batch: BatchRecord) {
+  put({ ...keys.batch(batch.customer, batch.batch), type: 'batch', ...batch });
 }
 const seedMember = (m: MemberRecord) => put(memberItem(m));
 const seedCustomer = (customer: number, head: { batchSeq: number; admitted: number }) =>
@@ -379,7 +381,7 @@ beforeEach(() => {
   // Customer 7: batch 3 (3 members, enqueued and started) admitted on the head, counted on shard 0.
   seedCustomer(7, { batchSeq: 3, admitted: 3 });
   seedCustomerShard(7, 0, { size: 3, waitingMain: 3, batchCount: 1, batchesWaiting: 0 });
-  seedBatch(aBatch({ customer: 7, batch: 3, count: 3, remaining: 3, waiting: 3, current: 3, started: STARTED }), 4);
+  seedBatch(aBatch({ customer: 7, batch: 3, count: 3, remaining: 3, waiting: 3, current: 3, started: STARTED }));
   for (const i of [0, 1, 2]) seedMember(memberOf(7, 3, i));
 
   ddb.onAnyCommand().callsFake((input: unknown) => {
@@ -398,6 +400,13 @@ beforeEach(() => {
     return item ? { Item: structuredClone(item) } : {};
   });
   ddb.on(UpdateCommand).callsFake(updateItem);
+  // Counter shards are read with one Query on their shared partition key.
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    if (input.KeyConditionExpression !== 'pk = :pk' || input.IndexName) throw new Error(`unexpected query: ${JSON.stringify(input)}`);
+    const pk = input.ExpressionAttributeValues?.[':pk'];
+    const items = [...table.values()].filter((i) => i['pk'] === pk).sort((a, b) => String(a['sk']).localeCompare(String(b['sk'])));
+    return { Items: items.map((i) => structuredClone(i)) };
+  });
 });
 
 afterEach(() => {
@@ -587,7 +596,7 @@ describe('applyTransitions', () => {
     expect(cancelledOne?.ClientRequestToken).toEqual(expect.any(String));
     expect(retried?.ClientRequestToken).toEqual(expect.any(String));
     expect(retried?.ClientRequestToken).not.toBe(cancelledOne?.ClientRequestToken);
-    for (const t of sent()) expectOneShardEach(t, [7], [{ c: 7, b: 3, shards: 4 }]);
+    for (const t of sent()) expectOneShardEach(t, [7], [{ c: 7, b: 3 }]);
     // Counted once: the cancelled attempt applied nothing.
     expect(await dynamoQueueStore.getBatch(7, 3, true)).toMatchObject({ completed: 3, remaining: 0, waiting: 0, errors: 0 });
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 0, waiting: { main: 0, priority: 0 } });
@@ -597,9 +606,9 @@ describe('applyTransitions', () => {
   });
 
   it('puts counter deltas on one shard per customer and per batch, never on a head except to start a batch', async () => {
-    // Arrange: batch 7/3 (started, 4 shards), batch 7/4 (not started, 2 shards), batch 9/1 (started,
-    // written before heads stored counterShards: 1 shard). Random shard picks land on the last shard.
-    seedBatch(aBatch({ customer: 7, batch: 4, count: 2, remaining: 2, waiting: 2, current: 2 }), 2);
+    // Arrange: batch 7/3 (started), batch 7/4 (not started), batch 9/1 (started). Random shard picks
+    // land on the last shard.
+    seedBatch(aBatch({ customer: 7, batch: 4, count: 2, remaining: 2, waiting: 2, current: 2 }));
     for (const i of [0, 1]) seedMember(memberOf(7, 4, i));
     seedCustomer(7, { batchSeq: 4, admitted: 5 });
     seedCustomerShard(7, 0, { size: 5, waitingMain: 5, batchCount: 2, batchesWaiting: 1 });
@@ -632,14 +641,14 @@ describe('applyTransitions', () => {
     expect(start?.UpdateExpression).toMatch(/^SET started = :now/);
     expect(start?.UpdateExpression).not.toMatch(/\bADD\b/);
     expectOneShardEach(only!, [7, 9], [
-      { c: 7, b: 3, shards: 4 },
-      { c: 7, b: 4, shards: 2 },
-      { c: 9, b: 1, shards: 1 },
+      { c: 7, b: 3 },
+      { c: 7, b: 4 },
+      { c: 9, b: 1 },
     ]);
     expect(Object.fromEntries(addsIn(only!))).toEqual({
-      [keyOf(keys.batchCounters(7, 3, 3))]: { waiting: -2, remaining: -2, completed: 1, errors: 1 },
-      [keyOf(keys.batchCounters(7, 4, 1))]: { waiting: -2, remaining: -1, completed: 1 },
-      [keyOf(keys.batchCounters(9, 1, 0))]: { remaining: -1, errors: 1 },
+      [keyOf(keys.batchCounters(7, 3, BATCH_COUNTER_SHARDS - 1))]: { waiting: -2, remaining: -2, completed: 1, errors: 1 },
+      [keyOf(keys.batchCounters(7, 4, BATCH_COUNTER_SHARDS - 1))]: { waiting: -2, remaining: -1, completed: 1 },
+      [keyOf(keys.batchCounters(9, 1, BATCH_COUNTER_SHARDS - 1))]: { remaining: -1, errors: 1 },
       [keyOf(keys.customerCounters(7, CUSTOMER_COUNTER_SHARDS - 1))]: { size: -3, released: 3, batchesWaiting: -1, waitingMain: -4, runningMain: 1 },
       [keyOf(keys.customerCounters(9, CUSTOMER_COUNTER_SHARDS - 1))]: { size: -1, released: 1, runningMain: -1 },
     });
@@ -681,7 +690,7 @@ describe('applyTransitions', () => {
           { size: -1, released: 1, waitingMain: -1 },
         ]),
       );
-      expectOneShardEach(t, [7], [{ c: 7, b: 3, shards: 4 }]);
+      expectOneShardEach(t, [7], [{ c: 7, b: 3 }]);
     }
     // Every member counted exactly once, whoever finished it.
     expect(await dynamoQueueStore.getBatch(7, 3, true)).toMatchObject({ completed: 3, remaining: 0, waiting: 0 });
@@ -715,7 +724,7 @@ describe('applyTransitions', () => {
     // Arrange: batch 7/4 is not started when read; another delivery starts it before this transaction.
     seedCustomer(7, { batchSeq: 4, admitted: 5 });
     seedCustomerShard(7, 0, { size: 5, waitingMain: 5, batchCount: 2, batchesWaiting: 1 });
-    seedBatch(aBatch({ customer: 7, batch: 4, count: 2, remaining: 2, waiting: 2, current: 2 }), 2);
+    seedBatch(aBatch({ customer: 7, batch: 4, count: 2, remaining: 2, waiting: 2, current: 2 }));
     for (const i of [0, 1]) seedMember(memberOf(7, 4, i));
     const otherStart = '2026-01-01T00:00:09.000Z';
     ddb
@@ -758,7 +767,7 @@ describe('createBatch', () => {
     expect(allocations().map((a) => a.ExpressionAttributeValues?.[':limit'])).toEqual([80, 130]);
     expect(get(keys.customer(7))).toMatchObject({ admitted: 110, batchSeq: 7 });
     expect(sent()).toHaveLength(1);
-    expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), counterShards: batchCounterShards(20) });
+    expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), count: 20 });
     expectOneShardEach(sent()[0]!, [7], []);
     headUntouchedByTransactions();
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 60, batchCount: 7, batchSeq: 7, waiting: { main: 60 }, pending: { main: 20 } });
@@ -819,9 +828,8 @@ describe('createBatch', () => {
     expect(result).toEqual({ created: expect.objectContaining({ batch: 7, count: 250 }) });
     expect(allocations()).toHaveLength(1);
     expect(get(keys.customer(7))).toMatchObject({ batchSeq: 7, admitted: 260 });
-    expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), batch: 7, counterShards: batchCounterShards(250) });
-    expect(batchCounterShards(250)).toBe(3);
-    expect(get(keys.batch(7, 7))).toMatchObject({ counterShards: 3, count: 250, enqueueing: true });
+    expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), batch: 7 });
+    expect(get(keys.batch(7, 7))).toMatchObject({ count: 250, enqueueing: true });
   });
 
   it('returns the batch of an Idempotency-Key a concurrent submit wrote first, and releases what it admitted', async () => {
@@ -829,7 +837,7 @@ describe('createBatch', () => {
     // just before this submit's transaction.
     seedCustomer(7, { batchSeq: 7, admitted: 15 });
     seedCustomerShard(7, 0, { size: 10, waitingMain: 10, batchCount: 6 });
-    seedBatch(aBatch({ customer: 7, batch: 7, count: 5 }), 1);
+    seedBatch(aBatch({ customer: 7, batch: 7, count: 5 }));
     ddb
       .on(TransactWriteCommand)
       .callsFakeOnce((input: TransactWriteCommandInput) => {
@@ -876,7 +884,7 @@ describe('supersede', () => {
     expect(actionsOf(only!).map(keyOfAction)).not.toContain(keyOf(keys.batch(7, 3)));
     const adds = addsIn(only!);
     expect([...adds.values()]).toEqual([{ current: -2 }]);
-    expect(batchShardKeys(7, 3, 4)).toContain([...adds.keys()][0]);
+    expect(batchShardKeys(7, 3)).toContain([...adds.keys()][0]);
     expect(get(keys.member(7, 3, 0))?.['supersededBy']).toBe(5);
     expect([1, 2].map((i) => get(keys.member(7, 3, i))?.['supersededBy'])).toEqual([9, 9]);
     expect((await dynamoQueueStore.getBatch(7, 3, true))?.current).toBe(0);

@@ -17,12 +17,11 @@ import type { QueueName } from '../../config/resources';
 import { emptyCounters, keys, type BatchRecord, type CustomerCounters } from '../../domain/model';
 import { stripKeys } from './codec';
 import type { TransactAction } from './transactions';
-import { getItems, tableName, type Item } from './table';
+import { inParallel } from '../../domain/async';
+import { getItems, queryAll, tableName, type Item } from './table';
 
 export const CUSTOMER_COUNTER_SHARDS = 8;
-export const MAX_BATCH_COUNTER_SHARDS = 8;
-/** Members per batch counter shard: a small batch is processed by few deliveries and needs few. */
-const MEMBERS_PER_BATCH_SHARD = 100;
+export const BATCH_COUNTER_SHARDS = 8;
 
 export const QUEUES: readonly QueueName[] = ['main', 'priority'];
 export const cap = (q: QueueName) => (q === 'main' ? 'Main' : 'Priority');
@@ -36,13 +35,6 @@ export const CUSTOMER_FIELDS = [
 ] as const;
 /** The batch counter attributes kept in shards (the head holds their starting values). */
 export const BATCH_FIELDS = ['completed', 'errors', 'remaining', 'waiting', 'current'] as const;
-
-export function batchCounterShards(count: number): number {
-  return Math.min(MAX_BATCH_COUNTER_SHARDS, Math.max(1, Math.ceil(count / MEMBERS_PER_BATCH_SHARD)));
-}
-
-/** Shards of a batch head item (1 for heads written before the count was stored). */
-export const shardsOf = (head: Item): number => Number(head['counterShards'] ?? 1);
 
 const randomShard = (n: number) => Math.floor(Math.random() * n);
 
@@ -84,10 +76,8 @@ export function addToCustomerShard(customer: number, deltas: Record<string, numb
 }
 
 /** Adds deltas to one of a batch's shards picked at random. */
-export function addToBatchShard(head: Item, deltas: Record<string, number>): TransactAction | undefined {
-  const customer = Number(head['customer']);
-  const batch = Number(head['batch']);
-  const shard = randomShard(shardsOf(head));
+export function addToBatchShard(customer: number, batch: number, deltas: Record<string, number>): TransactAction | undefined {
+  const shard = randomShard(BATCH_COUNTER_SHARDS);
   return addTo(keys.batchCounters(customer, batch, shard), 'batchCounters', { customer, batch, shard }, deltas);
 }
 
@@ -114,37 +104,26 @@ export function batchView(head: Item, shards: readonly Item[]): BatchRecord {
   return { ...stripKeys<BatchRecord>(head), ...(summed(head, shards, BATCH_FIELDS) as Pick<BatchRecord, (typeof BATCH_FIELDS)[number]>) };
 }
 
-const customerShardKeys = (customer: number) =>
-  Array.from({ length: CUSTOMER_COUNTER_SHARDS }, (_, shard) => keys.customerCounters(customer, shard));
-const batchShardKeys = (head: Item) =>
-  Array.from({ length: shardsOf(head) }, (_, shard) => keys.batchCounters(Number(head['customer']), Number(head['batch']), shard));
+/** Every shard of one customer or batch: one Query on their shared partition key. */
+async function shardsAt(pk: string, consistent: boolean): Promise<Item[]> {
+  return queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: consistent });
+}
 
-const keyString = (k: Item) => `${String(k['pk'])}|${String(k['sk'])}`;
+export const customerShards = (customer: number, consistent = true) => shardsAt(keys.customerCounters(customer, 0).pk, consistent);
+export const batchShards = (customer: number, batch: number, consistent = true) => shardsAt(keys.batchCounters(customer, batch, 0).pk, consistent);
 
 /** The customers' summed counters (heads as read), in the heads' order. */
 export async function customerViews(heads: readonly Item[], consistent = true): Promise<CustomerCounters[]> {
-  const shards = await getItems(heads.flatMap((h) => customerShardKeys(Number(h['customer']))), consistent);
-  const byCustomer = groupBy(shards, (s) => String(s['customer']));
-  return heads.map((h) => customerView(h, byCustomer.get(String(h['customer'])) ?? []));
+  return inParallel(heads, 16, async (h) => customerView(h, await customerShards(Number(h['customer']), consistent)));
 }
 
-/** Reads the customer's head and shards in one BatchGetItem. */
+/** Reads the customer's head and shards. */
 export async function readCustomer(customer: number, consistent = true): Promise<CustomerCounters | undefined> {
-  const headKey = keys.customer(customer);
-  const items = await getItems([headKey, ...customerShardKeys(customer)], consistent);
-  const head = items.find((i) => keyString(i) === keyString(headKey));
-  return head ? customerView(head, items.filter((i) => i !== head)) : undefined;
+  const [[head], shards] = await Promise.all([getItems([keys.customer(customer)], consistent), customerShards(customer, consistent)]);
+  return head ? customerView(head, shards) : undefined;
 }
 
 /** The batches' summed counters (heads as read), in the heads' order. */
 export async function batchViews(heads: readonly Item[], consistent = false): Promise<BatchRecord[]> {
-  const shards = await getItems(heads.flatMap(batchShardKeys), consistent);
-  const byBatch = groupBy(shards, (s) => `${String(s['customer'])}/${String(s['batch'])}`);
-  return heads.map((h) => batchView(h, byBatch.get(`${String(h['customer'])}/${String(h['batch'])}`) ?? []));
-}
-
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
-  return groups;
+  return inParallel(heads, 16, async (h) => batchView(h, await batchShards(Number(h['customer']), Number(h['batch']), consistent)));
 }

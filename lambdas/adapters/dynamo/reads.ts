@@ -8,7 +8,7 @@ import { TABLE } from '../../config/resources';
 import { batchIdFromKey, keys, MEMBER_PARTITIONS, type BatchRecord, type CustomerCounters, type MemberRecord, type MemberState } from '../../domain/model';
 import type { Page, PageRequest, QueueReader } from '../../domain/ports';
 import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
-import { batchViews, customerViews, QUEUES, readCustomer } from './counters';
+import { batchShards, batchView, batchViews, customerViews, QUEUES, readCustomer } from './counters';
 import { memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
 import { getMembers } from './transitions';
@@ -28,8 +28,8 @@ export async function listCustomers(): Promise<CustomerCounters[]> {
 }
 
 export async function getBatch(customer: number, batch: number, consistent = false): Promise<BatchRecord | undefined> {
-  const [head] = await getItems([keys.batch(customer, batch)], consistent);
-  return head ? (await batchViews([head], consistent))[0] : undefined;
+  const [[head], shards] = await Promise.all([getItems([keys.batch(customer, batch)], consistent), batchShards(customer, batch, consistent)]);
+  return head ? batchView(head, shards) : undefined;
 }
 
 export async function getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]> {

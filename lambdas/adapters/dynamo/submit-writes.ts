@@ -10,17 +10,13 @@ import { inParallel } from '../../domain/async';
 import { keys, MEMBER_PARTITIONS, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
 import type { CreateBatchResult, MemberRef, NewBatch, SubmitStore } from '../../domain/ports';
 import { memberItem, prefixed } from './codec';
-import { addToCustomerShard, batchCounterShards, batchViews, cap, CUSTOMER_COUNTER_SHARDS } from './counters';
+import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
 import { putAll, runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, pick, queryAll, tableName } from './table';
 
 /** Members that left the customer's queue, summed over its shards (only ever grows). */
 async function releasedByShards(customer: number): Promise<number> {
-  const shards = await getItems(
-    Array.from({ length: CUSTOMER_COUNTER_SHARDS }, (_, shard) => keys.customerCounters(customer, shard)),
-    true,
-  );
-  return shards.reduce((sum, s) => sum + Number(s['released'] ?? 0), 0);
+  return (await customerShards(customer)).reduce((sum, s) => sum + Number(s['released'] ?? 0), 0);
 }
 
 type Allocation = { batch: number } | { full: { admitted: number } };
@@ -110,7 +106,6 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
           ...keys.batchOpen(customer, queue, submitted, batch),
           ...keys.batchEnqueueing(customer, submitted, batch),
           type: 'batch',
-          counterShards: batchCounterShards(count),
           ...record,
         },
         ConditionExpression: 'attribute_not_exists(pk)',

@@ -10,7 +10,7 @@ import type { MemberRef, SupersedeStore } from '../../domain/ports';
 import { addToBatchShard } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
 import { getMembers } from './transitions';
-import { getItems, queryAll, tableName, type Item } from './table';
+import { queryAll, tableName } from './table';
 
 export async function memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]> {
   const { gsi4pk } = keys.memberAsset(customer, space, id, 0);
@@ -22,7 +22,8 @@ export async function memberRefsOfAsset(customer: number, space: number, id: str
   return items.map((i) => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) }));
 }
 
-function supersedeActions(members: readonly MemberRecord[], head: Item, by: number): TransactItems {
+function supersedeActions(members: readonly MemberRecord[], by: number): TransactItems {
+  const { customer, batch } = members[0] as MemberRecord;
   return [
     ...members.map((m) => ({
       Update: {
@@ -33,7 +34,7 @@ function supersedeActions(members: readonly MemberRecord[], head: Item, by: numb
         ExpressionAttributeValues: { ':by': by },
       },
     })),
-    addToBatchShard(head, { current: -members.length })!,
+    addToBatchShard(customer, batch, { current: -members.length })!,
   ];
 }
 
@@ -43,23 +44,16 @@ export async function supersede(refs: readonly MemberRef[], by: number): Promise
   const members = (await getMembers(refs)).filter((m) => m.supersededBy === undefined);
   const byBatch = new Map<string, MemberRecord[]>();
   for (const m of members) byBatch.set(batchRef(m.customer, m.batch), [...(byBatch.get(batchRef(m.customer, m.batch)) ?? []), m]);
-  const heads = new Map(
-    (await getItems([...byBatch.values()].map((g) => keys.batch((g[0] as MemberRecord).customer, (g[0] as MemberRecord).batch)), true)).map(
-      (h) => [batchRef(Number(h['customer']), Number(h['batch'])), h],
-    ),
-  );
   let changed = 0;
-  for (const [ref, group] of byBatch) {
-    const head = heads.get(ref);
-    if (!head) continue;
+  for (const group of byBatch.values()) {
     for (const part of chunk(group, 98)) {
-      const outcome = await runTransaction(() => supersedeActions(part, head, by));
+      const outcome = await runTransaction(() => supersedeActions(part, by));
       if (outcome.ok) {
         changed += part.length;
         continue;
       }
       // One member was marked meanwhile: do them one at a time; the condition skips the marked.
-      for (const m of part) if ((await runTransaction(() => supersedeActions([m], head, by))).ok) changed += 1;
+      for (const m of part) if ((await runTransaction(() => supersedeActions([m], by))).ok) changed += 1;
     }
   }
   return changed;

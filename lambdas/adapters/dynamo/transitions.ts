@@ -11,7 +11,7 @@ import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../
 import { keys, type MemberRecord } from '../../domain/model';
 import type { BatchState, MemberRef, ProcessingStore, TransitionResult } from '../../domain/ports';
 import { prefixed, stripKeys, toMember } from './codec';
-import { addToBatchShard, addToCustomerShard, batchCounterShards, batchView, cap, QUEUES, shardsOf } from './counters';
+import { addToBatchShard, addToCustomerShard, batchShards, cap, QUEUES } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, tableName, type Item } from './table';
 
@@ -34,12 +34,9 @@ async function headsOf(refs: readonly { customer: number; batch: number }[]): Pr
   return new Map(items.map((h) => [batchRef(Number(h['customer']), Number(h['batch'])), h]));
 }
 
-/**
- * Head-like records from batch states just read. The shard count is derived from `count`: a batch
- * shrunk by recovery derives no more shards than it has, and readers sum all of them.
- */
+/** Head-like records from batch states just read. */
 function headsFromStates(states: readonly BatchState[]): Map<string, Item> {
-  return new Map(states.map((b) => [batchRef(b.customer, b.batch), { ...b, counterShards: batchCounterShards(b.count) }]));
+  return new Map(states.map((b) => [batchRef(b.customer, b.batch), { ...b }]));
 }
 
 export async function getBatchStates(refs: readonly { customer: number; batch: number }[]): Promise<BatchState[]> {
@@ -122,9 +119,8 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
     });
   }
   for (const d of batchDeltas) {
-    const head = heads.get(batchRef(d.customer, d.batch)) ?? { customer: d.customer, batch: d.batch };
     if (d.start) actions.push(startActions(d.customer, d.batch, at));
-    const update = addToBatchShard(head, { waiting: d.waiting, remaining: d.remaining, completed: d.completed, errors: d.errors });
+    const update = addToBatchShard(d.customer, d.batch, { waiting: d.waiting, remaining: d.remaining, completed: d.completed, errors: d.errors });
     if (update) actions.push(update);
   }
   for (const d of customerDeltas) {
@@ -140,22 +136,23 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
   return actions;
 }
 
-const shardKeys = (customer: number, batch: number, from: number, to: number) =>
-  Array.from({ length: Math.max(0, to - from) }, (_, i) => keys.batchCounters(customer, batch, from + i));
-
 /**
  * Sets `finished` once the batch's counters sum to no remaining member; true if this call did.
- * With `count` known, the head and its shards are read in one call.
+ * A batch's `remaining` starts at its `count` (recovery shrinks both together) and its shards take
+ * the members that ended away. With `count` known (read at the start of the delivery) one Query of
+ * the shards decides: a stale, larger count can only delay the finish to a later check, never
+ * finish early, and an already finished batch fails the update's condition.
  */
 export async function finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean> {
-  const headKey = keys.batch(customer, batch);
-  const guess = count === undefined ? 0 : batchCounterShards(count);
-  const items = await getItems([headKey, ...shardKeys(customer, batch, 0, guess)], true);
-  const head = items.find((i) => i['sk'] === headKey.sk && i['pk'] === headKey.pk);
-  if (!head || head['finished']) return false;
-  const shards = items.filter((i) => i !== head);
-  if (shardsOf(head) > guess) shards.push(...(await getItems(shardKeys(customer, batch, guess, shardsOf(head)), true)));
-  if (batchView(head, shards).remaining > 0) return false;
+  let total = count;
+  if (total === undefined) {
+    const [head] = await getItems([keys.batch(customer, batch)], true);
+    if (!head || head['finished']) return false;
+    total = Number(head['count']);
+  }
+  const shards = await batchShards(customer, batch, true);
+  const remaining = shards.reduce((sum, s) => sum + Number(s['remaining'] ?? 0), total);
+  if (remaining > 0) return false;
   const finished = now();
   try {
     await db().send(
