@@ -4,7 +4,7 @@
  * (BatchWriteItem 8 in flight, SendMessageBatch 16 in flight), but no HTTP, no validation, no
  * authorizer. handler time / bare time is then the handler's overhead over what the work costs.
  */
-import { DynamoDBDocumentClient, BatchWriteCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, BatchWriteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { performance } from 'node:perf_hooks';
 import { memberItem } from '../lambdas/adapters/dynamo/codec';
@@ -44,9 +44,17 @@ export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareS
       const started = performance.now();
       const n = assets.length;
       const submitted = new Date().toISOString();
-      // 1. Read the last batch id (the id is taken in step 2, conditioned on this read).
-      const { Item: head } = await db.send(new GetCommand({ TableName, Key: keys.customer(customer), ConsistentRead: true }));
-      const batch = Number(head?.['batchSeq'] ?? 0) + 1;
+      // 1. Allocate the batch id.
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName,
+          Key: keys.customer(customer),
+          UpdateExpression: 'ADD batchSeq :one',
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      const batch = Number(Attributes?.['batchSeq']);
       // 2. The batch item and the customer counters, atomically.
       await db.send(
         new TransactWriteCommand({
@@ -55,9 +63,9 @@ export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareS
               Update: {
                 TableName,
                 Key: keys.customer(customer),
-                UpdateExpression: 'SET batchSeq = :b ADD #size :n, waitingMain :n, pendingMain :n, batchCount :one, batchesWaiting :one',
+                UpdateExpression: 'ADD #size :n, waitingMain :n, pendingMain :n, batchCount :one, batchesWaiting :one',
                 ExpressionAttributeNames: { '#size': 'size' },
-                ExpressionAttributeValues: { ':n': n, ':one': 1, ':b': batch },
+                ExpressionAttributeValues: { ':n': n, ':one': 1 },
               },
             },
             {

@@ -4,18 +4,21 @@
  * version used by test/integration/bench-smoke.test.ts.
  *
  * Order: `cdk synth` (bundles) runs while the emulators start; then submit (pollers paused), reads
- * (on the submit scenario's batches), priority alone (idle system), and processing with the
- * priority probes running behind its backlog.
+ * (on the submit scenario's batches), priority alone (idle system), processing with the
+ * priority probes running behind its backlog, and the strict-mode section (the same workload without
+ * and with conflicts, in the same runtime).
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../lambdas/config/resources';
+import type { StrictDynamoOptions } from '../local/strict-dynamodb';
 import { costPerMillion, DEFAULT_MEMORY, DEFAULT_PRICES, type CostModel, type MemorySizes, type Prices } from './cost';
 import { startHarness, type Harness } from './harness';
 import { runBundlesScenario, type BundlesResult } from './scenarios/bundles';
 import { runProcessingScenario, type ProcessingResult } from './scenarios/processing';
 import { measurePriorityAlone, measurePriorityBehind, priorityResult, type PriorityProbe, type PriorityResult } from './scenarios/priority';
 import { runReadsScenario, type ReadsResult } from './scenarios/reads';
+import { runStrictScenario, type StrictResult } from './scenarios/strict';
 import { batchLimit, runSubmitScenario, type BatchLimit, type SubmitResult } from './scenarios/submit';
 import { evaluateTargets, TARGETS, type TargetCheck } from './targets';
 
@@ -38,6 +41,15 @@ export interface BenchmarkOptions {
   mainPollers?: number;
   /** Length of the 2-item transaction rate measurement (default 3 s; quick 1 s). */
   transactionSeconds?: number;
+  /** Run the strict-mode section (default true). */
+  strict?: boolean;
+  /** Strict section: main-queue batches (default 4), members each (default 500; quick 40). */
+  strictBatches?: number;
+  strictMembers?: number;
+  /** Strict section: members of its one priority batch (default 100; quick 20). */
+  strictPriority?: number;
+  /** Strict section: runs per mode, alternated without/with, with/without, … (default 2; quick 1). */
+  strictReps?: number;
   prices?: Partial<Prices>;
   memory?: Partial<MemorySizes>;
   /** Progress lines (default: none). */
@@ -54,12 +66,16 @@ export interface BenchmarkResult {
     cpus: number;
     /** 1-minute load average at the start and the end (other work on the machine skews times). */
     loadAverage: { start: number; end: number };
+    /** The strict DynamoDB proxy's options every scenario but the strict section ran with (none: off). */
+    strictDynamo: StrictDynamoOptions | null;
   };
   submit: SubmitResult & { limit: BatchLimit };
   reads: ReadsResult;
   priority: PriorityResult;
   processing: ProcessingResult<PriorityProbe[]>;
   bundles: BundlesResult | { skipped: true };
+  /** The strict-mode section, or why it was skipped. */
+  strict: StrictResult | { skipped: string };
   cost: CostModel;
   /** Cost with Lambda duration taken as the processing run's elapsed time per member (see README). */
   costSerialDuration: CostModel;
@@ -68,6 +84,9 @@ export interface BenchmarkResult {
 
 const SUBMIT_CUSTOMER_BASE = 1000;
 const FLOW_CUSTOMER = 5000;
+const STRICT_CUSTOMER_BASE = 7000;
+const PRIORITY_POLLERS = 4;
+const TASKS_POLLERS = 2;
 
 export function resolveOptions(options: BenchmarkOptions): BenchmarkResult['meta']['settings'] {
   const quick = options.quick ?? false;
@@ -82,6 +101,11 @@ export function resolveOptions(options: BenchmarkOptions): BenchmarkResult['meta
     bundles: options.bundles ?? !quick,
     mainPollers: options.mainPollers ?? 8,
     transactionSeconds: options.transactionSeconds ?? (quick ? 1 : 3),
+    strict: options.strict ?? true,
+    strictBatches: options.strictBatches ?? 4,
+    strictMembers: options.strictMembers ?? (quick ? 40 : 500),
+    strictPriority: options.strictPriority ?? (quick ? 20 : 100),
+    strictReps: options.strictReps ?? (quick ? 1 : 2),
   };
 }
 
@@ -101,12 +125,13 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
   bundlesPromise.catch(() => undefined);
   let harness: Harness;
   try {
-    harness = await startHarness({ mainPollers: settings.mainPollers });
+    harness = await startHarness({ mainPollers: settings.mainPollers, priorityPollers: PRIORITY_POLLERS, tasksPollers: TASKS_POLLERS });
   } catch (error) {
     await bundlesPromise.catch(() => undefined);
     throw error;
   }
   try {
+    const strictDynamo = harness.runtime.strict ? { ...harness.runtime.strict.options } : null;
     const bundles = await bundlesPromise;
     if (!('skipped' in bundles)) step(`bundles: ${bundles.bundles.length} functions, synth ${(bundles.synthMs / 1000).toFixed(1)} s`);
 
@@ -139,6 +164,23 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     });
     step(`processing: ${processing.membersPerSecond.toFixed(1)} members/s`);
 
+    let strict: StrictResult | { skipped: string };
+    if (!settings.strict) strict = { skipped: 'not asked for (--no-strict)' };
+    else if (!harness.runtime.strict) strict = { skipped: 'strict DynamoDB mode is off (STRICT_DYNAMODB)' };
+    else {
+      const w = { mainBatches: settings.strictBatches, mainMembers: settings.strictMembers, priorityBatches: 1, priorityMembers: settings.strictPriority };
+      step(`strict: ${w.mainBatches} × ${w.mainMembers} main + ${w.priorityMembers} priority, ${settings.strictReps} run(s) without and with conflicts`);
+      strict = await runStrictScenario(harness, w, settings.strictReps, STRICT_CUSTOMER_BASE, {
+        main: settings.mainPollers,
+        priority: PRIORITY_POLLERS,
+        tasks: TASKS_POLLERS,
+      });
+      step(
+        `strict: ${strict.withoutConflicts.membersPerSecond.toFixed(1)} → ${strict.withConflicts.membersPerSecond.toFixed(1)} members/s, ` +
+          `ceiling ${strict.ceiling.processing.imagesPerSecond.toFixed(0)} images/s (${strict.ceiling.processing.binding?.pattern})`,
+      );
+    }
+
     const prices = { ...DEFAULT_PRICES, ...options.prices };
     const memory = { ...DEFAULT_MEMORY, ...options.memory };
     const inputs = costInputs(submit, processing, largest.members);
@@ -150,7 +192,8 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
       memory,
     );
 
-    const partial = { submit: { ...submit, limit }, reads, priority, processing, bundles, cost };
+    // Cost comes from the submit and processing scenarios only (never the strict section's runs).
+    const partial = { submit: { ...submit, limit }, reads, priority, processing, bundles, strict, cost };
     const targets = evaluateTargets(partial);
     return {
       meta: {
@@ -161,6 +204,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         node: process.version,
         cpus: cpus().length,
         loadAverage: { start: loadStart, end: loadavg()[0] ?? 0 },
+        strictDynamo,
       },
       ...partial,
       costSerialDuration,

@@ -11,6 +11,8 @@ import { createHandlerLoader, silentLogger, type HandlerName, type HandlerRegist
 import type { InvocationOutcome, PollerName } from '../local/pollers';
 import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, startLocalRuntime, type LocalRuntime } from '../local/runtime';
 import { startOriginServer, type OriginServer } from '../test/support/origin-server';
+import type { StrictDynamoOptions } from '../local/strict-dynamodb';
+import { PartitionWrites } from './partition-writes';
 import { SdkCounters, withTag } from './sdk-counters';
 
 export const HANDLER_NAMES: readonly HandlerName[] = [
@@ -51,6 +53,8 @@ export interface HarnessOptions {
   mainPollers?: number;
   priorityPollers?: number;
   tasksPollers?: number;
+  /** Strict DynamoDB mode's options (false: off); default as the local runtime decides (STRICT_DYNAMODB, on). */
+  strict?: StrictDynamoOptions | false;
   logger?: RuntimeLogger;
 }
 
@@ -58,9 +62,11 @@ export interface Harness {
   runtime: LocalRuntime;
   origin: OriginServer;
   counters: SdkCounters;
+  /** Write units per partition key (bench/partition-writes.ts). */
+  partitions: PartitionWrites;
   handlerTimes(): Record<string, HandlerTime>;
   pollerRequests(): Record<PollerName, PollerRequests>;
-  /** Zeroes the SDK counters, the handler times and the poller requests. */
+  /** Zeroes the SDK counters, the partition writes, the handler times and the poller requests. */
   resetCounts(): void;
   /** Pauses every poller and waits until no long poll or invocation is still under way. */
   quiesce(): Promise<void>;
@@ -101,6 +107,8 @@ function emptyPollerRequests(): PollerRequests {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const counters = new SdkCounters();
   counters.install();
+  const partitions = new PartitionWrites();
+  partitions.install();
   const times = new Map<string, HandlerTime>();
   const pollerCounts = new Map<PollerName, PollerRequests>();
 
@@ -146,6 +154,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         tasks: options.tasksPollers ?? 2,
       },
       pollerHooks: { onAfterInvoke },
+      ...(options.strict !== undefined ? { strict: options.strict } : {}),
       env: {
         // Processing measures the common path: no "running" marks for fast local origins.
         MARK_RUNNING_AFTER_MS: '600000',
@@ -154,6 +163,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   } catch (error) {
     await origin.close();
     counters.dispose();
+    partitions.dispose();
     throw error;
   }
   const pollers = runtime.pollers!;
@@ -186,6 +196,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     runtime,
     origin,
     counters,
+    partitions,
     handlerTimes: () => Object.fromEntries([...times].map(([k, v]) => [k, { ...v }])),
     pollerRequests: () => {
       const out = {} as Record<PollerName, PollerRequests>;
@@ -194,6 +205,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     resetCounts() {
       counters.reset();
+      partitions.reset();
       times.clear();
       pollerCounts.clear();
     },
@@ -237,6 +249,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       } finally {
         await origin.close();
         counters.dispose();
+        partitions.dispose();
       }
     },
   };

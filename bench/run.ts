@@ -4,6 +4,7 @@
  *   npm run bench -- [--out results.json] [--quick] [--sizes 100,1000,10000] [--reps 5]
  *                    [--processing 10000] [--priority-reps 5] [--main-pollers 8]
  *                    [--bundles | --no-bundles] [--price name=value]… [--memory name=MiB]…
+ *                    [--strict-batches 4] [--strict-members 500] [--strict-priority 100] [--strict-reps 2] [--no-strict]
  *
  * Progress goes to stderr, the table to stdout, the full result as JSON to `--out`.
  * Prices: dynamoWritePerMillion, dynamoReadPerMillion, sqsPerMillion, lambdaGbSecond,
@@ -60,6 +61,21 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--no-bundles':
         options.bundles = false;
+        break;
+      case '--no-strict':
+        options.strict = false;
+        break;
+      case '--strict-batches':
+        options.strictBatches = positiveInt('--strict-batches', value());
+        break;
+      case '--strict-members':
+        options.strictMembers = positiveInt('--strict-members', value());
+        break;
+      case '--strict-priority':
+        options.strictPriority = positiveInt('--strict-priority', value());
+        break;
+      case '--strict-reps':
+        options.strictReps = positiveInt('--strict-reps', value());
         break;
       case '--sizes':
         options.sizes = (value() ?? '').split(',').map((s) => positiveInt('--sizes', s.trim()));

@@ -111,6 +111,11 @@ function attributesWritten(kind: string, action: Action): Set<string> {
   return out;
 }
 
+/** An item's size in KB as write units count it (its JSON size as an estimate; at least 1). */
+export function itemKb(item: unknown): number {
+  return Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(item ?? {})) / 1024));
+}
+
 /**
  * AWS's price of a TransactWriteItems request, from the request: every action is a transactional
  * write, 2 units per KB of item (Put: the item's JSON size as an estimate; Update, Delete and
@@ -124,7 +129,7 @@ export function transactWriteUnits(input: unknown): number {
     for (const [kind, action] of Object.entries(wrapper)) {
       if (!action || typeof action !== 'object') continue;
       const body = action as Action;
-      const kb = kind === 'Put' ? Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(body['Item'] ?? {})) / 1024)) : 1;
+      const kb = kind === 'Put' ? itemKb(body['Item']) : 1;
       const written = attributesWritten(kind, body);
       const indexes = Object.values(TABLE.indexes).filter((ix) => written.has(ix.partitionKey) || written.has(ix.sortKey)).length;
       units += 2 * (kb + indexes);

@@ -3,6 +3,7 @@
  * figures of every scenario, the targets next to the figures they apply to, and PASS / MISS.
  */
 import type { BenchmarkResult } from './benchmark';
+import type { StrictModeSummary, StrictResult } from './scenarios/strict';
 import { totalsOf } from './sdk-counters';
 import type { TargetCheck } from './targets';
 
@@ -40,6 +41,7 @@ export function buildRows(r: BenchmarkResult): Row[] {
     add(name, `wall time, median of ${s.repetitions} (min–max)`, `${ms(s.handlerMs.median)} (${ms(s.handlerMs.min)}–${ms(s.handlerMs.max)})`);
     add(name, `DynamoDB calls: ${commands(s.calls.dynamodb)}`, int(sum(s.calls.dynamodb)));
     add(name, `SQS calls: ${commands(s.calls.sqs)}`, int(sum(s.calls.sqs)));
+    add(name, `calls as minimum.ts expects of the handler (${int(s.expected.total)})`, s.matchesExpected ? 'yes' : 'no');
     add(name, `calls / minimum (${int(s.calls.total)} / ${int(s.minimum.total)})`, dec(s.callsOverMinimum, 3), `submit.callsOverMinimum.${s.members}`);
     add(name, `bare script, minimal calls only: median (min–max)`, `${ms(s.bareMs.median)} (${ms(s.bareMs.min)}–${ms(s.bareMs.max)})`);
     add(name, 'handler time / bare time', dec(s.handlerOverBare), `submit.handlerOverBare.${s.members}`);
@@ -75,7 +77,11 @@ export function buildRows(r: BenchmarkResult): Row[] {
   add(name, 'Lambda invocations per member (processors + tasks)', dec(p.perMember.lambdaInvocations, 3));
   for (const [tag, v] of Object.entries(p.perMember.handlerMs)) add(name, `${tag} handler time per member`, `${dec(v, 1)} ms`);
 
-  // 3. Priority
+  // 3. Strict mode (issue 10)
+  if ('skipped' in r.strict) add('Strict', 'strict-mode section', `skipped (${r.strict.skipped})`);
+  else strictRows(r.strict, add);
+
+  // 4. Priority
   const q = r.priority;
   add('Priority', `${q.members} members alone: median (min–max)`, `${ms(q.alone.median)} (${ms(q.alone.min)}–${ms(q.alone.max)})`);
   add(
@@ -93,7 +99,7 @@ export function buildRows(r: BenchmarkResult): Row[] {
     `${latency(q.dynamodb.alone)} / ${latency(q.dynamodb.behindBacklog)} / ${latency(totalsOf(p.counts, 'dynamodb', ['process-images:main']))}`,
   );
 
-  // 4. Reads
+  // 5. Reads
   for (const m of r.reads.measures) {
     add(`Read ${int(m.members)}`, `${m.endpoint}: DynamoDB calls / read units`, `${m.dynamoCalls} / ${dec(m.readUnits, 1)}`);
   }
@@ -101,17 +107,89 @@ export function buildRows(r: BenchmarkResult): Row[] {
     add('Reads', `${endpoint}: cost independent of batch size`, r.reads.independent[endpoint as keyof typeof r.reads.independent] ? 'yes' : 'no', `reads.independent.${endpoint}`);
   }
 
-  // 5. Bundles
+  // 6. Bundles
   if ('skipped' in r.bundles) add('Bundles', 'cdk synth', 'skipped (--quick without --bundles)');
   else for (const b of r.bundles.bundles) add('Bundles', `${b.fn} (minified index.js)`, `${dec(b.bytes / 1024, 1)} KiB`, `bundles.${b.fn}`);
 
-  // 6. Cost
+  // 7. Cost
   for (const line of r.cost.lines) {
     add('Cost/1M', `${line.item}: ${int(line.quantityPerMillion)} ${line.unit}`, usd(line.usd));
   }
   add('Cost/1M', `total per million images (batches of ${int(r.cost.inputs.batchSize)})`, usd(r.cost.totalPerMillion), 'cost.perMillion');
   add('Cost/1M', 'total with processor duration = elapsed time per member', usd(r.costSerialDuration.totalPerMillion));
   return rows;
+}
+
+type Add = (scenario: string, figure: string, value: string, checkId?: string) => void;
+
+/** 0.004 → `0.4%`. */
+const share = (n: number) => `${Number((n * 100).toFixed(2))}%`;
+const perSecond = (n: number) => (Number.isFinite(n) ? int(n) : '∞');
+
+function strictRows(s: StrictResult, add: Add): void {
+  const w = s.workload;
+  const name = `Strict ${w.mainBatches}×${int(w.mainMembers)}+${int(w.priorityMembers)}`;
+  const mode = (x: StrictModeSummary, label: string) =>
+    add(
+      name,
+      `members/s ${label} (${x.runs} run${x.runs > 1 ? 's' : ''}: ${x.perRun.map((v) => dec(v, 1)).join(', ')}; ${int(x.completed)} completed, ${int(x.errors)} errors in ${ms(x.elapsedMs)})`,
+      dec(x.membersPerSecond, 1),
+    );
+  const o = s.withConflicts.options;
+  add(name, 'one customer, all batches submitted together, then processed by', `${s.pollers.main} main + ${s.pollers.priority} priority + ${s.pollers.tasks} tasks pollers`);
+  mode(s.withoutConflicts, 'without conflicts (straight to DynamoDB Local)');
+  mode(s.withConflicts, o ? `with conflicts (proxy: window ${o.conflictWindowMs} ms, throttles ${share(o.throttleRate)}, 500s ${share(o.errorRate)})` : 'with conflicts');
+  add(name, 'members/s with conflicts ÷ without', dec(s.ratio), 'strict.ratio');
+  const p = s.withConflicts.per1000;
+  add(name, 'with conflicts, per 1,000 members: cancelled transactions (TransactionConflict)', dec(p.transactionConflicts, 1));
+  add(
+    name,
+    'with conflicts, per 1,000 members: write conflicts / key throttles / random throttles / 500s after apply',
+    `${dec(p.writeConflicts, 1)} / ${dec(p.keyThrottles, 1)} / ${dec(p.randomThrottles, 1)} / ${dec(p.errorsAfterApply, 1)}`,
+  );
+  const refused = [...s.ceiling.processing.patterns]
+    .filter((x) => x.conflicts + x.throttles > 0)
+    .sort((a, b) => b.conflicts + b.throttles - (a.conflicts + a.throttles));
+  add(
+    name,
+    `with conflicts, refused write actions by key pattern (conflicts+throttles): ${refused.slice(0, 3).map((x) => `${x.pattern} ${int(x.conflicts)}+${int(x.throttles)}`).join(', ') || 'none'}`,
+    int(refused.reduce((a, x) => a + x.conflicts + x.throttles, 0)),
+  );
+  const calls = (x: StrictModeSummary) => `${dec(x.dynamodb.calls / x.members, 2)} (${dec((x.dynamodb.errors / x.members) * 1000, 0)}‰ failed)`;
+  add(name, 'DynamoDB calls per member (failed): without / with conflicts', `${calls(s.withoutConflicts)} / ${calls(s.withConflicts)}`);
+  const failures = (x: StrictModeSummary) => commands(x.failedByCommand) || 'none';
+  add(name, `failed DynamoDB calls by command: without: ${failures(s.withoutConflicts)}; with: ${failures(s.withConflicts)}`, '');
+  add(name, 'submit of the workload (concurrent POSTs), mean: without / with conflicts', `${ms(s.withoutConflicts.submitMs)} / ${ms(s.withConflicts.submitMs)}`);
+  add(name, 'queue size left after the runs: without / with conflicts', `${int(s.withoutConflicts.sizeAfter)} / ${int(s.withConflicts.sizeAfter)}`);
+
+  const c = s.ceiling;
+  const ceilingName = 'AWS ceiling';
+  const b = c.processing.binding;
+  add(
+    ceilingName,
+    `images/s per customer before a key passes ${int(c.limitPerKey)} WCU/s (binding: ${b ? `${b.pattern}, ${dec(b.unitsPerImage, 3)} units/image` : 'none'})`,
+    perSecond(c.processing.imagesPerSecond),
+    'strict.ceiling',
+  );
+  c.processing.patterns.slice(0, 3).forEach((x, i) =>
+    add(ceilingName, `#${i + 1} ${x.pattern} (${x.scope}, ${int(x.keys)} keys): write units per image (ceiling)`, `${dec(x.unitsPerImage, 3)} (${perSecond(x.ceiling)}/s)`),
+  );
+  const ws = c.withSubmit.binding;
+  add(
+    ceilingName,
+    `with the submit side (members written, then processed; binding ${ws?.pattern ?? 'none'}, ${dec(ws?.unitsPerImage ?? NaN, 3)} units/image)`,
+    perSecond(c.withSubmit.imagesPerSecond),
+  );
+  add(
+    ceilingName,
+    `as run (units ÷ the customer's ${int(w.members)} images over ${w.mainBatches + w.priorityBatches} batches; binding ${c.processing.asRun.pattern ?? 'none'})`,
+    perSecond(c.processing.asRun.imagesPerSecond),
+  );
+  add(
+    ceilingName,
+    `counter shards: ${c.shards.customer} per customer, ${c.shards.batch} per batch; member partitions: ${c.shards.memberPartitions} per batch`,
+    '',
+  );
 }
 
 export function formatRows(rows: readonly Row[]): string {

@@ -1,5 +1,5 @@
 /**
- * The targets of issue 6, checked against a run's figures. They are printed next to the figures
+ * The targets of issues 6 and 10, checked against a run's figures. They are printed next to the figures
  * (PASS / MISS); they are not test assertions.
  */
 import type { BundlesResult } from './scenarios/bundles';
@@ -7,6 +7,7 @@ import type { CostModel } from './cost';
 import type { ProcessingResult } from './scenarios/processing';
 import type { PriorityResult } from './scenarios/priority';
 import type { ReadsResult } from './scenarios/reads';
+import type { StrictResult } from './scenarios/strict';
 import type { BatchLimit, SubmitResult } from './scenarios/submit';
 import { DEFAULTS } from '../lambdas/config/resources';
 
@@ -20,6 +21,10 @@ export const TARGETS = {
   costPerMillion: 3,
   /** A POST must fit at least the configured largest batch (MAX_BATCH_SIZE default). */
   largestBatch: DEFAULTS.maxBatchSize,
+  /** Strict section: members/s with conflicts ÷ without (issue 10). */
+  strictRatio: 0.8,
+  /** Images/s one customer reaches before any partition key passes 1,000 WCU/s (issue 10). */
+  ceilingImagesPerSecond: 2_000,
 } as const;
 
 export interface TargetCheck {
@@ -40,6 +45,7 @@ export interface TargetInputs {
   priority: PriorityResult;
   processing: ProcessingResult;
   bundles: BundlesResult | { skipped: true };
+  strict: StrictResult | { skipped: string };
   cost: CostModel;
 }
 
@@ -50,6 +56,15 @@ const atMost = (id: string, what: string, value: number, limit: number, format =
   target: `≤ ${format(limit)}`,
   pass: Number.isFinite(value) && value <= limit,
   overBy: value / limit,
+});
+
+const atLeast = (id: string, what: string, value: number, limit: number, format = (n: number) => String(n)): TargetCheck => ({
+  id,
+  what,
+  value,
+  target: `≥ ${format(limit)}`,
+  pass: !Number.isNaN(value) && value >= limit,
+  overBy: limit / value,
 });
 
 export function evaluateTargets(r: TargetInputs): TargetCheck[] {
@@ -85,6 +100,19 @@ export function evaluateTargets(r: TargetInputs): TargetCheck[] {
     for (const b of r.bundles.bundles) {
       checks.push(atMost(`bundles.${b.fn}`, `bundle ${b.fn}`, b.bytes, TARGETS.bundleBytes, (n) => `${(n / 1024).toFixed(0)} KiB`));
     }
+  }
+  if (!('skipped' in r.strict)) {
+    checks.push(atLeast('strict.ratio', 'strict: members/s with conflicts / without', r.strict.ratio, TARGETS.strictRatio));
+    const ceiling = r.strict.ceiling.processing;
+    checks.push(
+      atLeast(
+        'strict.ceiling',
+        `modelled AWS ceiling per customer, images/s (binding: ${ceiling.binding?.pattern ?? 'none'})`,
+        ceiling.imagesPerSecond,
+        TARGETS.ceilingImagesPerSecond,
+        (n) => n.toLocaleString('en-US'),
+      ),
+    );
   }
   checks.push(atMost('cost.perMillion', 'cost per million images (USD)', r.cost.totalPerMillion, TARGETS.costPerMillion, (n) => `$${n.toFixed(2)}`));
   return checks;

@@ -32,8 +32,10 @@ export interface SubmitSizeResult {
   /** Whether every repetition made the same number of calls. */
   callsStable: boolean;
   minimum: CallPlan;
-  /** What the handler is expected to issue today (documentation; compare with `calls`). */
+  /** What the handler is expected to issue today (minimum.ts; no Idempotency-Key is sent). */
   expected: CallPlan;
+  /** Whether `calls` equals `expected` command by command. */
+  matchesExpected: boolean;
   /** Calls the bare script made (must equal the minimum). */
   bareCalls: number;
   callsOverMinimum: number;
@@ -48,6 +50,11 @@ export interface SubmitResult {
 }
 
 const SUBMIT_TAGS = ['api-submit', 'authorizer'];
+
+function sameCalls(a: Record<string, number>, b: Record<string, number>): boolean {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...names].every((k) => (a[k] ?? 0) === (b[k] ?? 0));
+}
 
 export async function runSubmitScenario(h: Harness, sizes: readonly number[], reps: number, customerBase: number): Promise<SubmitResult> {
   await h.quiesce();
@@ -123,6 +130,7 @@ export async function runSubmitScenario(h: Harness, sizes: readonly number[], re
       const handlerMs = stats(handlerTimes);
       const bareMs = stats(bareTimes);
       const minimum = minimalSubmitCalls(n);
+      const expected = expectedHandlerCalls(n);
       results.push({
         members: n,
         customer,
@@ -138,7 +146,8 @@ export async function runSubmitScenario(h: Harness, sizes: readonly number[], re
         calls,
         callsStable: callTotals.every((c) => c === callTotals[0]),
         minimum,
-        expected: expectedHandlerCalls(n),
+        expected,
+        matchesExpected: sameCalls(calls.dynamodb, expected.dynamodb) && sameCalls(calls.sqs, expected.sqs),
         bareCalls,
         callsOverMinimum: calls.total / minimum.total,
         handlerOverBare: handlerMs.median / bareMs.median,

@@ -6,8 +6,10 @@
 import { runBenchmark, type BenchmarkResult } from '../../bench/benchmark';
 import { costPerMillion, DEFAULT_PRICES } from '../../bench/cost';
 import { expectedHandlerCalls, minimalSubmitCalls } from '../../bench/minimum';
+import { ceilingModel, keyPattern, PartitionWrites, writeTargets } from '../../bench/partition-writes';
 import { parseArgs } from '../../bench/run';
 import { READ_ENDPOINTS } from '../../bench/scenarios/reads';
+import { PER_1000, strictOrder } from '../../bench/scenarios/strict';
 import { capacityOf, commandNameOf, transactWriteUnits } from '../../bench/sdk-counters';
 import { buildRows, formatResult } from '../../bench/table';
 
@@ -30,7 +32,77 @@ describe('benchmark building blocks', () => {
       expect(m.total).toBe(Math.ceil(n / 25) + Math.ceil(n / 10) + 3);
     }
     expect(minimalSubmitCalls(10_000).total).toBe(1_403);
-    expect(expectedHandlerCalls(10_000).total).toBe(1_415);
+    // 1 UpdateItem + 2 TransactWriteItems + 400 BatchWriteItem + 1,000 member and 10 task SendMessageBatch.
+    expect(expectedHandlerCalls(10_000)).toEqual({
+      dynamodb: { UpdateItem: 1, TransactWriteItems: 2, BatchWriteItem: 400 },
+      sqs: { SendMessageBatch: 1_010 },
+      total: 1_413,
+    });
+    // An Idempotency-Key adds its lookup.
+    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).dynamodb['GetItem']).toBe(1);
+    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_414);
+    expect(expectedHandlerCalls(20).total).toBe(1 + 2 + 1 + 2 + 1);
+  });
+
+  it('reads the partition key and write units of every write action, in either form', () => {
+    const member = { pk: 'CUST#7#BATCH#000000000003#P5', sk: 'M#000001', state: 'waiting' };
+    expect(writeTargets('BatchWriteItem', { RequestItems: { t: [{ PutRequest: { Item: member } }, { DeleteRequest: { Key: { pk: 'X', sk: 'y' } } }] } })).toEqual([
+      { pk: member.pk, units: 1 },
+      { pk: 'X', units: 1 },
+    ]);
+    // Transactional writes: 2 per KB; the wire form ({ S: … }) as well as the document client's.
+    expect(
+      writeTargets('TransactWriteItems', {
+        TransactItems: [
+          { Update: { TableName: 't', Key: { pk: { S: 'CUST#7#COUNTERS#3' }, sk: { S: 'COUNTERS' } } } },
+          { Put: { TableName: 't', Item: { pk: 'CUST#7', sk: 'BATCH#1', v: 'x'.repeat(1500) } } },
+        ],
+      }),
+    ).toEqual([
+      { pk: 'CUST#7#COUNTERS#3', units: 2 },
+      { pk: 'CUST#7', units: 4 },
+    ]);
+    expect(writeTargets('UpdateItem', { Key: { pk: 'CUST#7', sk: 'QUEUE' } })).toEqual([{ pk: 'CUST#7', units: 1 }]);
+    expect(writeTargets('GetItem', { Key: { pk: 'CUST#7', sk: 'QUEUE' } })).toEqual([]);
+    expect(new PartitionWrites().snapshot()).toEqual({});
+  });
+
+  it('names key patterns and models the ceiling from the busiest key', () => {
+    expect(keyPattern('CUST#5000#BATCH#000000000003#COUNTERS#2')).toBe('CUST#c#BATCH#b#COUNTERS#s');
+    expect(keyPattern('CUST#5000#BATCH#000000000003#P7')).toBe('CUST#c#BATCH#b#Pn');
+    expect(keyPattern('CUST#5000#COUNTERS#0')).toBe('CUST#c#COUNTERS#s');
+    expect(keyPattern('CUST#5000')).toBe('CUST#c');
+    const load = (units: number) => ({ units, writes: units, conflicts: 0, throttles: 0 });
+    const model = ceilingModel(
+      {
+        // Batch 1 (400 members): two member partitions, 2 units per member.
+        'CUST#9#BATCH#000000000001#P0': load(400),
+        'CUST#9#BATCH#000000000001#P1': load(400),
+        // Batch 2 (100 members): one partition.
+        'CUST#9#BATCH#000000000002#P0': load(200),
+        // Customer-scoped: divided by the customer's 500 images.
+        'CUST#9#COUNTERS#0': load(50),
+        'CUST#9': load(10),
+      },
+      [
+        { customer: 9, batch: 1, members: 400 },
+        { customer: 9, batch: 2, members: 100 },
+      ],
+    );
+    expect(model.binding?.pattern).toBe('CUST#c#BATCH#b#Pn');
+    expect(model.binding?.scope).toBe('batch');
+    expect(model.binding?.unitsPerImage).toBeCloseTo(2);
+    expect(model.binding?.keys).toBe(3);
+    expect(model.imagesPerSecond).toBeCloseTo(500);
+    expect(model.patterns.map((p) => p.pattern)).toEqual(['CUST#c#BATCH#b#Pn', 'CUST#c#COUNTERS#s', 'CUST#c']);
+    expect(model.patterns[1]?.unitsPerImage).toBeCloseTo(0.1);
+    // As run: the busiest key's units over the customer's 500 images.
+    expect(model.asRun.imagesPerSecond).toBeCloseTo(1_000 / (400 / 500));
+  });
+
+  it('alternates the strict runs so that a drift hits both modes alike', () => {
+    expect(strictOrder(1)).toEqual(['withoutConflicts', 'withConflicts']);
+    expect(strictOrder(2)).toEqual(['withoutConflicts', 'withConflicts', 'withConflicts', 'withoutConflicts']);
   });
 
   it('sums ConsumedCapacity whether it is an object or an array', () => {
@@ -59,6 +131,9 @@ describe('benchmark building blocks', () => {
     expect(parseArgs(['--quick', '--out', 'x.json', '--sizes', '20,100', '--reps', '2', '--price', 'sqsPerMillion=0.5'])).toEqual({
       out: 'x.json',
       options: { quick: true, sizes: [20, 100], reps: 2, prices: { sqsPerMillion: 0.5 } },
+    });
+    expect(parseArgs(['--strict-members', '50', '--strict-batches', '2', '--strict-priority', '10', '--strict-reps', '1', '--no-strict'])).toEqual({
+      options: { strictMembers: 50, strictBatches: 2, strictPriority: 10, strictReps: 1, strict: false },
     });
     expect(() => parseArgs(['--reps', '0'])).toThrow();
     expect(() => parseArgs(['--price', 'nope=1'])).toThrow();
@@ -97,6 +172,11 @@ describe('npm run bench --quick', () => {
       positive('write units', s.writeUnits);
       expect(s.calls.total).toBeGreaterThan(0);
       expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil(n / 25));
+      // The handler issues exactly what minimum.ts expects of it (no Idempotency-Key: no GetItem).
+      expect(s.expected).toEqual(expectedHandlerCalls(n));
+      expect(s.calls.dynamodb).toEqual(s.expected.dynamodb);
+      expect(s.calls.sqs).toEqual(s.expected.sqs);
+      expect(s.matchesExpected).toBe(true);
       expect(s.calls.sqs['SendMessageBatch']).toBeGreaterThanOrEqual(Math.ceil(n / 10));
       expect(s.minimum).toEqual(minimalSubmitCalls(n));
       expect(s.minimum.total).toBe(Math.ceil(n / 25) + Math.ceil(n / 10) + 3);
@@ -145,7 +225,63 @@ describe('npm run bench --quick', () => {
     expect(Object.keys(result.reads.independent).sort()).toEqual([...READ_ENDPOINTS].sort());
   });
 
+  it('processes the same workload without and with conflicts, and models the AWS ceiling', () => {
+    const strict = result.strict;
+    if ('skipped' in strict) throw new Error(`strict section skipped: ${strict.skipped}`);
+    const settings = result.meta.settings;
+    const members = settings.strictBatches * settings.strictMembers + settings.strictPriority;
+    expect(strict.workload.members).toBe(members);
+    expect(strict.runs.map((r) => r.mode)).toEqual(strictOrder(settings.strictReps));
+    for (const run of strict.runs) {
+      expect(run.batches).toHaveLength(settings.strictBatches + 1);
+      expect(run.batches.filter((b) => b.queue === 'priority')).toHaveLength(1);
+      expect(run.completed + run.errors).toBe(members);
+      expect(run.sizeAfter).toBe(0);
+      positive(`${run.mode} members/s`, run.membersPerSecond);
+    }
+    for (const mode of [strict.withoutConflicts, strict.withConflicts]) {
+      expect(mode.runs).toBe(settings.strictReps);
+      expect(mode.members).toBe(members * settings.strictReps);
+      positive('members/s', mode.membersPerSecond);
+      for (const k of PER_1000) expect(finite(k, mode.per1000[k])).toBeGreaterThanOrEqual(0);
+      expect(mode.dynamodb.calls).toBeGreaterThan(0);
+    }
+    // Without conflicts the handlers bypass the proxy; with them every call goes through it.
+    expect(strict.withoutConflicts.options).toBeNull();
+    expect(strict.withoutConflicts.stats.requests).toBe(0);
+    expect(strict.withConflicts.options).toMatchObject({ conflictWindowMs: 20, throttleRate: 0.02, errorRate: 0.004 });
+    expect(strict.withConflicts.stats.requests).toBeGreaterThan(strict.withConflicts.dynamodb.calls / 2);
+    positive('ratio', strict.ratio);
+    expect(strict.ratio).toBeCloseTo(strict.withConflicts.membersPerSecond / strict.withoutConflicts.membersPerSecond);
+    expect(strict.cancelledPer1000).toBe(strict.withConflicts.per1000.transactionConflicts);
+
+    const ceiling = strict.ceiling;
+    expect(ceiling.limitPerKey).toBe(1_000);
+    positive('ceiling', ceiling.processing.imagesPerSecond);
+    const binding = ceiling.processing.binding!;
+    expect(binding.pattern).toMatch(/^CUST#c/);
+    expect(binding.unitsPerImage).toBeGreaterThan(0);
+    // A member's processing writes it once or twice (2 units each) plus its share of counter updates.
+    expect(binding.unitsPerImage).toBeLessThanOrEqual(4);
+    expect(ceiling.processing.imagesPerSecond).toBeCloseTo(1_000 / binding.unitsPerImage);
+    expect(ceiling.processing.patterns.length).toBeGreaterThanOrEqual(3);
+    const perImage = ceiling.processing.patterns.map((p) => p.unitsPerImage);
+    expect(perImage).toEqual([...perImage].sort((a, b) => b - a));
+    // The member items and the batch counter shards are written, per batch.
+    expect(ceiling.processing.patterns.some((p) => p.pattern.startsWith('CUST#c#BATCH#b') && !p.pattern.includes('COUNTERS'))).toBe(true);
+    expect(ceiling.processing.patterns.find((p) => p.pattern === 'CUST#c#BATCH#b#COUNTERS#s')?.scope).toBe('batch');
+    // Writing the members too can only load the keys more.
+    expect(ceiling.withSubmit.imagesPerSecond).toBeLessThanOrEqual(ceiling.processing.imagesPerSecond + 1e-9);
+    positive('ceiling with submit', ceiling.withSubmit.imagesPerSecond);
+    positive('ceiling as run', ceiling.processing.asRun.imagesPerSecond);
+    expect(ceiling.shards.customer).toBeGreaterThan(0);
+  });
+
   it('prices a million images and checks every target', () => {
+    // The cost's inputs come from the submit and processing scenarios, not the strict section.
+    expect(result.cost.inputs.processing.writeUnits).toBe(result.processing.perMember.writeUnits);
+    expect(result.cost.inputs.processing.readUnits).toBe(result.processing.perMember.readUnits);
+    expect(result.cost.inputs.processing.sqsRequests).toBe(result.processing.perMember.sqsRequests);
     expect(result.bundles).toEqual({ skipped: true });
     for (const line of result.cost.lines) finite(line.item, line.usd);
     positive('cost per million', result.cost.totalPerMillion);
@@ -155,7 +291,9 @@ describe('npm run bench --quick', () => {
       expect(ids).toContain(`submit.callsOverMinimum.${n}`);
       expect(ids).toContain(`submit.handlerOverBare.${n}`);
     }
-    for (const id of ['submit.largestBatch', 'processing.writeUnitsPerMember', 'priority.ratio', 'cost.perMillion']) expect(ids).toContain(id);
+    for (const id of ['submit.largestBatch', 'processing.writeUnitsPerMember', 'priority.ratio', 'strict.ratio', 'strict.ceiling', 'cost.perMillion']) {
+      expect(ids).toContain(id);
+    }
     for (const t of result.targets) {
       expect(typeof t.pass).toBe('boolean');
       expect(t.target).not.toBe('');
@@ -168,6 +306,8 @@ describe('npm run bench --quick', () => {
     const text = formatResult(result);
     expect(text).toContain('| Scenario');
     expect(text).toContain(`Submit ${result.meta.settings.sizes[0]}`);
+    expect(text).toContain('members/s with conflicts ÷ without');
+    expect(text).toContain('AWS ceiling');
     expect(text).toMatch(/PASS|MISS/);
   });
 });
