@@ -269,7 +269,7 @@ describe('npm run bench --quick', () => {
     expect(perImage).toEqual([...perImage].sort((a, b) => b - a));
     // The member items and the batch counter shards are written, per batch.
     expect(ceiling.processing.patterns.some((p) => p.pattern.startsWith('CUST#c#BATCH#b') && !p.pattern.includes('COUNTERS'))).toBe(true);
-    expect(ceiling.processing.patterns.find((p) => p.pattern === 'CUST#c#BATCH#b#COUNTERS#s')?.scope).toBe('batch');
+    expect(ceiling.processing.patterns.find((p) => p.pattern === 'CUST#c#BATCH#b#COUNTERS')?.scope).toBe('batch');
     // Writing the members too can only load the keys more.
     expect(ceiling.withSubmit.imagesPerSecond).toBeLessThanOrEqual(ceiling.processing.imagesPerSecond + 1e-9);
     positive('ceiling with submit', ceiling.withSubmit.imagesPerSecond);
