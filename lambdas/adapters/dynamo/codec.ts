@@ -21,7 +21,6 @@ const KEY_ATTRIBUTES = new Set([
   'gsi4pk',
   'gsi4sk',
   'expiresAt',
-  'counterShards',
   'shard',
 ]);
 
