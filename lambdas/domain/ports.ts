@@ -101,7 +101,6 @@ export interface QueueReader {
   getCustomer(customer: number): Promise<CustomerCounters | undefined>;
   listCustomers(): Promise<CustomerCounters[]>;
   getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
-  getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]>;
   getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
   listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
   listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;

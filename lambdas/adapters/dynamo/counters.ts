@@ -29,7 +29,7 @@ import { getItems, queryAll, tableName, type Item } from './table';
 export const CUSTOMER_COUNTER_SHARDS = 32;
 export const BATCH_COUNTER_SHARDS = 16;
 
-export const QUEUES: readonly QueueName[] = ['main', 'priority'];
+export const QUEUE_NAMES: readonly QueueName[] = ['main', 'priority'];
 export const cap = (q: QueueName) => (q === 'main' ? 'Main' : 'Priority');
 
 /** The customer counter attributes kept in shards. */
@@ -37,7 +37,7 @@ export const CUSTOMER_FIELDS = [
   'size',
   'batchCount',
   'batchesWaiting',
-  ...QUEUES.flatMap((q) => [`waiting${cap(q)}`, `running${cap(q)}`, `pending${cap(q)}`]),
+  ...QUEUE_NAMES.flatMap((q) => [`waiting${cap(q)}`, `running${cap(q)}`, `pending${cap(q)}`]),
 ] as const;
 /** The batch counter attributes kept in shards (the head holds their starting values). */
 export const BATCH_FIELDS = ['completed', 'errors', 'remaining', 'waiting', 'current'] as const;

@@ -8,7 +8,7 @@ import { TABLE } from '../../config/resources';
 import { batchIdFromKey, keys, MEMBER_PARTITIONS, type BatchRecord, type CustomerCounters, type MemberRecord, type MemberState } from '../../domain/model';
 import type { Page, PageRequest, QueueReader } from '../../domain/ports';
 import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
-import { batchShards, batchView, batchViews, customerViews, QUEUES, readCustomer } from './counters';
+import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
 import { memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
 import { getMembers } from './transitions';
@@ -30,10 +30,6 @@ export async function listCustomers(): Promise<CustomerCounters[]> {
 export async function getBatch(customer: number, batch: number, consistent = false): Promise<BatchRecord | undefined> {
   const [[head], shards] = await Promise.all([getItems([keys.batch(customer, batch)], consistent), batchShards(customer, batch, consistent)]);
   return head ? batchView(head, shards) : undefined;
-}
-
-export async function getBatches(refs: readonly { customer: number; batch: number }[]): Promise<BatchRecord[]> {
-  return batchViews(await getItems(refs.map((r) => keys.batch(r.customer, r.batch)), true), true);
 }
 
 export async function listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>> {
@@ -243,7 +239,7 @@ export async function listQueuedMembers(customer: number, order: 'asc' | 'desc',
 async function openBatchesOf(customer: number, order: 'asc' | 'desc', from: string | undefined) {
   const PER_QUEUE = 50;
   const lists = await Promise.all(
-    QUEUES.map(async (queue) => {
+    QUEUE_NAMES.map(async (queue) => {
       const { gsi1pk } = keys.batchOpen(customer, queue, '', 0);
       const condition = from ? (order === 'asc' ? ' AND gsi1sk >= :from' : ' AND gsi1sk <= :from') : '';
       const result = await db().send(
@@ -297,7 +293,6 @@ export const dynamoReads = {
   getCustomer,
   listCustomers,
   getBatch,
-  getBatches,
   getMembers,
   listBatches,
   listActiveBatches,

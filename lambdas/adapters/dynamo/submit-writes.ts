@@ -97,7 +97,7 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
     enqueueing: true,
   };
   const Q = cap(queue);
-  const write = () => runTransaction(() => [
+  const actions = (): TransactItems => [
     {
       Put: {
         TableName: tableName(),
@@ -129,12 +129,13 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
           },
         ]
       : []),
-  ]);
+  ];
   let outcome;
   try {
-    outcome = await write();
+    outcome = await runTransaction(actions);
   } catch (error) {
-    // The outcome is unknown: the batch head tells whether the transaction was applied.
+    // The outcome is still unknown after retrying with the same token: the batch head tells
+    // whether the transaction was applied.
     const [head] = await getItems([keys.batch(customer, batch)], true);
     if (head) return { created: record };
     await release(customer, count);

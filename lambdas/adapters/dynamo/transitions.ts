@@ -11,7 +11,7 @@ import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../
 import { keys, type MemberRecord } from '../../domain/model';
 import type { BatchState, MemberRef, ProcessingStore, TransitionResult } from '../../domain/ports';
 import { prefixed, stripKeys, toMember } from './codec';
-import { addToBatchShard, addToCustomerShard, batchShards, cap, QUEUES } from './counters';
+import { addToBatchShard, addToCustomerShard, batchShards, cap, QUEUE_NAMES } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, tableName, type Item } from './table';
 
@@ -129,7 +129,7 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
       // Members that reached a terminal state leave the queue for good (admission counts them).
       released: -d.size,
       batchesWaiting: d.batchesWaiting,
-      ...Object.fromEntries(QUEUES.flatMap((q) => [[`waiting${cap(q)}`, d.waiting[q]], [`running${cap(q)}`, d.running[q]]])),
+      ...Object.fromEntries(QUEUE_NAMES.flatMap((q) => [[`waiting${cap(q)}`, d.waiting[q]], [`running${cap(q)}`, d.running[q]]])),
     });
     if (update) actions.push(update);
   }
