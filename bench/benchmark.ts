@@ -4,9 +4,9 @@
  * version used by test/integration/bench-smoke.test.ts.
  *
  * Order: `cdk synth` (bundles) runs while the emulators start; then submit (pollers paused), reads
- * (on the submit scenario's batches), priority alone (idle system), processing with the
- * priority probes running behind its backlog, and the strict-mode section (the same workload without
- * and with conflicts, in the same runtime).
+ * (on the submit scenario's batches), the load query (a month of seeded samples), priority alone
+ * (idle system), processing with the priority probes running behind its backlog, and the
+ * strict-mode section (the same workload without and with conflicts, in the same runtime).
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +15,7 @@ import type { StrictDynamoOptions } from '../local/strict-dynamodb';
 import { costPerMillion, DEFAULT_MEMORY, DEFAULT_PRICES, type CostModel, type MemorySizes, type Prices } from './cost';
 import { startHarness, type Harness } from './harness';
 import { runBundlesScenario, type BundlesResult } from './scenarios/bundles';
+import { DEFAULT_LOAD_SEED, runLoadScenario, type LoadScaleResult } from './scenarios/load';
 import { runProcessingScenario, type ProcessingResult } from './scenarios/processing';
 import { measurePriorityAlone, measurePriorityBehind, priorityResult, type PriorityProbe, type PriorityResult } from './scenarios/priority';
 import { runReadsScenario, type ReadsResult } from './scenarios/reads';
@@ -43,6 +44,8 @@ export interface BenchmarkOptions {
   transactionSeconds?: number;
   /** Run the strict-mode section (default true). */
   strict?: boolean;
+  /** Load query: samples a day of each of the 99 other customers (default 2; quick 1). */
+  loadOthersPerDay?: number;
   /** Strict section: main-queue batches (default 4), members each (default 500; quick 40). */
   strictBatches?: number;
   strictMembers?: number;
@@ -71,6 +74,7 @@ export interface BenchmarkResult {
   };
   submit: SubmitResult & { limit: BatchLimit };
   reads: ReadsResult;
+  load: LoadScaleResult;
   priority: PriorityResult;
   processing: ProcessingResult<PriorityProbe[]>;
   bundles: BundlesResult | { skipped: true };
@@ -106,6 +110,7 @@ export function resolveOptions(options: BenchmarkOptions): BenchmarkResult['meta
     strictMembers: options.strictMembers ?? (quick ? 40 : 500),
     strictPriority: options.strictPriority ?? (quick ? 20 : 100),
     strictReps: options.strictReps ?? (quick ? 1 : 2),
+    loadOthersPerDay: options.loadOthersPerDay ?? (quick ? 1 : 2),
   };
 }
 
@@ -147,6 +152,11 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
       [smallest, largest].map((s) => ({ members: s.members, customer: s.customer, batch: s.lastBatch })),
       Math.min(DEFAULTS.pageSize, smallest.members),
     );
+
+    const loadSeed = { ...DEFAULT_LOAD_SEED, othersPerDay: settings.loadOthersPerDay };
+    step(`load: ${loadSeed.customers} customers × ${loadSeed.days} days of samples, one customer's 31-day query`);
+    const load = await runLoadScenario(harness, loadSeed);
+    step(`load: ${load.withOthers.customer.readUnits} read units (bound ${load.bound.customer}), independent of other customers: ${load.independent}`);
 
     step(`priority alone: ${settings.priorityMembers} members × ${settings.priorityReps}`);
     const alone = await measurePriorityAlone(harness, FLOW_CUSTOMER, settings.priorityMembers, settings.priorityReps);
@@ -193,7 +203,7 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     );
 
     // Cost comes from the submit and processing scenarios only (never the strict section's runs).
-    const partial = { submit: { ...submit, limit }, reads, priority, processing, bundles, strict, cost };
+    const partial = { submit: { ...submit, limit }, reads, load, priority, processing, bundles, strict, cost };
     const targets = evaluateTargets(partial);
     return {
       meta: {

@@ -106,6 +106,7 @@ export function buildRows(r: BenchmarkResult): Row[] {
   for (const endpoint of Object.keys(r.reads.independent)) {
     add('Reads', `${endpoint}: cost independent of batch size`, r.reads.independent[endpoint as keyof typeof r.reads.independent] ? 'yes' : 'no', `reads.independent.${endpoint}`);
   }
+  loadRows(r.load, add);
 
   // 6. Bundles
   if ('skipped' in r.bundles) add('Bundles', 'cdk synth', 'skipped (--quick without --bundles)');
@@ -121,6 +122,28 @@ export function buildRows(r: BenchmarkResult): Row[] {
 }
 
 type Add = (scenario: string, figure: string, value: string, checkId?: string) => void;
+
+function loadRows(l: BenchmarkResult['load'], add: Add): void {
+  const name = `Load ${l.seed.customers}×${l.seed.days}d`;
+  const kb = (n: number) => `${dec(n / 1024, 1)} KB`;
+  add(
+    name,
+    `seeded: one customer ${int(l.items.measured)} samples (${kb(l.bytes.measured)}), all-customer sums ${int(l.items.all)} (${kb(l.bytes.all)}), ${l.seed.customers - 1} others ${int(l.items.others)} (in ${ms(l.seedMs)})`,
+    '',
+  );
+  const pair = (a: number, b: number) => `${dec(a, 1)} → ${dec(b, 1)}`;
+  const row = (what: string, key: keyof typeof l.alone, checkId?: string) =>
+    add(
+      name,
+      `${what}: read units alone → with the others (${l.withOthers[key].dynamoCalls} calls, ${l.withOthers[key].partitions.length} partitions)`,
+      pair(l.alone[key].readUnits, l.withOthers[key].readUnits),
+      checkId,
+    );
+  row('31-day query, one customer, page 1', 'customer', 'load.customerReadUnits');
+  row('31-day query, one customer, a middle page', 'customerDeepPage');
+  row('31-day query, admin, all customers', 'admin', 'load.adminReadUnits');
+  add(name, "read units and partitions unchanged by the other customers' samples", l.independent ? 'yes' : 'no', 'load.independent');
+}
 
 /** 0.004 → `0.4%`. */
 const share = (n: number) => `${Number((n * 100).toFixed(2))}%`;

@@ -1,8 +1,10 @@
 /**
  * The operator endpoints' pure parts (Scale's v6 queue load and queue status): the load samples
- * recorded from the exact customer counters, the time range of GET /queue/load (ISO-8601
- * date-times and durations, defaults, the 31-day limit), the caller's customer scope, aggregation
- * of samples per time with paging, and the grouping and ordering of GET /queue/status.
+ * recorded from the exact customer counters (busy customers only, and their sum), the time range
+ * of GET /queue/load (ISO-8601 date-times and durations, defaults, the 31-day limit), the caller's
+ * customer scope, points and their merging per time, paging, and the grouping and ordering of
+ * GET /queue/status. How samples are stored and paged in DynamoDB is the adapter's
+ * (adapters/operator-store.ts).
  */
 import type { QueueName } from '../config/resources';
 import { SCHEDULES } from '../config/resources';
@@ -24,12 +26,8 @@ export const LOAD_PAGE_SIZE = { default: 100, max: 1000 } as const;
 // ---------------------------------------------------------------------------------------------
 // Load samples
 
-/** One sample of one customer's queue, as stored (snake_case counts, as Scale names them). */
-export interface LoadSample {
-  /** ISO-8601 UTC with milliseconds; every sample of one run shares it. */
-  time: string;
-  customer: number;
-  queue: QueueName;
+/** One queue's load at one sample time (snake_case, as Scale names the counts). */
+export interface LoadCounts {
   /** Members of batches whose messages are not all sent yet. */
   pending_count: number;
   /** Members on the queue, not yet picked up (waiting minus pending). */
@@ -38,18 +36,61 @@ export interface LoadSample {
   running_count: number;
 }
 
-/** The samples of one run: one per customer and queue, from the exact counters. */
-export function loadSamples(customers: readonly CustomerCounters[], time: string): LoadSample[] {
-  return customers.flatMap((c) =>
-    OPERATOR_QUEUES.map((queue) => ({
-      time,
-      customer: c.customer,
-      queue,
-      pending_count: Math.max(0, c.pending[queue]),
-      queued_count: Math.max(0, c.waiting[queue] - c.pending[queue]),
-      running_count: Math.max(0, c.running[queue]),
-    })),
-  );
+/** Both queues' load at one sample time. */
+export type QueueLoad = Record<QueueName, LoadCounts>;
+
+/** One customer's load at one run of the sampler. */
+export interface LoadSample {
+  /** ISO-8601 UTC with milliseconds; every sample of one run shares it. */
+  time: string;
+  customer: number;
+  load: QueueLoad;
+}
+
+/** What one run of the sampler records: the busy customers' samples and their sum (none when all are idle). */
+export interface LoadRun {
+  time: string;
+  samples: LoadSample[];
+  /** Sum over every customer (idle ones add nothing); undefined when no customer had any load. */
+  total?: QueueLoad;
+}
+
+const zeroCounts = (): LoadCounts => ({ pending_count: 0, queued_count: 0, running_count: 0 });
+export const zeroLoad = (): QueueLoad => ({ main: zeroCounts(), priority: zeroCounts() });
+
+export function isIdle(load: QueueLoad): boolean {
+  return OPERATOR_QUEUES.every((q) => load[q].pending_count === 0 && load[q].queued_count === 0 && load[q].running_count === 0);
+}
+
+/** A customer's load from its exact counters; never negative (queued excludes pending). */
+export function customerLoad(c: CustomerCounters): QueueLoad {
+  const of = (queue: QueueName): LoadCounts => ({
+    pending_count: Math.max(0, c.pending[queue]),
+    queued_count: Math.max(0, c.waiting[queue] - c.pending[queue]),
+    running_count: Math.max(0, c.running[queue]),
+  });
+  return { main: of('main'), priority: of('priority') };
+}
+
+function addCounts(into: LoadCounts, counts: LoadCounts): void {
+  into.pending_count += counts.pending_count;
+  into.queued_count += counts.queued_count;
+  into.running_count += counts.running_count;
+}
+
+/**
+ * The samples of one run: one per customer with any load, none for an idle customer (a missing
+ * sample means zero, so idle customers cost no writes and no reads), and their sum.
+ */
+export function loadRun(customers: readonly CustomerCounters[], time: string): LoadRun {
+  const samples = customers.flatMap((c) => {
+    const load = customerLoad(c);
+    return isIdle(load) ? [] : [{ time, customer: c.customer, load }];
+  });
+  if (samples.length === 0) return { time, samples };
+  const total = zeroLoad();
+  for (const s of samples) for (const q of OPERATOR_QUEUES) addCounts(total[q], s.load[q]);
+  return { time, samples, total };
 }
 
 /** TTL of a sample (epoch seconds): the retention of SCHEDULES.sampleLoad after it was taken. */
@@ -257,53 +298,28 @@ export function parseLoadQuery(multi: Record<string, string[]>, caller: Caller, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Aggregation and paging
+// Points and paging
 
-export interface LoadPoint {
+export interface LoadPoint extends LoadCounts {
   time: string;
-  pending_count: number;
-  queued_count: number;
-  running_count: number;
 }
 
-/** Sums samples per time over the selected customers and queues; `points()` is ordered by time. */
-export class LoadAggregator {
-  private readonly byTime = new Map<string, LoadPoint>();
-  private readonly customers: Set<number> | undefined;
-  private readonly queues: Set<QueueName> | undefined;
-
-  constructor(filter: { customers?: readonly number[]; queues?: readonly QueueName[] } = {}) {
-    this.customers = filter.customers ? new Set(filter.customers) : undefined;
-    this.queues = filter.queues ? new Set(filter.queues) : undefined;
-  }
-
-  add(sample: LoadSample): void {
-    if (this.customers && !this.customers.has(sample.customer)) return;
-    if (this.queues && !this.queues.has(sample.queue)) return;
-    const point = this.byTime.get(sample.time);
-    if (point) {
-      point.pending_count += sample.pending_count;
-      point.queued_count += sample.queued_count;
-      point.running_count += sample.running_count;
-    } else {
-      this.byTime.set(sample.time, {
-        time: sample.time,
-        pending_count: sample.pending_count,
-        queued_count: sample.queued_count,
-        running_count: sample.running_count,
-      });
-    }
-  }
-
-  points(): LoadPoint[] {
-    return [...this.byTime.values()].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-  }
+/** The point of one sample (one customer's, or the all-customer sum) over the selected queues (all when undefined). */
+export function loadPoint(time: string, load: QueueLoad, queues: readonly QueueName[] = OPERATOR_QUEUES): LoadPoint {
+  const point: LoadPoint = { time, ...zeroCounts() };
+  for (const q of queues) addCounts(point, load[q]);
+  return point;
 }
 
-export function aggregateLoad(samples: Iterable<LoadSample>, filter: { customers?: readonly number[]; queues?: readonly QueueName[] } = {}): LoadPoint[] {
-  const aggregator = new LoadAggregator(filter);
-  for (const s of samples) aggregator.add(s);
-  return aggregator.points();
+/** Sums points of the same time (several customers' series), ordered by time. */
+export function mergePoints(points: Iterable<LoadPoint>): LoadPoint[] {
+  const byTime = new Map<string, LoadPoint>();
+  for (const p of points) {
+    const sum = byTime.get(p.time);
+    if (sum) addCounts(sum, p);
+    else byTime.set(p.time, { ...p });
+  }
+  return [...byTime.values()].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
 }
 
 export interface PageOf<T> {
@@ -314,16 +330,49 @@ export interface PageOf<T> {
   previous?: number;
 }
 
-/** Page `page` (1-based) of `items`; a page past the end is empty and points back to the last one. */
-export function pageOf<T>(items: readonly T[], page: number, pageSize: number): PageOf<T> {
-  const lastPage = Math.max(1, Math.ceil(items.length / pageSize));
-  const start = (page - 1) * pageSize;
+/** The neighbours of page `page` (1-based) of `count` items; past the end, previous is the last page. */
+export function pageLinks(count: number, page: number, pageSize: number): Pick<PageOf<never>, 'next' | 'previous'> {
+  const lastPage = Math.max(1, Math.ceil(count / pageSize));
   return {
-    count: items.length,
-    results: items.slice(start, start + pageSize),
     ...(page < lastPage ? { next: page + 1 } : {}),
     ...(page > 1 ? { previous: Math.min(page - 1, lastPage) } : {}),
   };
+}
+
+/** Page `page` (1-based) of `items`; a page past the end is empty and points back to the last one. */
+export function pageOf<T>(items: readonly T[], page: number, pageSize: number): PageOf<T> {
+  const start = (page - 1) * pageSize;
+  return { count: items.length, results: items.slice(start, start + pageSize), ...pageLinks(items.length, page, pageSize) };
+}
+
+/** `limit` items from position `offset` of group `group`. */
+export interface Slice {
+  group: number;
+  offset: number;
+  limit: number;
+}
+
+/**
+ * Which items make up the window of `take` items from position `skip` when items come in
+ * consecutive groups of `counts` (the day partitions of a range): one slice per group it touches,
+ * none for the groups before or after it. Lets a page be read without reading what precedes it.
+ */
+export function windowSlices(counts: readonly number[], skip: number, take: number): Slice[] {
+  const slices: Slice[] = [];
+  let offset = skip;
+  let left = take;
+  for (let group = 0; group < counts.length && left > 0; group++) {
+    const n = counts[group] as number;
+    if (offset >= n) {
+      offset -= n;
+      continue;
+    }
+    const limit = Math.min(n - offset, left);
+    slices.push({ group, offset, limit });
+    left -= limit;
+    offset = 0;
+  }
+  return slices;
 }
 
 /**

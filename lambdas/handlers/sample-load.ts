@@ -1,20 +1,29 @@
 /**
- * Scheduled every minute (SCHEDULES.sampleLoad): records one load sample per customer and queue
- * from the exact customer counters (never a scan), kept for `retentionDays` by the table's TTL.
- * Returns the sample time so callers (tests, operators running it by hand) can find the samples.
+ * Scheduled every minute (SCHEDULES.sampleLoad): records the queue load from the exact customer
+ * counters (never a scan): one item per customer with any load and one for their sum, none for an
+ * idle customer (a missing sample means zero), kept for `retentionDays` by the table's TTL.
+ * Returns the sample time and what was written so callers (tests, operators running it by hand)
+ * can find the samples.
  */
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
 import { operatorStore } from '../adapters/operator-store';
-import { loadSamples, sampleExpiresAt } from '../domain/operator';
+import { loadRun, sampleExpiresAt } from '../domain/operator';
 
-export const handler = middy(async (): Promise<{ time: string; samples: number }> => {
+export interface SampleLoadResult {
+  time: string;
+  /** Customers with load at this time (one sample each). */
+  samples: number;
+  /** Items written: the samples, plus the all-customer sum when there was any load. */
+  items: number;
+}
+
+export const handler = middy(async (): Promise<SampleLoadResult> => {
   const now = new Date();
   const time = now.toISOString();
-  const customers = await queueStore().listCustomers();
-  const samples = loadSamples(customers, time);
-  await operatorStore().putSamples(samples, sampleExpiresAt(now));
-  logger.debug('recorded load samples', { time, samples: samples.length });
-  return { time, samples: samples.length };
+  const run = loadRun(await queueStore().listCustomers(), time);
+  const items = await operatorStore().putRun(run, sampleExpiresAt(now));
+  logger.debug('recorded load samples', { time, samples: run.samples.length, items });
+  return { time, samples: run.samples.length, items };
 }).before(async (request) => logger.addContext(request.context));

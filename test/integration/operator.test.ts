@@ -1,7 +1,8 @@
 /**
  * GET /queue/load and GET /queue/status through the local runtime: the real handlers, DynamoDB
  * Local and the SQS emulator. Only the test's `runNow('sampleLoad')` calls take samples (no
- * schedule timers), so every sample time is known and every count is asserted exactly.
+ * schedule timers), so every sample time is known and every count is asserted exactly. A run in
+ * which every customer is idle writes nothing, so its time is absent from the answers (zero).
  *
  * Work is held still in two ways: the pollers of a queue are paused, and an `onBeforeInvoke` gate
  * holds any delivery a long poll already in flight at the pause picked up (so a paused queue's
@@ -24,7 +25,7 @@ const BATCH_SIZE = 30;
 let runtime: LocalRuntime;
 let origin: OriginServer;
 let held: HeldOrigin;
-/** Every sample time taken by this suite, in order. */
+/** The sample times of this suite at which some customer had load (so they were recorded), in order. */
 const sampleTimes: string[] = [];
 
 // ---------------------------------------------------------------------------------------------
@@ -67,11 +68,22 @@ async function pointAt(time: string, filters = '', credentials = ADMIN) {
   return answer.json.results[0];
 }
 
-async function sample(): Promise<{ time: string; samples: number }> {
-  const result = (await runtime.schedules.runNow('sampleLoad')) as { time: string; samples: number };
-  sampleTimes.push(result.time);
+interface SampleRun {
+  time: string;
+  /** Customers with load (one item each). */
+  samples: number;
+  /** Items written: the samples and, when there were any, the all-customer sum. */
+  items: number;
+}
+
+async function sample(): Promise<SampleRun> {
+  const result = (await runtime.schedules.runNow('sampleLoad')) as SampleRun;
+  expect(result.items).toBe(result.samples > 0 ? result.samples + 1 : 0);
+  if (result.samples > 0) sampleTimes.push(result.time);
   return result;
 }
+
+const timesOf = (answer: Answer): string[] => answer.json.results.map((r: { time: string }) => r.time);
 
 async function submit(customer: number, queue: QueueName, origins: string[], prefix: string) {
   const member = origins.map((o, i) => ({ id: `${prefix}-${i}`, space: 1, origin: o }));
@@ -194,11 +206,16 @@ describe('GET /queue/load follows a batch', () => {
     );
     expect(batch.count).toBe(BATCH_SIZE);
 
-    const queued = await sample();
-    expect(queued.samples).toBe(2); // customer 1 × (main, priority)
-    expect(await pointAt(queued.time, 'customer=1')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
-    expect(await pointAt(queued.time, 'customer=1&queue=main')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
-    expect(await pointAt(queued.time, 'customer=1&queue=priority')).toEqual({ time: queued.time, pending_count: 0, queued_count: 0, running_count: 0 });
+    // Two samples while held: the same load at two times.
+    for (let i = 0; i < 2; i++) {
+      const queued = await sample();
+      expect(queued.samples).toBe(1); // customer 1 (both queues in one sample)
+      expect(await pointAt(queued.time, 'customer=1')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
+      expect(await pointAt(queued.time)).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
+      expect(await pointAt(queued.time, 'customer=1&queue=main')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
+      // The customer was sampled (it had load on main), so its idle priority queue shows as zeros.
+      expect(await pointAt(queued.time, 'customer=1&queue=priority')).toEqual({ time: queued.time, pending_count: 0, queued_count: 0, running_count: 0 });
+    }
     expect(held.requests()).toBe(0);
 
     // The processors pick every member up; the origin holds them all, so they are all running.
@@ -219,8 +236,13 @@ describe('GET /queue/load follows a batch', () => {
     );
     expect(finished.json).toMatchObject({ count: 30, completed: 30, errors: 0 });
 
+    // Every customer idle: nothing is written, and the time is absent from every answer (zero).
     const done = await sample();
-    expect(await pointAt(done.time)).toEqual({ time: done.time, pending_count: 0, queued_count: 0, running_count: 0 });
+    expect(done).toEqual({ time: done.time, samples: 0, items: 0 });
+    const t = encodeURIComponent(done.time);
+    for (const filters of ['', '&customer=1', '&customer=1&customer=2', '&queue=main']) {
+      expect((await load(`started=${t}&ended=${t}${filters}`)).json).toEqual({ count: 0, next: null, previous: null, results: [] });
+    }
   });
 });
 
@@ -229,7 +251,9 @@ describe('GET /queue/load range, paging and validation', () => {
     const all = await load('');
     expect(all.status).toBe(200);
     expect(all.json.count).toBe(sampleTimes.length);
-    expect(all.json.results.map((r: { time: string }) => r.time)).toEqual(sampleTimes);
+    expect(timesOf(all)).toEqual(sampleTimes);
+    // Customer 1 is the only one with load so far: its series is the all-customer one.
+    expect((await load('customer=1')).json).toEqual(all.json);
     expect(all.json.next).toBeNull();
     expect(all.json.previous).toBeNull();
 
@@ -241,7 +265,7 @@ describe('GET /queue/load range, paging and validation', () => {
     const later = await load(`started=${encodeURIComponent(new Date(Date.parse(first) + 1).toISOString())}`);
     expect(later.json.count).toBe(sampleTimes.length - 1);
     const until = await load(`started=PT1H&ended=${encodeURIComponent(first)}`);
-    expect(until.json.results.map((r: { time: string }) => r.time)).toEqual([first]);
+    expect(timesOf(until)).toEqual([first]);
     // An offset (its '+' encoded) names the same instant as UTC.
     const shifted = new Date(Date.parse(first) + 3_600_000).toISOString().replace('Z', '+01:00');
     expect((await load(`started=${encodeURIComponent(shifted)}&ended=${encodeURIComponent(shifted)}`)).json.count).toBe(1);
@@ -281,7 +305,7 @@ describe('GET /queue/load range, paging and validation', () => {
     expect(n).toBeGreaterThanOrEqual(3);
     const page1 = await load('started=PT1H&page_size=1');
     expect(page1.json.count).toBe(n);
-    expect(page1.json.results.map((r: { time: string }) => r.time)).toEqual([sampleTimes[0]]);
+    expect(timesOf(page1)).toEqual([sampleTimes[0]]);
     expect(page1.json.previous).toBeNull();
     expect(page1.json.next).toMatch(new RegExp(`^${runtime.apiUrl.replace(/[.]/g, '\\.')}/queue/load\\?`));
     const next = new URL(page1.json.next);
@@ -291,7 +315,7 @@ describe('GET /queue/load range, paging and validation', () => {
     const page2 = await call(page1.json.next);
     expect(page2.status).toBe(200);
     expect(page2.json.count).toBe(n);
-    expect(page2.json.results.map((r: { time: string }) => r.time)).toEqual([sampleTimes[1]]);
+    expect(timesOf(page2)).toEqual([sampleTimes[1]]);
     expect(page2.json.previous).not.toBeNull();
     const back = await call(page2.json.previous);
     expect(back.json.results).toEqual(page1.json.results);
@@ -299,6 +323,24 @@ describe('GET /queue/load range, paging and validation', () => {
     const last = await load(`started=PT1H&page_size=2&page=${Math.ceil(n / 2)}`);
     expect(last.json.results).toHaveLength(n % 2 === 0 ? 2 : 1);
     expect(last.json.next).toBeNull();
+
+    // Every page of every size, for the all-customer series and for one customer's: together the
+    // whole series in order, each page starting where the previous one ended.
+    for (const filters of ['', '&customer=1', '&customer=1&queue=priority']) {
+      for (const size of [1, 2, 3, n]) {
+        const seen: string[] = [];
+        for (let page = 1; page <= Math.ceil(n / size); page++) {
+          const answer = await load(`started=PT1H&page_size=${size}&page=${page}${filters}`);
+          expect(answer.json.count).toBe(n);
+          seen.push(...timesOf(answer));
+        }
+        expect({ filters, size, seen }).toEqual({ filters, size, seen: sampleTimes });
+      }
+    }
+    // Past the end: empty, pointing back to the last page.
+    const past = await load(`started=PT1H&page_size=2&page=${Math.ceil(n / 2) + 3}`);
+    expect(past.json).toMatchObject({ count: n, next: null, results: [] });
+    expect(new URL(past.json.previous).searchParams.get('page')).toBe(String(Math.ceil(n / 2)));
   });
 });
 
@@ -362,7 +404,7 @@ describe('GET /queue/status and the load filters with work on both queues', () =
 
   it('load sums the selected customers and queues', async () => {
     const { time, samples } = await sample();
-    expect(samples).toBe(8); // customers 1, 11, 12, 13 × 2 queues
+    expect(samples).toBe(3); // customers 11, 12 and 13; customer 1 is idle and writes nothing
     const queued = async (filters: string, credentials = ADMIN) => {
       const p = await pointAt(time, filters, credentials);
       expect(p.pending_count).toBe(0);
@@ -377,10 +419,31 @@ describe('GET /queue/status and the load filters with work on both queues', () =
     expect(await queued('customer=11&queue=main')).toBe(5);
     expect(await queued('customer=12&customer=13')).toBe(14);
     expect(await queued('customer=11&customer=13&queue=priority')).toBe(4);
-    expect(await queued('customer=1')).toBe(0);
-    // A customer that never submitted has no samples.
+    // An idle customer (1) and one that never submitted (99) have no sample: absent, not zero points.
     const t = encodeURIComponent(time);
-    expect((await load(`started=${t}&ended=${t}&customer=99`)).json).toEqual({ count: 0, next: null, previous: null, results: [] });
+    for (const customer of [1, 99]) {
+      expect((await load(`started=${t}&ended=${t}&customer=${customer}`)).json).toEqual({ count: 0, next: null, previous: null, results: [] });
+    }
+    expect(await queued('customer=1&customer=12')).toBe(10);
+  });
+
+  it('merges several customers per time and pages the merged series', async () => {
+    const second = await sample();
+    expect(second.samples).toBe(3);
+    const [earlier, later] = sampleTimes.slice(-2) as [string, string];
+    expect(later).toBe(second.time);
+    const range = `started=${encodeURIComponent(earlier)}&ended=${encodeURIComponent(later)}`;
+    const merged = await load(`${range}&customer=12&customer=13`);
+    expect(merged.json.count).toBe(2);
+    expect(merged.json.results).toEqual([
+      { time: earlier, pending_count: 0, queued_count: 14, running_count: 0 },
+      { time: later, pending_count: 0, queued_count: 14, running_count: 0 },
+    ]);
+    const page2 = await load(`${range}&customer=12&customer=13&page_size=1&page=2`);
+    expect(page2.json).toMatchObject({ count: 2, next: null, results: [merged.json.results[1]] });
+    expect(new URL(page2.json.previous).searchParams.getAll('customer')).toEqual(['12', '13']);
+    // Customer 1's load of the first describe is outside this range: the all-customer series has the same two times.
+    expect(timesOf(await load(range))).toEqual([earlier, later]);
   });
 
   it("a customer key sees only its own customer's load", async () => {
@@ -389,10 +452,10 @@ describe('GET /queue/status and the load filters with work on both queues', () =
     expect(await pointAt(time, '', customerKey)).toEqual({ time, pending_count: 0, queued_count: 8, running_count: 0 });
     expect(await pointAt(time, 'customer=11', customerKey)).toEqual({ time, pending_count: 0, queued_count: 8, running_count: 0 });
     expect(await pointAt(time, 'queue=priority', customerKey)).toEqual({ time, pending_count: 0, queued_count: 3, running_count: 0 });
-    // Customer 11 exists since this describe's submissions: one sample time over the default range.
+    // Customer 11 has load since this describe's submissions: its two sample times over the default range.
     const own = await load('', customerKey);
     expect(own.status).toBe(200);
-    expect(own.json.count).toBe(1);
+    expect(timesOf(own)).toEqual(sampleTimes.slice(-2));
     for (const query of ['customer=12', 'customer=11&customer=12']) {
       const answer = await load(`started=${t}&ended=${t}&${query}`, customerKey);
       expect({ query, status: answer.status }).toEqual({ query, status: 403 });

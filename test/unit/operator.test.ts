@@ -1,9 +1,12 @@
+import { daysOf, loadItem, loadKeys, loadRunItems } from '../../lambdas/adapters/operator-store';
 import { emptyCounters, type CustomerCounters } from '../../lambdas/domain/model';
 import {
-  aggregateLoad,
   loadPageUrl,
-  loadSamples,
+  loadPoint,
+  loadRun,
+  mergePoints,
   orderStatus,
+  pageLinks,
   pageOf,
   parseDateTime,
   parseDuration,
@@ -16,7 +19,9 @@ import {
   scopeCustomers,
   submittedFromOpenKey,
   subtractDuration,
-  type LoadSample,
+  windowSlices,
+  zeroLoad,
+  type QueueLoad,
 } from '../../lambdas/domain/operator';
 import { HttpError } from '../../lambdas/http/problem';
 
@@ -200,21 +205,32 @@ describe('scopeCustomers and parseLoadQuery', () => {
 });
 
 describe('load samples', () => {
-  it('one per customer and queue from the exact counters; queued excludes pending', () => {
-    const time = '2024-03-31T12:00:00.000Z';
-    const samples = loadSamples(
-      [counters(1, { waiting: { main: 30, priority: 2 }, pending: { main: 10 }, running: { priority: 4 } }), counters(2, {})],
+  const time = '2024-03-31T12:00:00.000Z';
+  const counts = (pending_count: number, queued_count: number, running_count: number) => ({ pending_count, queued_count, running_count });
+
+  it('one per customer with any load, both queues in it; queued excludes pending', () => {
+    const run = loadRun(
+      [
+        counters(1, { waiting: { main: 30, priority: 2 }, pending: { main: 10 }, running: { priority: 4 } }),
+        counters(3, { running: { main: 1 } }),
+      ],
       time,
     );
-    expect(samples).toEqual([
-      { time, customer: 1, queue: 'main', pending_count: 10, queued_count: 20, running_count: 0 },
-      { time, customer: 1, queue: 'priority', pending_count: 0, queued_count: 2, running_count: 4 },
-      { time, customer: 2, queue: 'main', pending_count: 0, queued_count: 0, running_count: 0 },
-      { time, customer: 2, queue: 'priority', pending_count: 0, queued_count: 0, running_count: 0 },
+    expect(run.samples).toEqual([
+      { time, customer: 1, load: { main: counts(10, 20, 0), priority: counts(0, 2, 4) } },
+      { time, customer: 3, load: { main: counts(0, 0, 1), priority: counts(0, 0, 0) } },
     ]);
+    expect(run.total).toEqual({ main: counts(10, 20, 1), priority: counts(0, 2, 4) });
+  });
+  it('an idle customer has no sample (missing means zero); no sum when every customer is idle', () => {
+    const run = loadRun([counters(1, {}), counters(2, { waiting: { priority: 5 } }), counters(3, { waiting: { main: -1 }, running: { main: -2 } })], time);
+    expect(run.samples.map((s) => s.customer)).toEqual([2]);
+    expect(run.total).toEqual({ main: counts(0, 0, 0), priority: counts(0, 5, 0) });
+    expect(loadRun([counters(1, {}), counters(2, {})], time)).toEqual({ time, samples: [] });
+    expect(loadRun([], time)).toEqual({ time, samples: [] });
   });
   it('queued is never negative', () => {
-    expect(loadSamples([counters(1, { waiting: { main: 1 }, pending: { main: 3 } })], 't')[0]).toMatchObject({ queued_count: 0, pending_count: 3 });
+    expect(loadRun([counters(1, { waiting: { main: 1 }, pending: { main: 3 } })], 't').samples[0]?.load.main).toEqual(counts(3, 0, 0));
   });
   it('expire after the retention period', () => {
     expect(sampleExpiresAt(new Date('2024-01-01T00:00:00.500Z'))).toBe(Date.parse('2024-02-05T00:00:00Z') / 1000);
@@ -222,44 +238,66 @@ describe('load samples', () => {
   });
 });
 
-describe('aggregateLoad', () => {
-  const s = (time: string, customer: number, queue: 'main' | 'priority', p: number, q: number, r: number): LoadSample => ({
-    time,
-    customer,
-    queue,
-    pending_count: p,
-    queued_count: q,
-    running_count: r,
+describe('load sample items (adapters/operator-store.ts)', () => {
+  const time = '2024-03-31T23:59:00.000Z';
+  const load: QueueLoad = { main: { pending_count: 0, queued_count: 20, running_count: 3 }, priority: { pending_count: 1, queued_count: 0, running_count: 0 } };
+
+  it('are partitioned by customer (or ALL) and UTC day, sorted by time', () => {
+    expect(loadKeys.sample(7, time)).toEqual({ pk: 'LOAD#7#2024-03-31', sk: time });
+    expect(loadKeys.sample('ALL', '2024-04-01T00:00:00.000Z')).toEqual({ pk: 'LOAD#ALL#2024-04-01', sk: '2024-04-01T00:00:00.000Z' });
   });
+  it('hold only the non-zero counts, under short names, and the TTL', () => {
+    expect(loadItem(7, time, load, 99)).toEqual({ pk: 'LOAD#7#2024-03-31', sk: time, mq: 20, mr: 3, pp: 1, expiresAt: 99 });
+  });
+  it('one per busy customer and one for the sum; none for an idle run', () => {
+    const run = loadRun([counters(1, { waiting: { main: 2 } }), counters(2, {}), counters(3, { running: { priority: 1 } })], time);
+    expect(loadRunItems(run, 5).map((i) => [i['pk'], i['sk']])).toEqual([
+      ['LOAD#1#2024-03-31', time],
+      ['LOAD#3#2024-03-31', time],
+      ['LOAD#ALL#2024-03-31', time],
+    ]);
+    expect(loadRunItems(run, 5)[2]).toEqual({ pk: 'LOAD#ALL#2024-03-31', sk: time, mq: 2, pr: 1, expiresAt: 5 });
+    expect(loadRunItems(loadRun([counters(1, {})], time), 5)).toEqual([]);
+  });
+  it('a range reads the UTC days from its start to its end', () => {
+    expect(daysOf(new Date('2024-03-31T23:00:00Z'), new Date('2024-04-01T00:00:00Z'))).toEqual(['2024-03-31', '2024-04-01']);
+    expect(daysOf(new Date('2024-03-31T10:00:00Z'), new Date('2024-03-31T10:00:00Z'))).toEqual(['2024-03-31']);
+    expect(daysOf(new Date('2024-02-28T00:00:00Z'), new Date('2024-03-01T00:00:00Z'))).toEqual(['2024-02-28', '2024-02-29', '2024-03-01']);
+    // A 31-day range starting mid-day spans 32 days, never more.
+    const started = new Date('2024-01-01T12:00:00Z');
+    const days = daysOf(started, new Date(started.getTime() + 31 * DAY));
+    expect(days).toHaveLength(32);
+    expect([days[0], days[31]]).toEqual(['2024-01-01', '2024-02-01']);
+  });
+});
+
+describe('load points', () => {
   const T1 = '2024-03-31T10:00:00.000Z';
   const T2 = '2024-03-31T10:01:00.000Z';
   const T3 = '2024-03-31T10:02:00.000Z';
-  const samples = [
-    s(T2, 1, 'main', 1, 2, 3),
-    s(T1, 1, 'main', 1, 10, 0),
-    s(T1, 1, 'priority', 0, 5, 1),
-    s(T1, 2, 'main', 2, 20, 2),
-    s(T2, 2, 'priority', 0, 7, 0),
-    s(T3, 2, 'main', 0, 1, 0),
-  ];
-  it('sums per time, ordered by time', () => {
-    expect(aggregateLoad(samples)).toEqual([
-      { time: T1, pending_count: 3, queued_count: 35, running_count: 3 },
-      { time: T2, pending_count: 1, queued_count: 9, running_count: 3 },
-      { time: T3, pending_count: 0, queued_count: 1, running_count: 0 },
-    ]);
+  const load = (mq: number, pq: number, mr = 0): QueueLoad => {
+    const l = zeroLoad();
+    l.main.queued_count = mq;
+    l.priority.queued_count = pq;
+    l.main.running_count = mr;
+    return l;
+  };
+  it('sum the selected queues of a sample (both by default)', () => {
+    expect(loadPoint(T1, load(10, 5, 2))).toEqual({ time: T1, pending_count: 0, queued_count: 15, running_count: 2 });
+    expect(loadPoint(T1, load(10, 5, 2), ['priority'])).toEqual({ time: T1, pending_count: 0, queued_count: 5, running_count: 0 });
+    expect(loadPoint(T1, load(10, 5, 2), ['main', 'priority'])).toEqual(loadPoint(T1, load(10, 5, 2)));
   });
-  it('filters by customer and queue (times without a matching sample are left out)', () => {
-    expect(aggregateLoad(samples, { customers: [1] })).toEqual([
-      { time: T1, pending_count: 1, queued_count: 15, running_count: 1 },
-      { time: T2, pending_count: 1, queued_count: 2, running_count: 3 },
+  it('merge several customers per time, ordered by time; times no customer sampled stay absent', () => {
+    const customer1 = [loadPoint(T1, load(10, 5)), loadPoint(T2, load(1, 0))];
+    const customer2 = [loadPoint(T3, load(0, 7)), loadPoint(T1, load(20, 0, 2))];
+    expect(mergePoints([...customer2, ...customer1])).toEqual([
+      { time: T1, pending_count: 0, queued_count: 35, running_count: 2 },
+      { time: T2, pending_count: 0, queued_count: 1, running_count: 0 },
+      { time: T3, pending_count: 0, queued_count: 7, running_count: 0 },
     ]);
-    expect(aggregateLoad(samples, { queues: ['priority'] })).toEqual([
-      { time: T1, pending_count: 0, queued_count: 5, running_count: 1 },
-      { time: T2, pending_count: 0, queued_count: 7, running_count: 0 },
-    ]);
-    expect(aggregateLoad(samples, { customers: [1, 2], queues: ['main'] }).map((p) => p.queued_count)).toEqual([30, 2, 1]);
-    expect(aggregateLoad(samples, { customers: [3] })).toEqual([]);
+    // The inputs are not changed by summing (the first point of a time is copied, not added into).
+    expect(customer2[1]?.queued_count).toBe(20);
+    expect(mergePoints([])).toEqual([]);
   });
 });
 
@@ -271,6 +309,24 @@ describe('paging', () => {
     expect(pageOf(items, 3, 2)).toEqual({ count: 5, results: [5], previous: 2 });
     expect(pageOf(items, 9, 2)).toEqual({ count: 5, results: [], previous: 3 });
     expect(pageOf([], 1, 100)).toEqual({ count: 0, results: [] });
+    expect(pageLinks(5, 2, 2)).toEqual({ next: 3, previous: 1 });
+    expect(pageLinks(0, 3, 100)).toEqual({ previous: 1 });
+  });
+  it('reads a window only from the days holding it', () => {
+    const perDay = [3, 0, 2, 4];
+    expect(windowSlices(perDay, 0, 2)).toEqual([{ group: 0, offset: 0, limit: 2 }]);
+    expect(windowSlices(perDay, 2, 2)).toEqual([
+      { group: 0, offset: 2, limit: 1 },
+      { group: 2, offset: 0, limit: 1 }, // the empty day is passed over
+    ]);
+    expect(windowSlices(perDay, 3, 2)).toEqual([{ group: 2, offset: 0, limit: 2 }]);
+    expect(windowSlices(perDay, 4, 100)).toEqual([
+      { group: 2, offset: 1, limit: 1 },
+      { group: 3, offset: 0, limit: 4 },
+    ]);
+    expect(windowSlices(perDay, 8, 5)).toEqual([{ group: 3, offset: 3, limit: 1 }]);
+    expect(windowSlices(perDay, 9, 5)).toEqual([]);
+    expect(windowSlices([], 0, 5)).toEqual([]);
   });
   it('links resolve durations to instants and keep the filters', () => {
     const query = parseLoadQuery({ started: ['PT1H'], customer: ['1', '2'], queue: ['main'], page_size: ['2'] }, { admin: true }, NOW);
