@@ -14,7 +14,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { QUEUES, type WorkQueueName } from '../lambdas/config/resources';
+import { QUEUES, type QueueName, type WorkQueueName } from '../lambdas/config/resources';
 import {
   consoleLogger,
   fakeContext,
@@ -25,7 +25,11 @@ import {
 } from './handlers';
 import { DLQ_URL_ENV } from './provision';
 
-export type DeadLetterPollerName = `${WorkQueueName}-dlq`;
+/**
+ * The dead-letter queues that have a consumer: the member ones. The tasks dead-letter queue has
+ * none (as in the CDK stack): a task that kept failing stays there to be inspected and redriven.
+ */
+export type DeadLetterPollerName = `${QueueName}-dlq`;
 export type PollerName = WorkQueueName | DeadLetterPollerName;
 
 /** Which handler consumes each queue (as the CDK stack wires them). */
@@ -35,7 +39,6 @@ export const CONSUMERS: Record<PollerName, HandlerName> = {
   tasks: 'run-tasks',
   'main-dlq': 'record-dead-letters',
   'priority-dlq': 'record-dead-letters',
-  'tasks-dlq': 'record-dead-letters',
 };
 
 export const POLLER_NAMES = Object.keys(CONSUMERS) as PollerName[];

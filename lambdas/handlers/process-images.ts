@@ -1,32 +1,47 @@
 /**
  * Consumer of the main and priority queues: ingests each member's origin and records the outcomes.
  * Reports partial batch failures by message id (the event source has ReportBatchItemFailures).
+ * Emits OriginFailures (per failed fetch, by kind) and BatchesFinished.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
+import { countingFinishedBatches, originFailureKind, withInvocationMetrics } from '../adapters/metrics';
 import { ingestOrigin } from '../adapters/origin';
 import { QUEUES } from '../config/resources';
 import { settings } from '../config/settings';
-import { processDelivery } from '../domain/processing';
+import { processDelivery, type IngestResult } from '../domain/processing';
 import { deliveredMessages } from './sqs-records';
 
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const failed = await processDelivery(
-    {
-      store: queueStore(),
-      ingest: (origin) =>
-        ingestOrigin(origin, {
+export const handler = middy(
+  withInvocationMetrics(async (event: SQSEvent, observed): Promise<SQSBatchResponse> => {
+    const ingest = async (origin: string): Promise<IngestResult> => {
+      let result: IngestResult;
+      try {
+        result = await ingestOrigin(origin, {
           timeoutMs: settings.originTimeoutMs(),
           maxBytes: settings.originMaxBytes(),
           allowPrivate: settings.allowPrivateOrigins(),
-        }),
-      markRunningAfterMs: settings.markRunningAfterMs(),
-      maxReceiveCount: QUEUES.main.maxReceiveCount,
-    },
-    deliveredMessages(event.Records),
-  );
-  if (failed.length > 0) logger.info('some messages will be retried', { failed: failed.length, of: event.Records.length });
-  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
-}).before(async (request) => logger.addContext(request.context));
+        });
+      } catch (error) {
+        observed.originFailed('other'); // ingestOrigin promises not to throw; the domain copes if it does
+        throw error;
+      }
+      if (!result.ok) observed.originFailed(originFailureKind(result.error));
+      return result;
+    };
+    const failed = await processDelivery(
+      {
+        store: countingFinishedBatches(queueStore(), observed),
+        ingest,
+        markRunningAfterMs: settings.markRunningAfterMs(),
+        // main and priority share the value (test/infra/monitoring.test.ts).
+        maxReceiveCount: QUEUES.main.maxReceiveCount,
+      },
+      deliveredMessages(event.Records),
+    );
+    if (failed.length > 0) logger.info('some messages will be retried', { failed: failed.length, of: event.Records.length });
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  }),
+).before(async (request) => logger.addContext(request.context));

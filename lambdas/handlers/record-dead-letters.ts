@@ -1,26 +1,49 @@
 /**
- * Consumer of the dead-letter queues: a member whose message kept failing is recorded as an error
- * with a readable reason, so its batch still finishes. Task messages are only logged.
+ * Consumer of the main and priority dead-letter queues: a member whose message kept failing is
+ * recorded as an error with a readable reason, so its batch still finishes, and is counted in the
+ * ImagesDeadLettered metric (the alarm a person sees; the message itself is deleted once recorded).
+ * The tasks dead-letter queue has no consumer: its messages stay there for a person to inspect and
+ * redrive.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
+import { countingFinishedBatches, withInvocationMetrics } from '../adapters/metrics';
 import { QUEUES } from '../config/resources';
 import { recordDeadLetters } from '../domain/processing';
 import { deliveredMessages } from './sqs-records';
 
 const REASON = `processing failed ${QUEUES.main.maxReceiveCount} times (the processor crashed or timed out each time); the image was not ingested`;
 
-export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const messages = deliveredMessages(event.Records);
-  const members = messages.filter((m) => m.member);
-  for (const m of messages) if (!m.member) logger.error('dead letter that is not a member message', { messageId: m.messageId, body: event.Records.find((r) => r.messageId === m.messageId)?.body.slice(0, 500) });
-  try {
-    await recordDeadLetters(queueStore(), members, REASON);
+/** `image-queue-Main-dlq` from the record's queue ARN, for the log. */
+const queueOf = (arn: string | undefined) => arn?.split(':').pop() ?? 'unknown';
+
+export const handler = middy(
+  withInvocationMetrics(async (event: SQSEvent, observed): Promise<SQSBatchResponse> => {
+    const messages = deliveredMessages(event.Records);
+    const members = messages.filter((m) => m.member);
+    const recordOf = new Map(event.Records.map((r) => [r.messageId, r]));
+    for (const m of messages) {
+      if (!m.member) logger.error('dead letter that is not a member message', { messageId: m.messageId, body: recordOf.get(m.messageId)?.body.slice(0, 500) });
+    }
+    try {
+      await recordDeadLetters(countingFinishedBatches(queueStore(), observed), members, REASON);
+    } catch (error) {
+      logger.error('could not record dead letters; they will be retried', { error: error as Error });
+      return { batchItemFailures: members.map((m) => ({ itemIdentifier: m.messageId })) };
+    }
+    // Counted once recorded: a failed attempt is retried and would otherwise count twice.
+    for (const m of members) {
+      const { customer, batch, index } = m.member!;
+      logger.error('image dead-lettered: recorded as an error, not ingested', {
+        member: `${customer}/${batch}/${index}`,
+        messageId: m.messageId,
+        deadLetterQueue: queueOf(recordOf.get(m.messageId)?.eventSourceARN),
+        reason: REASON,
+      });
+    }
+    observed.imagesDeadLettered(members.length);
     return { batchItemFailures: [] };
-  } catch (error) {
-    logger.error('could not record dead letters; they will be retried', { error: error as Error });
-    return { batchItemFailures: members.map((m) => ({ itemIdentifier: m.messageId })) };
-  }
-}).before(async (request) => logger.addContext(request.context));
+  }),
+).before(async (request) => logger.addContext(request.context));

@@ -1,9 +1,17 @@
-/** Consumer of the tasks queue: supersede checks for newly submitted batches. */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+/**
+ * Consumer of the tasks queue: supersede checks for newly submitted batches. A task that fails
+ * `maxReceiveCount` times goes to the tasks dead-letter queue, which nothing consumes: it stays
+ * there (14 days) for a person to inspect and redrive, and its alarm fires.
+ */
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
+import { QUEUES } from '../config/resources';
 import { runSupersedeTask } from '../domain/supersede';
+
+/** Whether SQS will dead-letter this message if this attempt fails too. */
+const lastAttempt = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1) >= QUEUES.tasks.maxReceiveCount;
 
 function parseTask(body: string) {
   try {
@@ -31,7 +39,15 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
       try {
         await runSupersedeTask(queueStore(), task);
       } catch (error) {
-        logger.warn('task failed; it will be retried', { task, error: error as Error });
+        if (lastAttempt(record)) {
+          logger.error('task failed for the last time; it goes to the tasks dead-letter queue, kept there to inspect and redrive', {
+            task,
+            messageId: record.messageId,
+            error: error as Error,
+          });
+        } else {
+          logger.warn('task failed; it will be retried', { task, error: error as Error });
+        }
         failures.push(record.messageId);
       }
     }),

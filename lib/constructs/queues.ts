@@ -1,3 +1,8 @@
+/**
+ * The work queues (main, priority, tasks) from `QUEUES`, each redriving to its own dead-letter
+ * queue after `maxReceiveCount` receives. Dead letters are kept for the SQS maximum (14 days):
+ * the tasks dead-letter queue has no consumer, so that is how long a person has to redrive them.
+ */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';

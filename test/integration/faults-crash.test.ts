@@ -5,6 +5,7 @@
  * retries. Every scenario ends with every batch finished, exact counters, the customer's queue empty
  * and `reconcileTable()` reporting zero drift.
  */
+import { QUEUES } from '../../lambdas/config/resources';
 import { faults, type FaultPoint } from '../../lambdas/domain/faults';
 import { silentLogger } from '../../local/handlers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     port: 0,
     schedules: false,
-    // Redelivery after a crash (and the 4 receives before a dead letter) take seconds, not minutes.
+    // Redelivery after a crash (and the receives before a dead letter) take seconds, not minutes.
     visibilityTimeoutSeconds: 1,
     pollerConcurrency: { main: 4, priority: 1, tasks: 2 },
     // The origin server shares this process's event loop with the handlers: under a burst a local
@@ -77,16 +78,16 @@ describe('dead letters', () => {
     const started = Date.now();
     const customer = 230;
     const dlqBefore = runtime.pollers?.invocations['main-dlq'] ?? 0;
-    // More hits than maxReceiveCount (4) × 5 messages: every attempt crashes.
+    // More hits than maxReceiveCount × 5 messages: every attempt crashes.
     faults.arm('process:before-transaction', 1000);
     const batch = await submitOk(customer, members('dlq', 5));
     const [finished] = await expectSettled(api, customer, [{ id: batch, count: 5, completed: 0, errors: 5 }], 60_000);
     const fired = faults.fired('process:before-transaction');
     faults.reset();
-    expect(fired).toBeGreaterThanOrEqual(4);
+    expect(fired).toBeGreaterThanOrEqual(QUEUES.main.maxReceiveCount);
     const errors = await api.allMembers(`${finished.errorImages}?pageSize=500`);
     expect(errors).toHaveLength(5);
-    for (const image of errors) expect(image.error).toMatch(/processing failed 4 times .*not ingested/);
+    for (const image of errors) expect(image.error).toMatch(new RegExp(`processing failed ${QUEUES.main.maxReceiveCount} times .*not ingested`));
     expect((runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore).toBeGreaterThanOrEqual(1);
     report['dead-letters'] = { members: 5, errors: 5, fired, dlqInvocations: (runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore, error: errors[0].error, ms: Date.now() - started };
   });
@@ -107,8 +108,8 @@ describe('dead letters', () => {
     }
     const [image] = await api.allMembers(`${finished.errorImages}?pageSize=500`);
     expect(image.id).toBe('slow-0');
-    expect(image.error).toMatch(/did not respond within 500 ms.*gave up after 4 attempts/);
-    expect(origins.requestCount('/slow') - slowBefore).toBe(4);
+    expect(image.error).toMatch(new RegExp(`did not respond within 500 ms.*gave up after ${QUEUES.main.maxReceiveCount} attempts`));
+    expect(origins.requestCount('/slow') - slowBefore).toBe(QUEUES.main.maxReceiveCount);
     // Not a dead letter: the processor recorded the error itself and deleted the message.
     expect((runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore).toBe(0);
     report['origin-timeout'] = { members: 4, errors: 1, originRequests: origins.requestCount('/slow') - slowBefore, error: image.error, ms: Date.now() - started };

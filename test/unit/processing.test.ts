@@ -1,3 +1,5 @@
+/** processDelivery against a fake store: read-after-write lag and messages that cannot be processed. */
+import { QUEUES } from '../../lambdas/config/resources';
 import type { Transition } from '../../lambdas/domain/accounting';
 import type { BatchRecord } from '../../lambdas/domain/model';
 import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
@@ -35,7 +37,7 @@ describe('processDelivery', () => {
     const ingest = async () => ({ ok: true as const, width: 3, height: 4, mediaType: 'image/png', contentLength: 10 });
     // Act
     const failed = await processDelivery(
-      { store, ingest, markRunningAfterMs: 10_000, maxReceiveCount: 4 },
+      { store, ingest, markRunningAfterMs: 10_000, maxReceiveCount: QUEUES.main.maxReceiveCount },
       [{ messageId: 'm1', member: { customer: 1, batch: 2, index: 0 }, receiveCount: 1 }],
     );
     // Assess
@@ -48,7 +50,7 @@ describe('processDelivery', () => {
     const { store } = laggingStore();
     (store as { getMembers: unknown }).getMembers = async () => [];
     const failed = await processDelivery(
-      { store, ingest: async () => ({ ok: false, error: 'x', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: 4 },
+      { store, ingest: async () => ({ ok: false, error: 'x', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: QUEUES.main.maxReceiveCount },
       [
         { messageId: 'bad', member: undefined, receiveCount: 1 },
         { messageId: 'gone', member: { customer: 1, batch: 2, index: 9 }, receiveCount: 1 },
