@@ -18,9 +18,21 @@ export interface Page<T> {
   next?: string;
 }
 
-export interface PageRequest {
+/**
+ * How many bytes a page's items may take, and how to measure one (a Lambda response is capped at
+ * 6 MB, so a page of large items must stop before its count does). A reader stops before the item
+ * that would pass `bytes` and its `next` cursor resumes right at that item; the first item of a
+ * page is always taken, so paging always moves on.
+ */
+export interface PageBudget<T> {
+  bytes: number;
+  sizeOf(item: T): number;
+}
+
+export interface PageRequest<T = unknown> {
   limit: number;
   cursor?: string;
+  budget?: PageBudget<T>;
 }
 
 export interface NewBatch {
@@ -102,12 +114,17 @@ export interface QueueReader {
   listCustomers(): Promise<CustomerCounters[]>;
   getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
   getMembers(refs: readonly MemberRef[], consistent?: boolean): Promise<MemberRecord[]>;
-  listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
-  listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
-  listRecentBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>>;
-  listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest): Promise<Page<MemberRecord>>;
-  listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>>;
+  listBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>>;
+  listActiveBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>>;
+  listRecentBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>>;
+  listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest<MemberRecord>): Promise<Page<MemberRecord>>;
+  listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest<MemberRecord>): Promise<Page<MemberRecord>>;
   memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]>;
+  /**
+   * The member of an asset's newest batch, including a batch whose submit has just been answered
+   * (read-after-write: not only from the eventually consistent asset index).
+   */
+  currentMember(customer: number, space: number, id: string): Promise<MemberRecord | undefined>;
   memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
 }
 

@@ -1,10 +1,11 @@
 /**
  * JSON-LD shaping of the queue's resources (vocab:Batch, vocab:CustomerQueue, vocab:Queue,
- * vocab:Image and hydra Collections). Every link emitted here resolves to a route of the API.
+ * vocab:Image and hydra Collections). Every link emitted here resolves to a route of the API, and
+ * every collection page fits in a Lambda response (it ends at a byte budget as well as a count).
  */
 import { DEFAULTS } from '../config/resources';
 import { imagesWaiting, isSuperseded, queueSize, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
-import type { Page } from '../domain/ports';
+import type { Page, PageRequest } from '../domain/ports';
 import { CONTEXT_URL, HttpError } from './problem';
 import type { ApiRequest } from './api';
 
@@ -134,6 +135,44 @@ export interface PageParams {
   cursor?: string;
 }
 
+/**
+ * Lambda's limit on a synchronous response: the whole proxy result as JSON (status, headers and
+ * the body as a JSON string, so every `"` and `\` of the body takes two bytes). Above it the
+ * caller gets API Gateway's 502.
+ */
+export const LAMBDA_RESPONSE_LIMIT_BYTES = 6_291_556;
+
+/**
+ * Bytes a page's items may take inside the proxy result (measured escaped, as they travel). The
+ * rest of a page is small and bounded: the collection's fields and four links (base URL, path,
+ * a `page` token of at most 2,048 characters: a few KB even with a long Host), the status and the
+ * Content-Type header. 5 MiB leaves over 1 MB for it.
+ */
+export const PAGE_ITEMS_BUDGET_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Bytes `value` takes once serialised as JSON and then embedded in the proxy result as a JSON
+ * string: its UTF-8 length plus one for each `"` and `\` (escaped again). Nothing else is escaped
+ * the second time: JSON.stringify leaves no control character or lone surrogate unescaped.
+ */
+export function escapedJsonBytes(value: unknown): number {
+  const json = JSON.stringify(value) ?? '';
+  let bytes = Buffer.byteLength(json);
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) bytes += 1;
+  }
+  return bytes;
+}
+
+/**
+ * A page request whose items are measured as `render` will emit them (plus the comma between
+ * two), so the reader stops before a page would pass PAGE_ITEMS_BUDGET_BYTES.
+ */
+export function withByteBudget<T>(params: PageParams, render: (item: T) => unknown): PageRequest<T> {
+  return { ...params, budget: { bytes: PAGE_ITEMS_BUDGET_BYTES, sizeOf: (item) => escapedJsonBytes(render(item)) + 1 } };
+}
+
 /** Reads `pageSize` (default 100, 1–500, else 400) and the opaque `page` token. */
 export function pageParams(request: ApiRequest): PageParams {
   const raw = request.query['pageSize'];
@@ -151,7 +190,10 @@ export function pageParams(request: ApiRequest): PageParams {
   return cursor !== undefined ? { limit, cursor } : { limit };
 }
 
-/** A hydra Collection page with a PartialCollectionView (first, next). */
+/**
+ * A hydra Collection page with a PartialCollectionView (first, next). A page may hold fewer than
+ * `pageSize` items (large items end it at its byte budget); `next` continues after the last one.
+ */
 export function collection<T>(
   request: ApiRequest,
   path: string,

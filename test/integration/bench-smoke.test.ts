@@ -32,16 +32,17 @@ describe('benchmark building blocks', () => {
       expect(m.total).toBe(Math.ceil(n / 25) + Math.ceil(n / 10) + 3);
     }
     expect(minimalSubmitCalls(10_000).total).toBe(1_403);
-    // 1 UpdateItem + 2 TransactWriteItems + 400 BatchWriteItem + 1,000 member and 10 task SendMessageBatch.
+    // 1 UpdateItem + 2 TransactWriteItems + 800 BatchWriteItem (members and their asset pointers)
+    // + 1,000 member and 10 task SendMessageBatch.
     expect(expectedHandlerCalls(10_000)).toEqual({
-      dynamodb: { UpdateItem: 1, TransactWriteItems: 2, BatchWriteItem: 400 },
+      dynamodb: { UpdateItem: 1, TransactWriteItems: 2, BatchWriteItem: 800 },
       sqs: { SendMessageBatch: 1_010 },
-      total: 1_413,
+      total: 1_813,
     });
     // An Idempotency-Key adds its lookup.
     expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).dynamodb['GetItem']).toBe(1);
-    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_414);
-    expect(expectedHandlerCalls(20).total).toBe(1 + 2 + 1 + 2 + 1);
+    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_814);
+    expect(expectedHandlerCalls(20).total).toBe(1 + 2 + 2 + 2 + 1);
   });
 
   it('reads the partition key and write units of every write action, in either form', () => {
@@ -171,7 +172,8 @@ describe('npm run bench --quick', () => {
       positive('body bytes per member', s.bodyBytesPerMember);
       positive('write units', s.writeUnits);
       expect(s.calls.total).toBeGreaterThan(0);
-      expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil(n / 25));
+      // Members and their asset pointers.
+      expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil((2 * n) / 25));
       // The handler issues exactly what minimum.ts expects of it (no Idempotency-Key: no GetItem).
       expect(s.expected).toEqual(expectedHandlerCalls(n));
       expect(s.calls.dynamodb).toEqual(s.expected.dynamodb);
@@ -223,6 +225,28 @@ describe('npm run bench --quick', () => {
       positive(`${m.endpoint} read units`, m.readUnits);
     }
     expect(Object.keys(result.reads.independent).sort()).toEqual([...READ_ENDPOINTS].sort());
+  });
+
+  it('measures the 31-day load query for one customer, with and without the other customers', () => {
+    const l = result.load;
+    expect(l.items.measured).toBe(l.seed.days * l.seed.measuredPerDay);
+    expect(l.items.others).toBe((l.seed.customers - 1) * l.seed.days * l.seed.othersPerDay);
+    for (const queries of [l.alone, l.withOthers]) {
+      for (const m of [queries.customer, queries.customerDeepPage, queries.admin]) {
+        expect(m.status).toBe(200);
+        positive(`${m.path} read units`, m.readUnits);
+        // One partition per day of the range, of one series only.
+        expect(m.partitions).toHaveLength(l.seed.days);
+        expect(new Set(m.partitions.map((p) => p.split('#')[1])).size).toBe(1);
+      }
+      expect(queries.customer.count).toBe(l.items.measured);
+      expect(queries.admin.count).toBe(l.items.all);
+      expect(queries.admin.partitions.every((p) => p.startsWith('LOAD#ALL#'))).toBe(true);
+    }
+    positive('bound', l.bound.customer);
+    expect(l.independent).toBe(true);
+    const ids = result.targets.map((t) => t.id);
+    for (const id of ['load.customerReadUnits', 'load.adminReadUnits', 'load.independent']) expect(ids).toContain(id);
   });
 
   it('processes the same workload without and with conflicts, and models the AWS ceiling', () => {

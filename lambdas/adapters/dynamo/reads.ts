@@ -1,18 +1,50 @@
 /**
- * Reads: a customer's counters, batches (all, active, recent), the members of a batch and the
- * customer's queue in submission order. Counters are summed from a head and a fixed number of
- * shards; collections read one page of an index or partition plus the page's items.
+ * Reads: a customer's counters, batches (all, active, recent), the members of a batch, the
+ * customer's queue in submission order, and an asset's current member. Counters are summed from a
+ * head and a fixed number of shards; collections read one page of an index or partition plus the
+ * page's items, and a page ends at its item count or its byte budget, whichever comes first.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
-import { batchIdFromKey, keys, MEMBER_PARTITIONS, type BatchRecord, type CustomerCounters, type MemberRecord, type MemberState } from '../../domain/model';
-import type { Page, PageRequest, QueueReader } from '../../domain/ports';
+import {
+  batchIdFromKey,
+  keys,
+  MEMBER_PARTITIONS,
+  memberIndexFromKey,
+  type BatchRecord,
+  type CustomerCounters,
+  type MemberRecord,
+  type MemberState,
+} from '../../domain/model';
+import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
 import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
 import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
-import { memberRefsOfBatch } from './submit-writes';
+import { ASSET_POINTER_PREFIX, assetPointerKey, memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
 import { getMembers } from './transitions';
 import { db, getItems, pick, queryAll, tableName, type Item } from './table';
+
+/**
+ * Counts a page's items against its byte budget (`PageRequest.budget`). The first item of a page
+ * always fits, so a page never comes back empty with a cursor pointing where it started; one
+ * instance follows a whole page, across the batches a queue listing walks through.
+ */
+export class ByteBudget<T> {
+  private used = 0;
+  private taken = 0;
+
+  constructor(private readonly budget: PageBudget<T> | undefined) {}
+
+  /** Whether `item` still fits; if so it is counted as taken. */
+  admit(item: T): boolean {
+    if (!this.budget) return true;
+    const size = this.budget.sizeOf(item);
+    if (this.taken > 0 && this.used + size > this.budget.bytes) return false;
+    this.used += size;
+    this.taken += 1;
+    return true;
+  }
+}
 
 export async function getCustomer(customer: number): Promise<CustomerCounters | undefined> {
   return readCustomer(customer, true);
@@ -32,7 +64,7 @@ export async function getBatch(customer: number, batch: number, consistent = fal
   return head ? batchView(head, shards) : undefined;
 }
 
-export async function listBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>> {
+export async function listBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
   const { pk } = keys.customer(customer);
   const result = await db().send(
     new QueryCommand({
@@ -46,16 +78,21 @@ export async function listBatches(customer: number, page: PageRequest): Promise<
     }),
   );
   const items = (result.Items ?? []).slice(0, page.limit);
+  const views = await batchViews(items);
+  const bytes = new ByteBudget(page.budget);
+  const fitting = views.findIndex((view) => !bytes.admit(view));
+  // Cut short by bytes: the next page starts at the first batch left out.
+  if (fitting > 0) return withNext(views.slice(0, fitting), pick(items[fitting - 1] as Item, ['pk', 'sk']));
   const more = (result.Items ?? []).length > page.limit;
-  return withNext(await batchViews(items), more ? pick(items[items.length - 1] as Item, ['pk', 'sk']) : undefined);
+  return withNext(views, more ? pick(items[items.length - 1] as Item, ['pk', 'sk']) : undefined);
 }
 
-export async function listActiveBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>> {
+export async function listActiveBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
   const { gsi2pk } = keys.batchActive(customer, 0);
   return batchesFromIndex(TABLE.indexes.gsi2.name, 'gsi2pk', 'gsi2sk', gsi2pk, page, () => true);
 }
 
-export async function listRecentBatches(customer: number, page: PageRequest): Promise<Page<BatchRecord>> {
+export async function listRecentBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
   const { gsi1pk } = keys.batchFinished(customer, '', 0);
   return batchesFromIndex(TABLE.indexes.gsi1.name, 'gsi1pk', 'gsi1sk', gsi1pk, page, (b) => b.current > 0);
 }
@@ -66,10 +103,11 @@ async function batchesFromIndex(
   pkName: string,
   skName: string,
   partition: string,
-  page: PageRequest,
+  page: PageRequest<BatchRecord>,
   keep: (batch: BatchRecord) => boolean,
 ): Promise<Page<BatchRecord>> {
   const cursorNames = [pkName, skName, 'pk', 'sk'];
+  const bytes = new ByteBudget(page.budget);
   let start = decodeCursor(page.cursor, { [pkName]: partition, pk: `CUST#${customerOf(partition)}` }, cursorNames, { sk: BATCH_SK });
   const out: BatchRecord[] = [];
   let last: Item | undefined;
@@ -95,8 +133,9 @@ async function batchesFromIndex(
         last = pick(ref, cursorNames);
         continue;
       }
-      // The page is full and another batch follows: the next page starts after the last one taken.
-      if (out.length === page.limit) return withNext(out, last);
+      // The page is full (by count or bytes) and another batch follows: the next page starts
+      // after the last one taken.
+      if (out.length === page.limit || !bytes.admit(batch)) return withNext(out, last);
       out.push(batch);
       last = pick(ref, cursorNames);
     }
@@ -106,8 +145,13 @@ async function batchesFromIndex(
   return withNext(out, last);
 }
 
-export async function listMembers(customer: number, batch: number, state: MemberState | 'any', page: PageRequest): Promise<Page<MemberRecord>> {
-  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor);
+export async function listMembers(
+  customer: number,
+  batch: number,
+  state: MemberState | 'any',
+  page: PageRequest<MemberRecord>,
+): Promise<Page<MemberRecord>> {
+  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor, new ByteBudget(page.budget));
 }
 
 /** The namespace of a batch's member cursors (the cursor names no partition: it is an index). */
@@ -127,9 +171,10 @@ interface Lane {
 }
 
 /**
- * Members of one batch in index order, optionally filtered by state, up to `page.limit`: the
- * batch's member partitions (`keys.member`) are read in parallel, a few items at a time each, and
- * merged. A cursor is the sort key of the last member returned; every partition resumes after it.
+ * Members of one batch in index order, optionally filtered by state, up to `page.limit` and as
+ * many as `bytes` admits: the batch's member partitions (`keys.member`) are read in parallel, a
+ * few items at a time each, and merged. A cursor is the sort key of the last member returned;
+ * every partition resumes after it.
  */
 async function membersOfBatch(
   customer: number,
@@ -138,6 +183,7 @@ async function membersOfBatch(
   order: 'asc' | 'desc',
   page: PageRequest,
   cursor: string | undefined,
+  bytes: ByteBudget<MemberRecord>,
 ): Promise<Page<MemberRecord>> {
   const cursorPk = memberCursorPk(customer, batch);
   const from = decodeCursor(cursor, { pk: cursorPk }, ['pk', 'sk'], { sk: MEMBER_SK });
@@ -171,6 +217,10 @@ async function membersOfBatch(
   };
   const sooner = (a: string, b: string) => (order === 'asc' ? a < b : a > b);
   const skOf = (item: Item) => String(item['sk']);
+  // Where the next page resumes when this one ends on bytes: after the last member taken or, if
+  // none of this batch fitted (a queue page already full of earlier batches), where it started.
+  const resumeAfter = (taken: readonly Item[]) =>
+    taken.length > 0 ? skOf(taken[taken.length - 1] as Item) : (after ?? (order === 'asc' ? 'M#' : 'M#999999~'));
   const out: Item[] = [];
   for (;;) {
     const empty = lanes.filter((l) => l.buffer.length === 0 && !l.done);
@@ -181,9 +231,12 @@ async function membersOfBatch(
     }
     const ready = lanes.filter((l) => l.buffer.length > 0);
     if (ready.length === 0) return withNext(out.map(toMember), undefined);
-    // The page is full and another member follows: the next page starts after the last one taken.
-    if (out.length === page.limit) return withNext(out.map(toMember), { pk: cursorPk, sk: skOf(out[out.length - 1] as Item) });
+    // The page is full (by count or bytes) and another member follows: the next page starts
+    // after the last one taken.
     const lane = ready.reduce((a, b) => (sooner(skOf(b.buffer[0] as Item), skOf(a.buffer[0] as Item)) ? b : a));
+    if (out.length === page.limit || !bytes.admit(toMember(lane.buffer[0] as Item))) {
+      return withNext(out.map(toMember), { pk: cursorPk, sk: resumeAfter(out) });
+    }
     out.push(lane.buffer.shift() as Item);
   }
   // The read budget ran out (a filtered listing skipping many members). Every member up to the
@@ -194,20 +247,24 @@ async function membersOfBatch(
     .reduce((a, b) => (sooner(a, b) ? a : b));
   const seen = lanes.flatMap((l) => l.buffer).filter((i) => !sooner(frontier, skOf(i)));
   seen.sort((a, b) => (sooner(skOf(a), skOf(b)) ? -1 : 1));
+  let full = false;
   for (const item of seen) {
-    if (out.length === page.limit) break;
+    full = out.length === page.limit || !bytes.admit(toMember(item));
+    if (full) break;
     out.push(item);
   }
-  const resumeAt = out.length === page.limit ? skOf(out[out.length - 1] as Item) : frontier;
+  const resumeAt = full || out.length === page.limit ? resumeAfter(out) : frontier;
   return withNext(out.map(toMember), { pk: cursorPk, sk: resumeAt });
 }
 
-export async function listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest): Promise<Page<MemberRecord>> {
+export async function listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest<MemberRecord>): Promise<Page<MemberRecord>> {
   // Queue order is submission order across both queues: walk the open batches (an index that
   // holds only unfinished batches) and take their waiting or running members.
   const cursor = decodeQueueCursor(page.cursor, customer);
   const { batches: openBatches, more } = await openBatchesOf(customer, order, cursor?.at);
   const out: MemberRecord[] = [];
+  // One budget for the whole page, whichever batches its members come from.
+  const bytes = new ByteBudget(page.budget);
   const token = (at: string, member: string) => encodeCursor({ c: String(customer), at, m: member });
   for (const [i, open] of openBatches.entries()) {
     const memberCursor = cursor && open.at === cursor.at ? cursor.member : undefined;
@@ -218,9 +275,11 @@ export async function listQueuedMembers(customer: number, order: 'asc' | 'desc',
       order,
       { limit: page.limit - out.length },
       memberCursor,
+      bytes,
     );
     out.push(...pageOfBatch.items);
-    // More of this batch to read (the page filled, or the reads for one page ran out): resume here.
+    // More of this batch to read (the page filled by count or bytes, or the reads for one page
+    // ran out): resume here.
     if (pageOfBatch.next) return { items: out, next: token(open.at, pageOfBatch.next) };
     if (out.length >= page.limit) {
       const following = openBatches[i + 1];
@@ -289,6 +348,60 @@ function endOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
   return encodeCursor({ pk: memberCursorPk(customer, batch), sk: order === 'asc' ? 'M#999999~' : 'M#' });
 }
 
+/** Entries read from each source (pointers, index) before looking further. */
+const ASSET_CANDIDATES = 2;
+
+/**
+ * The member of an asset's newest batch. The asset index (GSI4) is eventually consistent: right
+ * after a submit it may miss the new member, or show only the previous batch's. The asset's
+ * pointers (base-table items written with the members, `assetPointerItem`) are read with a
+ * consistent Query, so together the newest batch of either source is the current one. A candidate
+ * whose member is missing (a submit that died between pointer and member, a batch shrunk by the
+ * sweeper) is passed over. Cost: two Queries of a couple of keys and usually one consistent read.
+ */
+export async function currentMember(customer: number, space: number, id: string): Promise<MemberRecord | undefined> {
+  const pointers = {
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': assetPointerKey(customer, space, id, 0).pk, ':prefix': ASSET_POINTER_PREFIX },
+    ScanIndexForward: false,
+    ConsistentRead: true,
+  };
+  const index = {
+    IndexName: TABLE.indexes.gsi4.name,
+    KeyConditionExpression: 'gsi4pk = :p',
+    ExpressionAttributeValues: { ':p': keys.memberAsset(customer, space, id, 0).gsi4pk },
+    ScanIndexForward: false,
+  };
+  const fromPointer = (i: Item): MemberRef => ({ customer, batch: Number(i['batch']), index: Number(i['index']) });
+  const fromIndex = (i: Item): MemberRef => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) });
+  const [newestPointers, newestIndexed] = await Promise.all(
+    [pointers, index].map((query) => db().send(new QueryCommand({ TableName: tableName(), ...query, Limit: ASSET_CANDIDATES }))),
+  );
+  const read = [(newestPointers?.Items ?? []).map(fromPointer), (newestIndexed?.Items ?? []).map(fromIndex)];
+  const found = await newestMemberOf(read.flat());
+  // Entries not read are older than the oldest read from the same source: the answer stands if
+  // it is at least that new for every source cut short.
+  const settled = [newestPointers, newestIndexed].every(
+    (result, i) => !result?.LastEvaluatedKey || (found !== undefined && found.batch >= Math.min(...(read[i] as MemberRef[]).map((r) => r.batch))),
+  );
+  if (settled) return found;
+  const [allPointers, allIndexed] = await Promise.all([queryAll(pointers), queryAll(index)]);
+  return newestMemberOf([...allPointers.map(fromPointer), ...allIndexed.map(fromIndex)]);
+}
+
+/** The existing member of the newest batch among `refs` (consistent reads: it may be seconds old). */
+async function newestMemberOf(refs: readonly MemberRef[]): Promise<MemberRecord | undefined> {
+  // One member per batch: an asset appears at most once in a batch.
+  const newestFirst = [...new Map(refs.map((r) => [r.batch, r])).values()].sort((a, b) => b.batch - a.batch);
+  // The newest candidate is almost always there: read it alone, then the rest if it is not.
+  for (const group of [newestFirst.slice(0, 1), newestFirst.slice(1)]) {
+    if (group.length === 0) continue;
+    const members = await getMembers(group, true);
+    if (members.length > 0) return members.reduce((a, b) => (b.batch > a.batch ? b : a));
+  }
+  return undefined;
+}
+
 export const dynamoReads = {
   getCustomer,
   listCustomers,
@@ -301,4 +414,5 @@ export const dynamoReads = {
   listQueuedMembers,
   memberRefsOfAsset,
   memberRefsOfBatch,
+  currentMember,
 } satisfies QueueReader;
