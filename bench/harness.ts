@@ -147,6 +147,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       port: 0,
       handlers: registry,
       schedules: false,
+      // The benchmark measures the service, not the per-key limits a customer would meet.
+      usageLimits: false,
       logger: options.logger ?? silentLogger,
       pollerConcurrency: {
         main: options.mainPollers ?? 8,

@@ -17,6 +17,7 @@ import type {
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
 import { DEFAULTS, ENV } from '../lambdas/config/resources';
+import { settings } from '../lambdas/config/settings';
 import { allowedMethods, findRoute, matchResource, type Route } from '../lambdas/config/routes';
 import { errorResponse } from '../lambdas/http/problem';
 import {
@@ -27,11 +28,15 @@ import {
   type HandlerName,
   type RuntimeLogger,
 } from './handlers';
+import { UsageMeter, type LimitVerdict, type LocalUsageLimits } from './usage-limits';
 
 export const LOCAL_STAGE = 'local';
 export const LOCAL_API_ID = 'local';
 export const LOCAL_ACCOUNT = '000000000000';
 export const WWW_AUTHENTICATE = 'Basic realm="image-queue", Bearer';
+/** The 429 details, as the stack's gateway responses word them (lib/constructs/api.ts). */
+export const THROTTLE_DETAIL = 'Too many requests; retry later.';
+export const QUOTA_DETAIL = "This key's request quota for the period is spent.";
 /** API Gateway's integration timeout (29 s): a slower handler answers 504. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 
@@ -39,8 +44,10 @@ export interface HttpAdapterOptions {
   loadHandler: HandlerLoader;
   /** Largest body in bytes; default `process.env.MAX_BODY_BYTES` at request time, else DEFAULTS.maxBodyBytes. */
   maxBodyBytes?: number;
-  /** Seconds an authorizer result is reused for the same token (API Gateway's cache; default 0 = off). */
+  /** Seconds an authorizer result is reused for the same token (API Gateway's cache; default 0 = off, as the stack). */
   authorizerCacheTtlSeconds?: number;
+  /** Per-key throttling and quotas, as the stack's usage plans (`false`: none). */
+  usageLimits?: LocalUsageLimits | false;
   integrationTimeoutMs?: number;
   /** Prefix of the fake function names in the Lambda context. */
   functionPrefix?: string;
@@ -271,26 +278,50 @@ function maxBodyBytes(options: HttpAdapterOptions): number {
   return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULTS.maxBodyBytes;
 }
 
-/** Reads the body, or rejects with 413 as soon as it exceeds `limit` (the rest is never buffered). */
+/** API Gateway's (REST) payload limit: it reads a request up to this size before answering it. */
+export const API_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
+/** How far past API Gateway's limit (or ours, if larger) a too-large body is still read and discarded. */
+const DRAIN_SLACK_BYTES = 1024 * 1024;
+
+/** A 413 for a body over the limit: read to its end (the connection stays usable) or cut off (`close`). */
+class BodyTooLarge extends Reject {
+  constructor(
+    limit: number,
+    readonly close: boolean,
+  ) {
+    super(errorResponse(413, `The request body is larger than ${limit} bytes.`));
+  }
+}
+
+/**
+ * Reads the body. One over `limit` is still read to its end, keeping none of it, and only then
+ * answered 413, as API Gateway reads a request before it answers: a client still sending (Node's
+ * fetch, for one) would otherwise meet a closed connection (ECONNRESET) instead of the answer.
+ * The reading is bounded: a body declared or sent past API Gateway's 10 MB (plus 1 MiB) gets the
+ * 413 at once and its connection is closed.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new Reject(errorResponse(413, `The request body is larger than ${limit} bytes.`));
+  const drainLimit = Math.max(limit, API_GATEWAY_PAYLOAD_BYTES) + DRAIN_SLACK_BYTES;
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge());
+  if (Number.isFinite(declared) && declared > drainLimit) return Promise.reject(new BodyTooLarge(limit, true));
   return new Promise((done, fail) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      if (size > drainLimit) {
         req.off('data', onData);
+        req.pause();
+        fail(new BodyTooLarge(limit, true));
+      } else if (size > limit) {
+        // Too large already: read on to the end, keeping nothing.
         chunks.length = 0;
-        fail(tooLarge());
-        return;
+      } else {
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => done(Buffer.concat(chunks)));
+    req.once('end', () => (size > limit ? fail(new BodyTooLarge(limit, false)) : done(Buffer.concat(chunks))));
     req.once('error', fail);
   });
 }
@@ -309,6 +340,17 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
   const logger = options.logger ?? consoleLogger;
   const prefix = options.functionPrefix ?? 'local';
   const cache = new Map<string, CachedAuthorization>();
+  const meter = options.usageLimits ? new UsageMeter(options.usageLimits) : undefined;
+
+  /** API Gateway answers 429 when a bucket is empty or the quota is spent. */
+  function refuseOverLimit(verdict: LimitVerdict): void {
+    if (verdict.ok) return;
+    throw new Reject(
+      errorResponse(429, verdict.reason === 'quota' ? QUOTA_DETAIL : THROTTLE_DETAIL, {
+        headers: { 'Retry-After': verdict.reason === 'quota' ? '3600' : '1' },
+      }),
+    );
+  }
 
   async function authorize(req: IncomingMessage, route: Route, path: string, requestId: string) {
     const unauthorized = (detail: string) =>
@@ -346,9 +388,20 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
       result = { result: output, expires: Date.now() + ttl };
       if (ttl > 0) cache.set(token, result);
     }
-    const { principalId, policyDocument, context } = result.result;
+    const { principalId, policyDocument, context, usageIdentifierKey } = result.result;
     if (!policyAllows(policyDocument, arn)) {
-      throw new Reject(errorResponse(403, 'These credentials do not allow this request.'));
+      // API Gateway's 403 quotes the authorizer's `denied` context value (see lib/constructs/api.ts).
+      const denied = context?.['denied'];
+      throw new Reject(
+        errorResponse(403, typeof denied === 'string' && denied ? denied : 'These credentials do not allow this request.'),
+      );
+    }
+    if (meter) {
+      // Methods require an API key, which the authorizer supplies (API key source AUTHORIZER).
+      if (typeof usageIdentifierKey !== 'string' || usageIdentifierKey === '') {
+        throw new Reject(errorResponse(403, 'The authorizer named no API key for usage metering.'));
+      }
+      refuseOverLimit(meter.admitKey(usageIdentifierKey, usageIdentifierKey === settings.adminUsageKey()));
     }
     // API Gateway (REST) hands context values to the integration as strings; objects are an error.
     const authorizer: Record<string, unknown> = { principalId };
@@ -376,6 +429,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
       );
     }
     const body = await readBody(req, maxBodyBytes(options));
+    if (route.access === 'public' && meter) refuseOverLimit(meter.admitPublic());
     const authorizer = route.access === 'public' ? null : await authorize(req, route, url.pathname, requestId);
     const event = buildProxyEvent({
       req,
@@ -412,12 +466,11 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     const requestId = randomUUID();
     handle(req, res, requestId).catch((err: unknown) => {
       if (err instanceof Reject) {
-        const tooLarge = err.result.statusCode === 413;
-        // After a 413 the rest of the body is not read: close the connection once the answer is out.
-        send(res, err.result, requestId, tooLarge ? { Connection: 'close' } : {});
-        if (tooLarge) {
-          res.once('finish', () => req.destroy());
-        }
+        // A body cut off unread (past API Gateway's size): close the connection once the answer
+        // is out. A drained one leaves the connection clean, so it stays open.
+        const cutOff = err instanceof BodyTooLarge && err.close;
+        send(res, err.result, requestId, cutOff ? { Connection: 'close' } : {});
+        if (cutOff) res.once('finish', () => req.destroy());
         return;
       }
       logger.error(`local API failure (request ${requestId})`, err);

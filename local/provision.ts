@@ -1,5 +1,5 @@
 /**
- * Creates the table and the queues from the same definitions the CDK stack uses
+ * Creates the tables and the queues from the same definitions the CDK stack uses
  * (lambdas/config/resources.ts) and returns the environment the handlers need. Idempotent: against
  * an existing DynamoDB/SQS (LocalStack, a previous `npm start`) what exists is reused, the queues'
  * attributes are brought up to date, and nothing is ever deleted.
@@ -19,7 +19,23 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, TABLE, type WorkQueueName } from '../lambdas/config/resources';
+import {
+  CREDENTIALS_TABLE,
+  DEAD_LETTER_RETENTION_DAYS,
+  ENV,
+  QUEUES,
+  TABLE,
+  type IndexDefinition,
+  type WorkQueueName,
+} from '../lambdas/config/resources';
+
+/** What a table needs to be created: keys, indexes, optionally a TTL attribute. */
+interface TableDefinition {
+  partitionKey: string;
+  sortKey: string;
+  ttlAttribute?: string;
+  indexes: Record<string, IndexDefinition>;
+}
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -57,6 +73,10 @@ export function tableNameFor(prefix: string): string {
   return prefix;
 }
 
+export function credentialsTableNameFor(prefix: string): string {
+  return `${prefix}-credentials`;
+}
+
 export function queueNameFor(prefix: string, queue: WorkQueueName, deadLetter = false): string {
   return `${prefix}-${QUEUES[queue].id}${deadLetter ? '-dlq' : ''}`;
 }
@@ -88,9 +108,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Creates the table unless it exists, waits until it and its indexes are ACTIVE (immediate on
  * DynamoDB Local; seconds on LocalStack or AWS) and enables TTL where supported.
  */
-export async function provisionTable(client: DynamoDBClient, tableName: string, activeTimeoutMs = 120_000): Promise<void> {
-  const attributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
-  for (const index of Object.values(TABLE.indexes)) {
+export async function provisionTable(
+  client: DynamoDBClient,
+  tableName: string,
+  activeTimeoutMs = 120_000,
+  definition: TableDefinition = TABLE,
+): Promise<void> {
+  const wanted = Object.values(definition.indexes);
+  const attributes = new Set<string>([definition.partitionKey, definition.sortKey]);
+  for (const index of wanted) {
     attributes.add(index.partitionKey);
     attributes.add(index.sortKey);
   }
@@ -105,17 +131,21 @@ export async function provisionTable(client: DynamoDBClient, tableName: string, 
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions,
         KeySchema: [
-          { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-          { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+          { AttributeName: definition.partitionKey, KeyType: 'HASH' },
+          { AttributeName: definition.sortKey, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: Object.values(TABLE.indexes).map((index) => ({
-          IndexName: index.name,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        })),
+        // DynamoDB refuses an empty index list: a table without indexes sends none.
+        GlobalSecondaryIndexes:
+          wanted.length === 0
+            ? undefined
+            : wanted.map((index) => ({
+                IndexName: index.name,
+                KeySchema: [
+                  { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                  { AttributeName: index.sortKey, KeyType: 'RANGE' },
+                ],
+                Projection: { ProjectionType: 'KEYS_ONLY' },
+              })),
       }),
     );
   } catch (err) {
@@ -127,7 +157,7 @@ export async function provisionTable(client: DynamoDBClient, tableName: string, 
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const indexes = Table?.GlobalSecondaryIndexes ?? [];
-    const missing = Object.values(TABLE.indexes)
+    const missing = wanted
       .map((index) => index.name)
       .filter((name) => !indexes.some((i) => i.IndexName === name));
     if (missing.length > 0 && Table?.TableStatus === 'ACTIVE') {
@@ -144,11 +174,12 @@ export async function provisionTable(client: DynamoDBClient, tableName: string, 
     }
     await sleep(delay);
   }
+  if (!definition.ttlAttribute) return;
   try {
     await client.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true },
       }),
     );
   } catch {
@@ -188,7 +219,8 @@ export async function provision(options: ProvisionOptions): Promise<Record<strin
   const sqs = localSqsClient(options.sqsEndpoint, region, options.credentials);
   try {
     const tableName = tableNameFor(options.prefix);
-    const env: Record<string, string> = { [ENV.tableName]: tableName };
+    const credentialsTableName = credentialsTableNameFor(options.prefix);
+    const env: Record<string, string> = { [ENV.tableName]: tableName, [ENV.credentialsTableName]: credentialsTableName };
     const queues = (Object.keys(QUEUES) as WorkQueueName[]).map(async (queue) => {
       const definition = QUEUES[queue];
       const dlqUrl = await ensureQueue(sqs, queueNameFor(options.prefix, queue, true), {
@@ -207,7 +239,11 @@ export async function provision(options: ProvisionOptions): Promise<Record<strin
       });
       env[DLQ_URL_ENV[queue]] = dlqUrl;
     });
-    await Promise.all([provisionTable(dynamo, tableName, options.tableActiveTimeoutMs), ...queues]);
+    await Promise.all([
+      provisionTable(dynamo, tableName, options.tableActiveTimeoutMs),
+      provisionTable(dynamo, credentialsTableName, options.tableActiveTimeoutMs, CREDENTIALS_TABLE),
+      ...queues,
+    ]);
     return env;
   } finally {
     dynamo.destroy();

@@ -19,6 +19,7 @@ import { resetClients, SERVICE_ENDPOINT_ENV } from '../lambdas/adapters/aws-clie
 import { startDynamoDbLocal, startSqsEmulator, type DynamoDbLocal, type SqsEmulator } from './emulators';
 import { consoleLogger, createHandlerLoader, type HandlerLoader, type HandlerRegistry, type RuntimeLogger } from './handlers';
 import { createApiListener } from './http-adapter';
+import { DEFAULT_LOCAL_USAGE_LIMITS, type LocalUsageLimits } from './usage-limits';
 import { startPollers, type PollerName, type PollerOptions, type Pollers } from './pollers';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localSqsClient, provision, type LocalCredentials } from './provision';
 import { startSchedules, type ScheduleOptions, type Schedules } from './schedules';
@@ -29,6 +30,13 @@ import {
   type StrictDynamoOptions,
   type StrictDynamoProxy,
 } from './strict-dynamodb';
+
+/** `off` turns the local gateway's per-key limits off (e.g. for load tests with one key). */
+export const LOCAL_USAGE_LIMITS_ENV = 'LOCAL_USAGE_LIMITS';
+
+function usageLimitsFromEnv(): LocalUsageLimits | false {
+  return process.env[LOCAL_USAGE_LIMITS_ENV]?.trim().toLowerCase() === 'off' ? false : DEFAULT_LOCAL_USAGE_LIMITS;
+}
 
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_ADMIN_KEY = 'admin';
@@ -54,8 +62,13 @@ export interface LocalRuntimeOptions {
   /** false: no schedule timers (runNow still works). Default true. */
   schedules?: boolean;
   schedulePeriodMs?: ScheduleOptions['periodMs'];
-  /** Seconds an authorizer result is cached per token (default 0: revocation is immediate). */
+  /** Seconds an authorizer result is cached per token (default 0, as the stack: revocation is immediate). */
   authorizerCacheTtlSeconds?: number;
+  /**
+   * Per-key throttling and quotas (429), as the stack's usage plans. Default: the stack's
+   * `USAGE_LIMITS`, unless LOCAL_USAGE_LIMITS=off; `false` turns them off.
+   */
+  usageLimits?: LocalUsageLimits | false;
   /** Table name and queue name prefix (default image-queue). */
   prefix?: string;
   /** DynamoDB Local port (default: a free one); ignored with `dynamoEndpoint`. */
@@ -251,6 +264,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const listener = createApiListener({
       loadHandler,
       authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds,
+      usageLimits: options.usageLimits ?? usageLimitsFromEnv(),
       functionPrefix: prefix,
       logger,
     });

@@ -1,27 +1,38 @@
 /**
- * API keys in the single table, and the admin credential (environment locally, Secrets Manager on
- * AWS). Secrets are only ever stored as scrypt hashes; neither secrets nor hashes are logged or
- * returned by `list`.
+ * API keys in the credentials table (`CREDENTIALS_TABLE`, apart from the queue table so that only
+ * the authorizer and the key routes hold any grant on it). Secrets are only ever stored as scrypt
+ * hashes; neither secrets nor hashes are logged or returned by `list`.
  *
- * Items: `{pk: KEY#<key>, sk: KEY, type: 'apiKey', key, customer, secretHash, created}`, read by the
- * authorizer, and beside it, written and deleted in the same transaction, a listing entry in the
- * customer's own partition `{pk: CUST#<c>#KEYS, sk: <key>, type: 'apiKeyRef', key, customer, created}`,
- * so `list` is one strongly consistent query: a key just created is listed at once (an index would
- * show it after a lag on AWS) and never carries a hash.
+ * Items: `{pk: KEY#<key>, sk: KEY, type: 'apiKey', key, customer, privileges, secretHash, created,
+ * usageKeyId?}`, read by the authorizer, and beside it, written and deleted in the same
+ * transaction, a listing entry in the customer's own partition `{pk: CUST#<c>#KEYS, sk: <key>,
+ * type: 'apiKeyRef', key, customer, privileges, created}`, so `list` is one strongly consistent
+ * query: a key just created is listed at once (an index would show it after a lag on AWS) and
+ * never carries a hash.
+ *
+ * On AWS each customer key also gets an API Gateway API key in the stack's usage plan
+ * (lambdas/adapters/usage-keys.ts), so throttling and quotas apply per key.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ENV } from '../config/resources';
+import type { Privilege } from '../config/routes';
 import { settings } from '../config/settings';
-import { hashSecret, KEY_PATTERN, newKeyPair, type Credentials } from '../domain/auth';
-import { keys } from '../domain/model';
-import { dynamoDocument, region } from './aws-clients';
+import { hashSecret, KEY_PATTERN, newKeyPair, normalisePrivileges } from '../domain/auth';
+import { dynamoDocument } from './aws-clients';
 import { runTransaction } from './dynamo/transactions';
+import { logger } from './logger';
+
+/** The credentials table's key scheme. */
+const credentialKeys = {
+  apiKey: (key: string) => ({ pk: `KEY#${key}`, sk: 'KEY' }),
+  /** A customer's key listing: one partition per customer, one item per key. */
+  customerKeys: (customer: number, key: string) => ({ pk: `CUST#${customer}#KEYS`, sk: key }),
+};
 
 /** A customer's API key as listed (no secret, no hash). */
 export interface ApiKeyInfo {
   key: string;
   customer: number;
+  privileges: Privilege[];
   /** ISO-8601 creation time. */
   created: string;
 }
@@ -29,6 +40,8 @@ export interface ApiKeyInfo {
 /** A stored key with its secret hash, for verification only. */
 export interface StoredApiKey extends ApiKeyInfo {
   secretHash: string;
+  /** Id of its API Gateway API key (AWS only). */
+  usageKeyId?: string;
 }
 
 /** A key just created: the only time its secret is known. */
@@ -37,8 +50,8 @@ export interface NewApiKey extends ApiKeyInfo {
 }
 
 export interface KeyStore {
-  /** Issues a new key for a customer and stores its secret hashed. */
-  create(customer: number): Promise<NewApiKey>;
+  /** Issues a new key for a customer with these privileges and stores its secret hashed. */
+  create(customer: number, privileges: readonly Privilege[]): Promise<NewApiKey>;
   /** The stored key, or undefined when there is none (revoked or never issued). */
   find(key: string): Promise<StoredApiKey | undefined>;
   /** A customer's keys, oldest first. */
@@ -50,42 +63,82 @@ export interface KeyStore {
 const ITEM_TYPE = 'apiKey';
 const REF_TYPE = 'apiKeyRef';
 
+/**
+ * Where per-key request limits are registered: API Gateway's usage plan on AWS; nowhere locally,
+ * where the local gateway keeps a bucket per usage identifier by itself.
+ */
+export interface UsageKeys {
+  /** Registers a key; returns the id to deregister it with, if any. */
+  register(key: string): Promise<string | undefined>;
+  deregister(usageKeyId: string): Promise<void>;
+}
+
+export const noUsageKeys: UsageKeys = {
+  register: async () => undefined,
+  deregister: async () => undefined,
+};
+
 export class DynamoKeyStore implements KeyStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly usage: UsageKeys = noUsageKeys,
   ) {}
 
-  async create(customer: number): Promise<NewApiKey> {
+  async create(customer: number, privileges: readonly Privilege[]): Promise<NewApiKey> {
     const { key, secret } = newKeyPair();
     const created = new Date().toISOString();
+    const held = normalisePrivileges(privileges);
     const secretHash = await hashSecret(secret);
-    const outcome = await runTransaction(() => [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...keys.apiKey(key), type: ITEM_TYPE, key, customer, secretHash, created },
-          // 120 random bits never collide in practice; the condition makes sure of it.
-          ConditionExpression: 'attribute_not_exists(pk)',
+    // The usage key first: a stored key without one would be refused by API Gateway.
+    const usageKeyId = await this.usage.register(key);
+    try {
+      const outcome = await runTransaction(() => [
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: {
+              ...credentialKeys.apiKey(key),
+              type: ITEM_TYPE,
+              key,
+              customer,
+              privileges: held,
+              secretHash,
+              created,
+              ...(usageKeyId ? { usageKeyId } : {}),
+            },
+            // 120 random bits never collide in practice; the condition makes sure of it.
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
         },
-      },
-      { Put: { TableName: this.tableName, Item: { ...keys.customerKeys(customer, key), type: REF_TYPE, key, customer, created } } },
-    ]);
-    if (!outcome.ok) throw new Error('a new API key collided with an existing one');
-    return { key, secret, customer, created };
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...credentialKeys.customerKeys(customer, key), type: REF_TYPE, key, customer, privileges: held, created },
+          },
+        },
+      ]);
+      if (!outcome.ok) throw new Error('a new API key collided with an existing one');
+    } catch (error) {
+      if (usageKeyId) await this.usage.deregister(usageKeyId).catch(() => undefined);
+      throw error;
+    }
+    return { key, secret, customer, privileges: held, created };
   }
 
   async find(key: string): Promise<StoredApiKey | undefined> {
     if (!KEY_PATTERN.test(key)) return undefined;
     const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.apiKey(key), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: credentialKeys.apiKey(key), ConsistentRead: true }),
     );
     if (!Item || Item['type'] !== ITEM_TYPE || typeof Item['secretHash'] !== 'string') return undefined;
     return {
       key: String(Item['key']),
       customer: Number(Item['customer']),
+      privileges: normalisePrivileges(Item['privileges']),
       created: String(Item['created']),
       secretHash: Item['secretHash'],
+      ...(typeof Item['usageKeyId'] === 'string' ? { usageKeyId: Item['usageKeyId'] } : {}),
     };
   }
 
@@ -97,13 +150,15 @@ export class DynamoKeyStore implements KeyStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': keys.customerKeys(customer, '').pk },
+          ExpressionAttributeValues: { ':pk': credentialKeys.customerKeys(customer, '').pk },
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
-        if (item['type'] === REF_TYPE) found.push({ key: String(item['key']), customer, created: String(item['created']) });
+        if (item['type'] === REF_TYPE) {
+          found.push({ key: String(item['key']), customer, privileges: normalisePrivileges(item['privileges']), created: String(item['created']) });
+        }
       }
       start = page.LastEvaluatedKey;
     } while (start);
@@ -112,79 +167,34 @@ export class DynamoKeyStore implements KeyStore {
 
   async revoke(customer: number, key: string): Promise<boolean> {
     if (!KEY_PATTERN.test(key)) return false;
+    const stored = await this.find(key);
     const outcome = await runTransaction(() => [
       {
         Delete: {
           TableName: this.tableName,
-          Key: keys.apiKey(key),
+          Key: credentialKeys.apiKey(key),
           ConditionExpression: 'attribute_exists(pk) AND #type = :type AND #customer = :customer',
           ExpressionAttributeNames: { '#type': 'type', '#customer': 'customer' },
           ExpressionAttributeValues: { ':type': ITEM_TYPE, ':customer': customer },
         },
       },
-      { Delete: { TableName: this.tableName, Key: keys.customerKeys(customer, key) } },
+      { Delete: { TableName: this.tableName, Key: credentialKeys.customerKeys(customer, key) } },
     ]);
+    // The key is refused from here on (the authorizer reads the item on every request); the
+    // usage key only counts requests, so failing to delete it is logged, not fatal.
+    if (outcome.ok && stored?.usageKeyId) {
+      await this.usage.deregister(stored.usageKeyId).catch((error: unknown) => {
+        logger.warn('could not delete the usage key of a revoked API key', { key, usageKeyId: stored.usageKeyId, error: error as Error });
+      });
+    }
     return outcome.ok;
   }
 }
 
-/** The key store on the shared document client and the configured table. */
-export function keyStore(): KeyStore {
-  return new DynamoKeyStore(dynamoDocument(), settings.tableName());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Admin credential
-
-let adminFromSecret: Promise<Credentials> | undefined;
-let secretsClient: SecretsManagerClient | undefined;
-
-function secretsManager(): SecretsManagerClient {
-  // The SDK itself honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SECRETS_MANAGER.
-  secretsClient ??= new SecretsManagerClient({ region: region() });
-  return secretsClient;
-}
-
-async function loadAdminSecret(secretId: string): Promise<Credentials> {
-  const { SecretString } = await secretsManager().send(new GetSecretValueCommand({ SecretId: secretId }));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(SecretString ?? '');
-  } catch {
-    // Do not include the secret string (or the parser's excerpt of it) in the error.
-    throw new Error(`secret ${secretId} is not JSON {"key","secret"}`);
-  }
-  const { key, secret } = (parsed ?? {}) as { key?: unknown; secret?: unknown };
-  if (typeof key !== 'string' || !KEY_PATTERN.test(key) || typeof secret !== 'string' || secret.length === 0) {
-    throw new Error(`secret ${secretId} must hold JSON {"key": "<[A-Za-z0-9_-]{1,64}>", "secret": "<non-empty>"}`);
-  }
-  return { key, secret };
-}
-
 /**
- * The admin credential: `ADMIN_KEY`/`ADMIN_SECRET` when both are set (local runtime), else the
- * Secrets Manager secret named by `ADMIN_SECRET_NAME` (JSON `{"key","secret"}`), fetched once per
- * container. Undefined when neither is configured (then no admin key works).
+ * The key store on the shared document client and the credentials table. Only the key routes
+ * register usage keys (lambdas/adapters/usage-keys.ts), so the authorizer bundles no API Gateway client.
  */
-export async function adminCredential(): Promise<Credentials | undefined> {
-  const key = process.env[ENV.adminKey];
-  const secret = process.env[ENV.adminSecret];
-  if (key && secret) return { key, secret };
-  const secretName = process.env[ENV.adminSecretName];
-  if (!secretName) return undefined;
-  if (!adminFromSecret) {
-    adminFromSecret = loadAdminSecret(secretName);
-    // A failed fetch (throttling, a secret not yet created) is retried by the next call.
-    adminFromSecret.catch(() => {
-      adminFromSecret = undefined;
-    });
-  }
-  return adminFromSecret;
-}
-
-/** Forgets the cached admin secret and client (tests). */
-export function resetAdminCredential(): void {
-  adminFromSecret = undefined;
-  secretsClient?.destroy();
-  secretsClient = undefined;
+export function keyStore(usage: UsageKeys = noUsageKeys): KeyStore {
+  return new DynamoKeyStore(dynamoDocument(), settings.credentialsTableName(), usage);
 }

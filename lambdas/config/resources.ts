@@ -7,6 +7,8 @@
 /** Environment variable names read by the Lambda handlers (set by the stack and the local runtime). */
 export const ENV = {
   tableName: 'TABLE_NAME',
+  /** The table of API keys (credentials), apart so that only the functions that need it can reach it. */
+  credentialsTableName: 'CREDENTIALS_TABLE_NAME',
   mainQueueUrl: 'MAIN_QUEUE_URL',
   priorityQueueUrl: 'PRIORITY_QUEUE_URL',
   tasksQueueUrl: 'TASKS_QUEUE_URL',
@@ -27,6 +29,21 @@ export const ENV = {
   /** Admin credential given directly (local runtime). */
   adminKey: 'ADMIN_KEY',
   adminSecret: 'ADMIN_SECRET',
+  /**
+   * Name of the API Gateway usage plan every new customer key joins (AWS; absent locally). A name,
+   * not the id: the id would make the key function depend on the API's deployment, which
+   * depends on the function.
+   */
+  usagePlanName: 'USAGE_PLAN_NAME',
+  /** Value of the admin key's API Gateway API key, which the authorizer names as its usage identifier. */
+  adminUsageKey: 'ADMIN_USAGE_KEY',
+  /**
+   * Seconds the public `GET /queue` reuses its queue depths within a container, so anonymous
+   * callers cannot turn requests into SQS calls (default 3; 0 turns the cache off).
+   */
+  queueCountsCacheSeconds: 'QUEUE_COUNTS_CACHE_SECONDS',
+  /** Comma-separated origins allowed by CORS (empty: no cross-origin access). */
+  corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
   /** Standard AWS SDK endpoint override (also what LocalStack uses). */
   endpointUrl: 'AWS_ENDPOINT_URL',
 } as const;
@@ -37,12 +54,18 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 export const DEFAULTS = {
   maxBatchSize: 10_000,
   maxQueueSize: 1_000_000,
-  // The body travels JSON-escaped inside the Lambda event, whose limit is 6 MB: quotes double in
-  // size, so 4.5 MiB of JSON stays inside it (≈ 25,000 typical members, above maxBatchSize).
-  maxBodyBytes: 4.5 * 1024 * 1024,
+  // The body travels JSON-escaped inside the Lambda event, whose limit is 6,291,456 bytes: each
+  // `"` and `\` of it (and \n, \t) takes two bytes there, other characters their UTF-8 bytes, so
+  // JSON text at most doubles. 3,000,000 × 2 leaves 291 KB for the rest of the event (headers
+  // twice, at most 10 KB each on API Gateway, and the request context): every body up to the
+  // limit reaches the handler whatever it holds, and a larger one reaches it too (and gets its
+  // 413) as long as its escaped form fits. 4.5 MiB did not: a quote-heavy body under it could not
+  // be delivered (API Gateway answered with its own error). ≈ 16,000 typical members.
+  maxBodyBytes: 3_000_000,
   originTimeoutMs: 10_000,
   originMaxBytes: 25 * 1024 * 1024,
   markRunningAfterMs: 1_000,
+  queueCountsCacheSeconds: 3,
   pageSize: 100,
   maxPageSize: 500,
 } as const;
@@ -78,6 +101,43 @@ export const TABLE = {
   indexes: Record<string, IndexDefinition>;
 };
 
+/**
+ * The credentials table: API keys and each customer's key listing. No index, no TTL. Apart from
+ * the queue table so that IAM alone keeps every function but the authorizer and the key routes
+ * away from it (the processors parse untrusted content; they have no grant here at all).
+ */
+export const CREDENTIALS_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  indexes: {},
+} as const satisfies { partitionKey: string; sortKey: string; indexes: Record<string, IndexDefinition> };
+
+export interface ThrottleLimits {
+  /** Steady requests per second. */
+  rateLimit: number;
+  /** Requests allowed at once above the steady rate (token bucket size). */
+  burstLimit: number;
+}
+
+export interface UsageLimits extends ThrottleLimits {
+  /** Requests per period, or undefined for no quota. */
+  quota?: { limit: number; period: 'DAY' | 'WEEK' | 'MONTH' };
+}
+
+/**
+ * Per-key request limits: API Gateway usage plans on AWS (the authorizer names the caller's API
+ * key), the local gateway's token buckets locally. Every customer key gets its own bucket of
+ * `customer`; admin keys share `admin`; unauthenticated `GET /queue` has a method throttle of
+ * its own so nobody can starve the keyed routes through it. The stage limit caps the whole API.
+ */
+export const USAGE_LIMITS = {
+  customer: { rateLimit: 25, burstLimit: 50, quota: { limit: 500_000, period: 'DAY' } },
+  admin: { rateLimit: 100, burstLimit: 200 },
+  publicQueue: { rateLimit: 20, burstLimit: 40 },
+  stage: { rateLimit: 500, burstLimit: 1000 },
+} as const satisfies Record<'customer' | 'admin', UsageLimits> & Record<'publicQueue' | 'stage', ThrottleLimits>;
+
+
 export type QueueName = 'main' | 'priority';
 export type WorkQueueName = QueueName | 'tasks';
 
@@ -90,7 +150,10 @@ export interface QueueDefinition {
   processorTimeoutSeconds: number;
   /** ≥ 6 × processor timeout (AWS guidance for Lambda event sources). */
   visibilityTimeoutSeconds: number;
-  /** Receives before a message goes to the dead-letter queue. */
+  /**
+   * Receives before a message goes to the dead-letter queue: at least 5, AWS's guidance for queues
+   * consumed by Lambda, whose poller can receive a message and lose it to throttling or scaling.
+   */
   maxReceiveCount: number;
   /** Records per Lambda invocation. */
   batchSize: number;
@@ -110,7 +173,7 @@ export const QUEUES: Record<WorkQueueName, QueueDefinition> = {
     urlEnv: ENV.mainQueueUrl,
     processorTimeoutSeconds: 60,
     visibilityTimeoutSeconds: 360,
-    maxReceiveCount: 4,
+    maxReceiveCount: 5,
     batchSize: 10,
     maxConcurrency: 20,
     memoryMiB: 512,
@@ -120,7 +183,7 @@ export const QUEUES: Record<WorkQueueName, QueueDefinition> = {
     urlEnv: ENV.priorityQueueUrl,
     processorTimeoutSeconds: 60,
     visibilityTimeoutSeconds: 360,
-    maxReceiveCount: 4,
+    maxReceiveCount: 5,
     batchSize: 10,
     maxConcurrency: 10,
     memoryMiB: 512,

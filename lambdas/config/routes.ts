@@ -17,12 +17,22 @@ export type Access = 'public' | 'customer' | 'authenticated' | 'admin';
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
+/**
+ * What a customer key may be allowed to do (Neuron's queue API grants per operation): `read` the
+ * GET routes, `submit` batches, `manage` them (test, and later cancel and retry). Chosen when the
+ * key is created; all three by default. Admin keys may do everything.
+ */
+export type Privilege = 'read' | 'submit' | 'manage';
+export const PRIVILEGES: readonly Privilege[] = ['read', 'submit', 'manage'];
+
 export interface Route {
   method: HttpMethod;
   /** API Gateway resource template; path parameters in braces. */
   resource: string;
   fn: ApiFunctionName;
   access: Access;
+  /** The privilege a customer key needs (routes that customer keys may call). */
+  privilege?: Privilege;
 }
 
 const C = '/customers/{customer}';
@@ -30,21 +40,21 @@ const B = `${C}/queue/batches/{batch}`;
 
 export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/queue', fn: 'api-read', access: 'public' },
-  { method: 'GET', resource: '/queue/load', fn: 'api-operator', access: 'authenticated' },
+  { method: 'GET', resource: '/queue/load', fn: 'api-operator', access: 'authenticated', privilege: 'read' },
   { method: 'GET', resource: '/queue/status', fn: 'api-operator', access: 'admin' },
-  { method: 'GET', resource: `${C}/queue`, fn: 'api-read', access: 'customer' },
-  { method: 'POST', resource: `${C}/queue`, fn: 'api-submit', access: 'customer' },
-  { method: 'POST', resource: `${C}/queue/priority`, fn: 'api-submit', access: 'customer' },
-  { method: 'GET', resource: `${C}/queue/batches`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${C}/queue/active`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${C}/queue/recent`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${C}/queue/images`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: B, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${B}/images`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${B}/completedImages`, fn: 'api-read', access: 'customer' },
-  { method: 'GET', resource: `${B}/errorImages`, fn: 'api-read', access: 'customer' },
-  { method: 'POST', resource: `${B}/test`, fn: 'api-test-batch', access: 'customer' },
-  { method: 'GET', resource: `${C}/spaces/{space}/images/{image}`, fn: 'api-read', access: 'customer' },
+  { method: 'GET', resource: `${C}/queue`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'POST', resource: `${C}/queue`, fn: 'api-submit', access: 'customer', privilege: 'submit' },
+  { method: 'POST', resource: `${C}/queue/priority`, fn: 'api-submit', access: 'customer', privilege: 'submit' },
+  { method: 'GET', resource: `${C}/queue/batches`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${C}/queue/active`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${C}/queue/recent`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${C}/queue/images`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: B, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${B}/images`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${B}/completedImages`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: `${B}/errorImages`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'POST', resource: `${B}/test`, fn: 'api-test-batch', access: 'customer', privilege: 'manage' },
+  { method: 'GET', resource: `${C}/spaces/{space}/images/{image}`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'DELETE', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
@@ -58,11 +68,6 @@ export function allowedMethods(): Map<string, HttpMethod[]> {
   }
   // The priority queue is POST-only (GET → 405), but it is a resource of its own.
   return byResource;
-}
-
-export interface RouteMatch {
-  route: Route;
-  pathParameters: Record<string, string>;
 }
 
 /** Splits a resource template into literal segments and `{name}` parameters. */

@@ -20,6 +20,16 @@ function required(name: string): string {
 
 export const settings = {
   tableName: () => required(ENV.tableName),
+  credentialsTableName: () => required(ENV.credentialsTableName),
+  /** The usage plan new customer keys join; undefined locally (the local gateway limits by itself). */
+  usagePlanName: () => process.env[ENV.usagePlanName] || undefined,
+  /** The admin key's usage identifier; the local gateway accepts any. */
+  adminUsageKey: () => process.env[ENV.adminUsageKey] || 'image-queue-admin-usage',
+  corsAllowedOrigins: () =>
+    (process.env[ENV.corsAllowedOrigins] ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
   queueUrl: (queue: 'main' | 'priority' | 'tasks') =>
     required({ main: ENV.mainQueueUrl, priority: ENV.priorityQueueUrl, tasks: ENV.tasksQueueUrl }[queue]),
   maxBatchSize: () => intFromEnv(ENV.maxBatchSize, DEFAULTS.maxBatchSize),
@@ -29,4 +39,5 @@ export const settings = {
   originTimeoutMs: () => intFromEnv(ENV.originTimeoutMs, DEFAULTS.originTimeoutMs),
   originMaxBytes: () => intFromEnv(ENV.originMaxBytes, DEFAULTS.originMaxBytes),
   markRunningAfterMs: () => intFromEnv(ENV.markRunningAfterMs, DEFAULTS.markRunningAfterMs),
+  queueCountsCacheSeconds: () => intFromEnv(ENV.queueCountsCacheSeconds, DEFAULTS.queueCountsCacheSeconds),
 };

@@ -3,6 +3,7 @@
  * node:crypto): the key store and the authorizer handler build on them.
  */
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { findRoute, matchResource, PRIVILEGES, ROUTES, type Privilege } from '../config/routes';
 
 /** A key id and its secret, as presented by a client. */
 export interface Credentials {
@@ -19,6 +20,28 @@ export interface AuthPrincipal {
   admin: boolean;
   /** The customer a customer key belongs to (absent for admin keys). */
   customer?: number;
+  /** What a customer key may do (admin keys may do everything). */
+  privileges?: readonly Privilege[];
+}
+
+/**
+ * A key's privileges as stored: a list of known names, in canonical order. Keys stored before
+ * privileges existed (no attribute) have all of them.
+ */
+export function normalisePrivileges(stored: unknown): Privilege[] {
+  if (!Array.isArray(stored) && !(stored instanceof Set)) return [...PRIVILEGES];
+  const given = new Set([...stored].map(String));
+  return PRIVILEGES.filter((p) => given.has(p));
+}
+
+/**
+ * The value of a customer key's API Gateway API key, which the authorizer returns as its usage
+ * identifier so that API Gateway applies the usage plan per key. Derived from the key id (not
+ * secret: with the API key source `AUTHORIZER` a client cannot present it), so nothing more is
+ * stored; at least 20 characters, as API Gateway requires.
+ */
+export function usageKeyValue(key: string): string {
+  return `image-queue-usage-${key}`;
 }
 
 /** Key ids: what `newKeyPair` makes, plus the admin key's configured name. */
@@ -183,6 +206,13 @@ export interface AuthContext {
   admin: 'true' | 'false';
   /** The customer id of a customer key, '' for an admin key. */
   customer: string;
+  /** Comma-separated privileges ('read,submit,manage' for admin keys). */
+  privileges: string;
+  /**
+   * Why this request is refused, or a generic sentence when it is allowed: API Gateway's 403
+   * response quotes it (`$context.authorizer.denied`), so it holds no quote or backslash.
+   */
+  denied: string;
 }
 
 /**
@@ -195,12 +225,18 @@ export function parseMethodArn(methodArn: string): { prefix: string; stage: stri
   return { prefix, stage };
 }
 
+/** The execute-api resource pattern of a route for customer C (path parameters become `*`). */
+function routeResource(base: string, method: string, resource: string, customer: number): string {
+  const path = resource.replace('{customer}', String(customer)).replace(/\{[^}]+\}/g, '*');
+  return `${base}/${method}${path}`;
+}
+
 /**
- * The IAM policy of a principal, valid for every route of the API (not just the one called) so that
- * API Gateway may cache it by `Authorization` header:
+ * The IAM policy of a principal, valid for every route it may call (not just the one called), so
+ * that it stays right should API Gateway ever cache it by `Authorization` header:
  * - admin: everything in the stage;
- * - customer key of customer C: `/customers/C/queue`, `/customers/C/queue/*`,
- *   `/customers/C/spaces/*` with any method, and `GET /queue/load`. Nothing else: the keys of
+ * - customer key of customer C: each route of `ROUTES` open to customer keys whose privilege the
+ *   key holds, with C in place of `{customer}` (`GET /queue/load` too). Nothing else: the keys of
  *   C and `/queue/status` are admin-only. (`GET /queue` is public and has no authorizer.)
  * In resource ARNs `*` matches any run of characters, slashes included.
  */
@@ -211,19 +247,53 @@ export function policyFor(principal: AuthPrincipal, methodArn: string): PolicyDo
   if (principal.admin) {
     resources = [`${base}/*/*`];
   } else if (principal.customer !== undefined && Number.isSafeInteger(principal.customer) && principal.customer >= 0) {
-    const c = `${base}/*/customers/${principal.customer}`;
-    resources = [`${c}/queue`, `${c}/queue/*`, `${c}/spaces/*`, `${base}/GET/queue/load`];
+    const held = new Set(principal.privileges ?? PRIVILEGES);
+    const customer = principal.customer;
+    resources = ROUTES.filter((r) => r.privilege !== undefined && held.has(r.privilege)).map((r) =>
+      routeResource(base, r.method, r.resource, customer),
+    );
   } else {
+    resources = [];
+  }
+  if (resources.length === 0) {
     return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${base}/*/*`] }] };
   }
   return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: resources }] };
 }
 
-/** The authorizer context for a principal (API Gateway context values must be scalars). */
-export function authContext(principal: AuthPrincipal): AuthContext {
+/** Said when a request is refused without a more precise reason. */
+export const GENERIC_DENIAL = 'These credentials do not allow this request.';
+
+/**
+ * Why the policy refuses this very request (the method ARN of the call), in words for the 403
+ * body; undefined when it is allowed. API Gateway shows it through the `denied` context value.
+ */
+export function denialReason(principal: AuthPrincipal, methodArn: string): string | undefined {
+  if (principal.admin) return undefined;
+  const [, , method, ...rest] = methodArn.split('/');
+  const path = `/${rest.join('/')}`;
+  const match = matchResource(path);
+  const route = match && method ? findRoute(method, match.resource) : undefined;
+  if (!route || !match) return GENERIC_DENIAL;
+  if (route.privilege === undefined) return 'Only an admin key may call this route.';
+  const pathCustomer = match.pathParameters['customer'];
+  if (pathCustomer !== undefined && pathCustomer !== String(principal.customer)) {
+    return `This key belongs to customer ${principal.customer}; it cannot reach customer ${pathCustomer}.`;
+  }
+  const held = principal.privileges ?? PRIVILEGES;
+  if (!held.includes(route.privilege)) {
+    return `This key lacks the ${route.privilege} privilege that ${method} ${route.resource} needs (it has: ${held.join(', ') || 'none'}).`;
+  }
+  return undefined;
+}
+
+/** The authorizer context for a principal and this request (API Gateway context values must be scalars). */
+export function authContext(principal: AuthPrincipal, methodArn: string): AuthContext {
   return {
     key: principal.key,
     admin: principal.admin ? 'true' : 'false',
     customer: principal.admin || principal.customer === undefined ? '' : String(principal.customer),
+    privileges: (principal.admin ? PRIVILEGES : (principal.privileges ?? PRIVILEGES)).join(','),
+    denied: (denialReason(principal, methodArn) ?? GENERIC_DENIAL).replace(/["\\]/g, ''),
   };
 }

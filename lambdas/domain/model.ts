@@ -183,13 +183,6 @@ export const keys = {
     gsi4sk: pad(batch, 12),
   }),
   idempotency: (customer: number, key: string) => ({ pk: `CUST#${customer}#IDEM#${key}`, sk: 'IDEM' }),
-  loadSample: (time: string, customer: number, queue: QueueName) => ({
-    pk: 'LOAD',
-    sk: `${time}#${pad(customer, 12)}#${queue}`,
-  }),
-  apiKey: (key: string) => ({ pk: `KEY#${key}`, sk: 'KEY' }),
-  /** A customer's key listing, in the base table so a new key is listed at once. */
-  customerKeys: (customer: number, key: string) => ({ pk: `CUST#${customer}#KEYS`, sk: key }),
 } as const;
 
 export function assetKey(customer: number, space: number, id: string): string {

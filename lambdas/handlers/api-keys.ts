@@ -1,14 +1,49 @@
 /**
  * A customer's API keys (admin only):
  * - `POST /customers/{customer}/keys` → 201 `vocab:Key` with the secret (shown this once only);
+ *   an optional JSON body `{"privileges": ["read", …]}` chooses what the key may do (default all);
  * - `GET /customers/{customer}/keys` → a Collection of `vocab:Key` (no secrets);
  * - `DELETE /customers/{customer}/keys/{key}` → 204, or 404 when the customer has no such key.
  * API Gateway's policy already limits these routes to admin keys; the handler checks again.
  */
+import { z } from 'zod';
 import { keyStore, type ApiKeyInfo, type NewApiKey } from '../adapters/key-store';
+import { usageKeysFromEnv } from '../adapters/usage-keys';
 import { logger } from '../adapters/logger';
+import { PRIVILEGES, type Privilege } from '../config/routes';
 import { apiHandler, intParam, type ApiRequest, type ApiResponse } from '../http/api';
 import { CONTEXT_URL, HttpError } from '../http/problem';
+
+const newKeySchema = z
+  .object({
+    privileges: z
+      .array(z.enum(PRIVILEGES as [Privilege, ...Privilege[]]))
+      .min(1, 'a key needs at least one privilege')
+      .optional(),
+  })
+  .strict();
+
+/** The privileges asked for in a POST body (all when the body is empty or names none). */
+function requestedPrivileges(request: ApiRequest): Privilege[] {
+  const raw = request.body?.trim();
+  if (!raw) return [...PRIVILEGES];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, 'The body is not valid JSON.');
+  }
+  const result = newKeySchema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new HttpError(
+      422,
+      `${where}${issue?.message ?? 'invalid body'}. Send {"privileges": [...]} with any of ${PRIVILEGES.join(', ')}, or no body for all.`,
+    );
+  }
+  return result.data.privileges ?? [...PRIVILEGES];
+}
 
 function requireAdmin(request: ApiRequest): void {
   if (!request.principal?.admin) throw new HttpError(403, 'Only an admin key may manage API keys.');
@@ -26,6 +61,7 @@ function keyResource(request: ApiRequest, info: ApiKeyInfo | NewApiKey) {
     key: info.key,
     ...('secret' in info ? { secret: info.secret } : {}),
     customer: info.customer,
+    privileges: info.privileges,
     created: info.created,
   };
 }
@@ -33,8 +69,9 @@ function keyResource(request: ApiRequest, info: ApiKeyInfo | NewApiKey) {
 async function createKey(request: ApiRequest): Promise<ApiResponse> {
   requireAdmin(request);
   const customer = intParam(request, 'customer');
-  const created = await keyStore().create(customer);
-  logger.info('api key created', { customer, key: created.key });
+  const privileges = requestedPrivileges(request);
+  const created = await keyStore(usageKeysFromEnv()).create(customer, privileges);
+  logger.info('api key created', { customer, key: created.key, privileges: created.privileges });
   const body = keyResource(request, created);
   return {
     status: 201,
@@ -71,7 +108,7 @@ async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
   requireAdmin(request);
   const customer = intParam(request, 'customer');
   const key = request.pathParameters['key'] ?? '';
-  if (!(await keyStore().revoke(customer, key))) {
+  if (!(await keyStore(usageKeysFromEnv()).revoke(customer, key))) {
     throw new HttpError(404, `Customer ${customer} has no API key '${key}'.`);
   }
   logger.info('api key revoked', { customer, key });

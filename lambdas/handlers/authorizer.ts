@@ -1,13 +1,21 @@
 /**
  * API Gateway TOKEN authorizer (also called by the local runtime). Reads `Basic`/`Bearer`
- * credentials, checks the admin credential or a customer key's scrypt hash, and returns a policy
- * valid for every route the principal may call (API Gateway caches it by `Authorization` header).
+ * credentials, checks the admin credential or a customer key, and returns a policy for every route
+ * the key's privileges cover, the API Gateway API key that meters it (`usageIdentifierKey`, API key
+ * source `AUTHORIZER`) and, for API Gateway's 403 body, why this request is refused if it is.
+ *
+ * Revocation takes effect on the next request: a customer key's item is read (one consistent
+ * GetItem) on every call, and API Gateway does not cache results (TTL 0 in the stack). Only the
+ * costly part, scrypt, is skipped when this container already verified the same header against
+ * the same stored hash.
  *
  * Contract: throwing `Error('Unauthorized')` makes API Gateway answer 401; any other error is a 500.
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import { adminCredential, keyStore } from '../adapters/key-store';
+import { settings } from '../config/settings';
+import { adminCredential } from '../adapters/admin-credential';
+import { keyStore } from '../adapters/key-store';
 import { logger } from '../adapters/logger';
 import {
   authContext,
@@ -15,17 +23,18 @@ import {
   parseCredentials,
   policyFor,
   safeEqual,
+  usageKeyValue,
   verifySecret,
   type AuthPrincipal,
 } from '../domain/auth';
 
-/** Seconds a successful verification is reused in this container (`0` disables the cache). */
+/** Seconds a verified secret is remembered in this container (`0` disables; the key is read anyway). */
 export const AUTH_CACHE_SECONDS_ENV = 'AUTH_CACHE_SECONDS';
-const DEFAULT_CACHE_SECONDS = 30;
+const DEFAULT_CACHE_SECONDS = 300;
 const MAX_CACHE_ENTRIES = 1000;
 
-/** Successful verifications by digest of the whole header (never the secret itself). */
-const verified = new Map<string, { principal: AuthPrincipal; expires: number }>();
+/** Stored hashes a header's secret was verified against, by digest of the header (never the secret). */
+const verified = new Map<string, { secretHash: string; expires: number }>();
 
 function cacheSeconds(): number {
   const raw = process.env[AUTH_CACHE_SECONDS_ENV];
@@ -34,15 +43,16 @@ function cacheSeconds(): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-function cached(digest: string, now: number): AuthPrincipal | undefined {
+function verifiedBefore(digest: string, secretHash: string, now: number): boolean {
   const entry = verified.get(digest);
-  if (!entry) return undefined;
-  if (entry.expires > now) return entry.principal;
+  if (!entry) return false;
+  if (entry.expires > now && entry.secretHash === secretHash) return true;
   verified.delete(digest);
-  return undefined;
+  return false;
 }
 
-function remember(digest: string, principal: AuthPrincipal, seconds: number, now: number): void {
+function remember(digest: string, secretHash: string, now: number): void {
+  const seconds = cacheSeconds();
   if (seconds <= 0) return;
   verified.delete(digest);
   if (verified.size >= MAX_CACHE_ENTRIES) {
@@ -50,7 +60,7 @@ function remember(digest: string, principal: AuthPrincipal, seconds: number, now
     const oldest = verified.keys().next();
     if (!oldest.done) verified.delete(oldest.value);
   }
-  verified.set(digest, { principal, expires: now + seconds * 1000 });
+  verified.set(digest, { secretHash, expires: now + seconds * 1000 });
 }
 
 /** Empties the verification cache (tests). */
@@ -67,7 +77,7 @@ function unauthorized(reason: string, key?: string): never {
 /** Verifies a header's credentials; throws `Error('Unauthorized')` when they are not valid. */
 async function authenticate(authorization: string | undefined): Promise<AuthPrincipal> {
   const credentials = parseCredentials(authorization);
-  if (!credentials) return unauthorized(authorization ? 'malformed credentials' : 'no credentials');
+  if (!credentials || !authorization) return unauthorized(authorization ? 'malformed credentials' : 'no credentials');
 
   const admin = await adminCredential();
   if (admin && credentials.key === admin.key) {
@@ -75,26 +85,24 @@ async function authenticate(authorization: string | undefined): Promise<AuthPrin
     return { key: credentials.key, admin: true };
   }
 
+  // Read on every request: a revoked key (or changed privileges) counts from the next call.
   const stored = await keyStore().find(credentials.key);
   if (!stored) return unauthorized('unknown key', credentials.key);
-  if (!(await verifySecret(credentials.secret, stored.secretHash))) return unauthorized('wrong secret', credentials.key);
-  return { key: stored.key, admin: false, customer: stored.customer };
+  const digest = headerDigest(authorization);
+  const now = Date.now();
+  if (!verifiedBefore(digest, stored.secretHash, now)) {
+    if (!(await verifySecret(credentials.secret, stored.secretHash))) return unauthorized('wrong secret', credentials.key);
+    remember(digest, stored.secretHash, now);
+  }
+  return { key: stored.key, admin: false, customer: stored.customer, privileges: stored.privileges };
 }
 
 export async function handler(event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const authorization = event.authorizationToken;
-  const seconds = cacheSeconds();
-  const now = Date.now();
-  const digest = authorization ? headerDigest(authorization) : undefined;
-
-  let principal = digest && seconds > 0 ? cached(digest, now) : undefined;
-  if (!principal) {
-    principal = await authenticate(authorization);
-    if (digest) remember(digest, principal, seconds, now);
-  }
+  const principal = await authenticate(event.authorizationToken);
   return {
     principalId: principal.key,
     policyDocument: policyFor(principal, event.methodArn),
-    context: authContext(principal),
+    context: authContext(principal, event.methodArn),
+    usageIdentifierKey: principal.admin ? settings.adminUsageKey() : usageKeyValue(principal.key),
   };
 }

@@ -6,6 +6,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '../adapters/logger';
+import { settings } from '../config/settings';
 import { errorResponse, HttpError } from './problem';
 
 /** Who is calling, as established by the authorizer. */
@@ -121,16 +122,30 @@ export function apiHandler(routes: Record<string, RouteFunction>) {
     const request = toApiRequest(event);
     const route = routes[`${request.method} ${request.resource}`];
     if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
+    let result: APIGatewayProxyResult;
     try {
-      return renderResponse(await route(request));
+      result = renderResponse(await route(request));
     } catch (error) {
-      return renderError(error);
+      result = renderError(error);
     }
+    return withCors(result, request.headers['origin']);
   };
   return middy(handle).before(async (request) => {
     logger.addContext(request.context);
     logger.appendKeys({ resource: request.event.resource, method: request.event.httpMethod });
   });
+}
+
+/**
+ * Lets a browser on an allowed origin (`CORS_ALLOWED_ORIGINS`, a stack prop) read the answer; API
+ * Gateway answers the preflight. Nothing is added for other origins or when none is configured.
+ */
+export function withCors(result: APIGatewayProxyResult, origin: string | undefined): APIGatewayProxyResult {
+  if (!origin || !settings.corsAllowedOrigins().includes(origin)) return result;
+  return {
+    ...result,
+    headers: { ...result.headers, 'Access-Control-Allow-Origin': origin, Vary: 'Origin' },
+  };
 }
 
 /** Requires a path parameter to be a non-negative integer (customer, batch, space ids). */

@@ -1,11 +1,13 @@
 /**
  * The local runtime itself (not the handlers): API Gateway emulation, the TOKEN authorizer flow,
- * the proxy event's shape, the SQS event source (batches, partial failures, redelivery, DLQ) and a
- * clean stop. Every handler is a fake injected through the registry.
+ * the proxy event's shape, the SQS event source (batches, partial failures, redelivery, DLQ, the
+ * tasks DLQ that nothing consumes) and a clean stop. Every handler is a fake injected through the registry.
  */
 import { request } from 'node:http';
 import {
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
@@ -17,7 +19,7 @@ import type { HandlerRegistry } from '../../local/handlers';
 import { silentLogger } from '../../local/handlers';
 import { DLQ_URL_ENV } from '../../local/provision';
 import { policyAllows, wildcardMatch } from '../../local/http-adapter';
-import { recordsToDelete } from '../../local/pollers';
+import { POLLER_NAMES, recordsToDelete } from '../../local/pollers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 
 // Starting DynamoDB Local takes seconds and redelivery tests wait for visibility timeouts.
@@ -106,7 +108,11 @@ const handlers: HandlerRegistry = {
       batchItemFailures: event.Records.filter((r) => bodyOf(r).fail).map((r) => ({ itemIdentifier: r.messageId })),
     };
   },
-  'run-tasks': async () => undefined,
+  'run-tasks': async (event: SQSEvent) => {
+    const batch = event.Records.map((r) => r.messageId);
+    for (const record of event.Records) deliveries.push({ queue: record.eventSourceARN, record, batch });
+    return { batchItemFailures: event.Records.filter((r) => bodyOf(r).fail).map((r) => ({ itemIdentifier: r.messageId })) };
+  },
   'record-dead-letters': async (event: SQSEvent) => {
     deadLetters.push(...event.Records);
   },
@@ -118,6 +124,8 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   runtime = await startLocalRuntime({
+    // Many requests with one key: the per-key limits have a suite of their own (keys-and-limits).
+    usageLimits: false,
     port: 0,
     handlers,
     visibilityTimeoutSeconds: 1,
@@ -390,6 +398,34 @@ describe('SQS event source', () => {
     );
     await waitUntilEmpty(mainUrl());
     await waitUntilEmpty(runtime.env[DLQ_URL_ENV.main] as string);
+  });
+
+  it('keeps a task message that kept failing in the tasks dead-letter queue: nothing consumes it', async () => {
+    const tasksUrl = runtime.env[QUEUES.tasks.urlEnv] as string;
+    const dlqUrl = runtime.env[DLQ_URL_ENV.tasks] as string;
+    expect(POLLER_NAMES).not.toContain('tasks-dlq');
+    const { MessageId } = await runtime.sqs.send(
+      new SendMessageCommand({ QueueUrl: tasksUrl, MessageBody: JSON.stringify({ id: 'task-fail', fail: true }) }),
+    );
+    await waitFor('task-fail delivered maxReceiveCount times', () => of('task-fail').length >= QUEUES.tasks.maxReceiveCount);
+    await waitUntilEmpty(tasksUrl);
+    expect(of('task-fail').map((d) => receiveCount(d.record))).toEqual(
+      Array.from({ length: QUEUES.tasks.maxReceiveCount }, (_, i) => i + 1),
+    );
+    expect(await queueDepth(dlqUrl)).toBe(1);
+    // It stays: a consumer would take it within one long poll (1 s); watch for three.
+    const watchUntil = Date.now() + 3_000;
+    while (Date.now() < watchUntil) {
+      expect(await queueDepth(dlqUrl)).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(deadLetters.some((r) => bodyOf(r).id === 'task-fail')).toBe(false);
+    // A person can read it as it was sent (and redrive it).
+    const { Messages = [] } = await runtime.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    expect(Messages.map((m) => [m.MessageId, m.Body])).toEqual([[MessageId, JSON.stringify({ id: 'task-fail', fail: true })]]);
+    await runtime.sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: Messages[0]!.ReceiptHandle }));
   });
 
   it('deletes nothing when the handler throws: the message comes back after the visibility timeout', async () => {

@@ -21,16 +21,20 @@ export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promi
     port: 0,
     schedules: false,
     visibilityTimeoutSeconds: { main: 5, priority: 5, tasks: 5 },
+    // The suites poll as fast as they like with one key; the limits have a suite of their own.
+    usageLimits: false,
     ...options,
-    env: { ORIGIN_TIMEOUT_MS: '30000', ...options.env },
+    // Suites read GET /queue right after submits; the cache has a test of its own.
+    env: { ORIGIN_TIMEOUT_MS: '30000', QUEUE_COUNTS_CACHE_SECONDS: '0', ...options.env },
   });
   return {
     runtime,
     origins,
     api: new QueueClient(runtime.apiUrl),
     stop: async () => {
-      await runtime.stop();
+      // Origins first: a fetch still waiting on one fails at once, while the runtime can still record it.
       await origins.close();
+      await runtime.stop();
     },
   };
 }

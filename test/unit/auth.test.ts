@@ -182,21 +182,26 @@ describe('policyFor', () => {
     expect(allows(policy, arn('GET', '/queue', 'other-stage'))).toBe(false);
   });
 
-  it('gives a customer key exactly the resources of its customer and GET /queue/load', () => {
-    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
-    const base = `${PREFIX}/${STAGE}`;
-    expect(policy.Statement).toEqual([
-      {
-        Action: 'execute-api:Invoke',
-        Effect: 'Allow',
-        Resource: [
-          `${base}/*/customers/7/queue`,
-          `${base}/*/customers/7/queue/*`,
-          `${base}/*/customers/7/spaces/*`,
-          `${base}/GET/queue/load`,
-        ],
-      },
-    ]);
+  it('gives a customer key exactly the routes its privileges cover, for its own customer', () => {
+    const subsets: Array<Array<'read' | 'submit' | 'manage'>> = [['read'], ['submit'], ['manage'], ['read', 'manage'], ['read', 'submit', 'manage']];
+    for (const privileges of subsets) {
+      const policy = policyFor({ key: 'k1', admin: false, customer: 7, privileges }, calledArn);
+      for (const route of ROUTES) {
+        if (route.access === 'public') continue;
+        const expected = route.privilege !== undefined && privileges.includes(route.privilege);
+        const own = arn(route.method, pathFor(route.resource, 7));
+        expect([privileges.join(','), route.method, route.resource, allows(policy, own)]).toEqual([
+          privileges.join(','),
+          route.method,
+          route.resource,
+          expected,
+        ]);
+      }
+    }
+    // Every route a customer key may call names its privilege: GETs read, batch POSTs submit, test manage.
+    for (const route of ROUTES.filter((r) => r.access === 'customer' || r.access === 'authenticated')) {
+      expect(route.privilege).toBe(route.method === 'GET' ? 'read' : route.resource.endsWith('/test') ? 'manage' : 'submit');
+    }
   });
 
   it('lets a customer key call its own customer routes and nothing admin-only, on every route', () => {
@@ -248,7 +253,32 @@ describe('policyFor', () => {
 
 describe('authContext', () => {
   it('passes strings only', () => {
-    expect(authContext({ key: 'admin', admin: true })).toEqual({ key: 'admin', admin: 'true', customer: '' });
-    expect(authContext({ key: 'k1', admin: false, customer: 7 })).toEqual({ key: 'k1', admin: 'false', customer: '7' });
+    const arn7 = 'arn:aws:execute-api:eu-west-1:1:api/prod/GET/customers/7/queue';
+    expect(authContext({ key: 'admin', admin: true }, arn7)).toEqual({
+      key: 'admin',
+      admin: 'true',
+      customer: '',
+      privileges: 'read,submit,manage',
+      denied: 'These credentials do not allow this request.',
+    });
+    expect(authContext({ key: 'k1', admin: false, customer: 7, privileges: ['read'] }, arn7)).toEqual({
+      key: 'k1',
+      admin: 'false',
+      customer: '7',
+      privileges: 'read',
+      denied: 'These credentials do not allow this request.',
+    });
+  });
+
+  it('says why this very request is refused', () => {
+    const base = 'arn:aws:execute-api:eu-west-1:1:api/prod';
+    const reader = { key: 'k1', admin: false, customer: 7, privileges: ['read'] as const };
+    expect(authContext(reader, `${base}/POST/customers/7/queue/batches/3/test`).denied).toBe(
+      'This key lacks the manage privilege that POST /customers/{customer}/queue/batches/{batch}/test needs (it has: read).',
+    );
+    expect(authContext(reader, `${base}/GET/customers/8/queue`).denied).toBe(
+      'This key belongs to customer 7; it cannot reach customer 8.',
+    );
+    expect(authContext(reader, `${base}/GET/queue/status`).denied).toBe('Only an admin key may call this route.');
   });
 });

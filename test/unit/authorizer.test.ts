@@ -3,7 +3,8 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { keyStore, resetAdminCredential } from '../../lambdas/adapters/key-store';
+import { resetAdminCredential } from '../../lambdas/adapters/admin-credential';
+import { keyStore } from '../../lambdas/adapters/key-store';
 import { logger } from '../../lambdas/adapters/logger';
 import { hashSecret, verifySecret } from '../../lambdas/domain/auth';
 import { clearAuthCache, handler } from '../../lambdas/handlers/authorizer';
@@ -48,7 +49,7 @@ beforeEach(() => {
   secrets.reset();
   clearAuthCache();
   resetAdminCredential();
-  process.env = { ...savedEnv, TABLE_NAME: 'queue-table', ADMIN_KEY: 'admin', ADMIN_SECRET: 'local-admin-secret' };
+  process.env = { ...savedEnv, CREDENTIALS_TABLE_NAME: 'credentials-table', ADMIN_KEY: 'admin', ADMIN_SECRET: 'local-admin-secret' };
   delete process.env.ADMIN_SECRET_NAME;
   delete process.env.AUTH_CACHE_SECONDS;
 });
@@ -58,65 +59,58 @@ afterAll(() => {
 });
 
 describe('authorizer', () => {
-  it('allows a valid customer key with its customer policy and context', async () => {
+  it('allows a valid customer key with its customer policy, context and usage key', async () => {
     // Prepare
     storeHas(keyItem());
     // Act
     const result = await handler(event(basic(KEY, SECRET)));
     // Assess
     expect(result.principalId).toBe(KEY);
-    expect(result.context).toEqual({ key: KEY, admin: 'false', customer: '7' });
-    expect(result.policyDocument.Statement).toEqual([
-      {
-        Action: 'execute-api:Invoke',
-        Effect: 'Allow',
-        Resource: [
-          `${BASE}/*/customers/7/queue`,
-          `${BASE}/*/customers/7/queue/*`,
-          `${BASE}/*/customers/7/spaces/*`,
-          `${BASE}/GET/queue/load`,
-        ],
-      },
-    ]);
-    const get = ddb.commandCalls(GetCommand)[0]?.args[0].input;
-    expect(get).toMatchObject({ TableName: 'queue-table', Key: { pk: `KEY#${KEY}`, sk: 'KEY' } });
+    expect(result.context).toEqual({
+      key: KEY,
+      admin: 'false',
+      customer: '7',
+      privileges: 'read,submit,manage',
+      denied: 'These credentials do not allow this request.',
+    });
+    expect(result.usageIdentifierKey).toBe(`image-queue-usage-${KEY}`);
+    const [statement] = result.policyDocument.Statement as Array<{ Effect: string; Resource: string[] }>;
+    expect(statement?.Effect).toBe('Allow');
+    expect(statement?.Resource).toEqual(
+      expect.arrayContaining([
+        `${BASE}/GET/customers/7/queue`,
+        `${BASE}/POST/customers/7/queue`,
+        `${BASE}/POST/customers/7/queue/priority`,
+        `${BASE}/POST/customers/7/queue/batches/*/test`,
+        `${BASE}/GET/customers/7/spaces/*/images/*`,
+        `${BASE}/GET/queue/load`,
+      ]),
+    );
+    expect(statement?.Resource.every((r) => r.includes('/customers/7/') || r.endsWith('/queue/load'))).toBe(true);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'credentials-table',
+      Key: { pk: `KEY#${KEY}`, sk: 'KEY' },
+      ConsistentRead: true,
+    });
   });
 
-  it('accepts the Bearer form too', async () => {
-    storeHas(keyItem());
-    const result = await handler(event(`Bearer ${KEY}:${SECRET}`));
-    expect(result.principalId).toBe(KEY);
+  it('gives a read-only key only the GET routes and names the missing privilege for this request', async () => {
+    storeHas({ ...keyItem(), privileges: ['read'] });
+    const submitArn = `${BASE}/POST/customers/7/queue`;
+    const result = await handler({ ...event(basic(KEY, SECRET)), methodArn: submitArn });
+    const [statement] = result.policyDocument.Statement as Array<{ Resource: string[] }>;
+    expect(statement?.Resource.every((r) => r.includes('/GET/'))).toBe(true);
+    expect(result.context?.['privileges']).toBe('read');
+    expect(result.context?.['denied']).toBe(
+      'This key lacks the submit privilege that POST /customers/{customer}/queue needs (it has: read).',
+    );
   });
 
-  it('refuses a wrong secret', async () => {
-    storeHas(keyItem());
-    await expect(handler(event(basic(KEY, `${SECRET.slice(1)}x`)))).rejects.toThrow(/^Unauthorized$/);
-  });
-
-  it('refuses a revoked (or unknown) key', async () => {
-    storeHas(undefined);
-    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
-  });
-
-  it('refuses a missing or malformed header without reading the table', async () => {
-    await expect(handler(event(undefined))).rejects.toThrow(/^Unauthorized$/);
-    await expect(handler(event(''))).rejects.toThrow(/^Unauthorized$/);
-    await expect(handler(event('Basic !!!'))).rejects.toThrow(/^Unauthorized$/);
-    await expect(handler(event('Digest abc'))).rejects.toThrow(/^Unauthorized$/);
-    expect(ddb.calls()).toHaveLength(0);
-  });
-
-  it('allows the admin credential from the environment with an all-routes policy', async () => {
+  it('allows the admin key everything, metered by the admin usage key', async () => {
     const result = await handler(event(basic('admin', 'local-admin-secret')));
-    expect(result.principalId).toBe('admin');
-    expect(result.context).toEqual({ key: 'admin', admin: 'true', customer: '' });
-    expect(result.policyDocument.Statement).toEqual([
-      { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${BASE}/*/*`] },
-    ]);
-    expect(ddb.calls()).toHaveLength(0);
-  });
-
-  it('refuses the admin key with a wrong secret', async () => {
+    expect(result.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${BASE}/*/*`] }]);
+    expect(result.context).toMatchObject({ admin: 'true', privileges: 'read,submit,manage' });
+    expect(result.usageIdentifierKey).toBe('image-queue-admin-usage');
     await expect(handler(event(basic('admin', 'local-admin-secreT')))).rejects.toThrow(/^Unauthorized$/);
     await expect(handler(event(basic('admin', 'local')))).rejects.toThrow(/^Unauthorized$/);
     expect(ddb.calls()).toHaveLength(0);
@@ -156,37 +150,36 @@ describe('authorizer', () => {
     await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow('ProvisionedThroughputExceededException');
   });
 
-  it('caches a successful verification by header for AUTH_CACHE_SECONDS', async () => {
-    // Prepare: default TTL (30 s)
+  it('reads the key on every request, so a revoked key is refused at once even with a cached verification', async () => {
+    // Prepare: default cache (300 s)
     storeHas(keyItem());
     await handler(event(basic(KEY, SECRET)));
-    // Act: the key is revoked, but the cached verification is reused
+    // Act: the key is revoked
     storeHas(undefined);
-    const again = await handler(event(basic(KEY, SECRET)));
     // Assess
-    expect(again.principalId).toBe(KEY);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(1);
+    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+  });
+
+  it('takes privileges from the item on every request', async () => {
+    storeHas(keyItem());
+    await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ context: { privileges: 'read,submit,manage' } });
+    storeHas({ ...keyItem(), privileges: ['read'] });
+    await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ context: { privileges: 'read' } });
+  });
+
+  it('reuses a verification only against the same stored hash', async () => {
+    storeHas(keyItem());
+    await handler(event(basic(KEY, SECRET)));
+    // The key was re-issued under the same id with another secret: the old secret must fail.
+    storeHas({ ...keyItem(), secretHash: await hashSecret('another-secret') });
+    await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
     // A different header (wrong secret) is never served from the cache.
+    storeHas(keyItem());
     await expect(handler(event(basic(KEY, 'wrong')))).rejects.toThrow(/^Unauthorized$/);
   });
 
-  it('expires cached verifications after the TTL', async () => {
-    jest.useFakeTimers({ now: new Date('2025-01-01T00:00:00Z') });
-    try {
-      process.env.AUTH_CACHE_SECONDS = '5';
-      storeHas(keyItem());
-      await handler(event(basic(KEY, SECRET)));
-      storeHas(undefined);
-      jest.setSystemTime(new Date('2025-01-01T00:00:04Z'));
-      await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ principalId: KEY });
-      jest.setSystemTime(new Date('2025-01-01T00:00:06Z'));
-      await expect(handler(event(basic(KEY, SECRET)))).rejects.toThrow(/^Unauthorized$/);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
-
-  it('does not cache when AUTH_CACHE_SECONDS=0, so revocation takes effect at once', async () => {
+  it('verifies every time when AUTH_CACHE_SECONDS=0', async () => {
     process.env.AUTH_CACHE_SECONDS = '0';
     storeHas(keyItem());
     await expect(handler(event(basic(KEY, SECRET)))).resolves.toMatchObject({ principalId: KEY });
@@ -224,14 +217,31 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
   it('stores a new key with its secret hashed, never in clear, and its listing entry in the same transaction', async () => {
     ddb.on(TransactWriteCommand).resolves({});
     // Act
-    const created = await keyStore().create(7);
+    const created = await keyStore().create(7, ['submit', 'read']);
     // Assess
     const [key, ref] = actionsOf(0);
     const item = key?.Put?.Item as Record<string, unknown>;
-    expect(key?.Put?.TableName).toBe('queue-table');
+    expect(key?.Put?.TableName).toBe('credentials-table');
     expect(key?.Put?.ConditionExpression).toBe('attribute_not_exists(pk)');
-    expect(item).toMatchObject({ pk: `KEY#${created.key}`, sk: 'KEY', type: 'apiKey', key: created.key, customer: 7, created: created.created });
-    expect(ref?.Put?.Item).toEqual({ pk: 'CUST#7#KEYS', sk: created.key, type: 'apiKeyRef', key: created.key, customer: 7, created: created.created });
+    expect(created.privileges).toEqual(['read', 'submit']);
+    expect(item).toMatchObject({
+      pk: `KEY#${created.key}`,
+      sk: 'KEY',
+      type: 'apiKey',
+      key: created.key,
+      customer: 7,
+      privileges: ['read', 'submit'],
+      created: created.created,
+    });
+    expect(ref?.Put?.Item).toEqual({
+      pk: 'CUST#7#KEYS',
+      sk: created.key,
+      type: 'apiKeyRef',
+      key: created.key,
+      customer: 7,
+      privileges: ['read', 'submit'],
+      created: created.created,
+    });
     expect(JSON.stringify(item)).not.toContain(created.secret);
     expect(JSON.stringify(ref)).not.toMatch(/secret/i);
     await expect(verifySecret(created.secret, item['secretHash'] as string)).resolves.toBe(true);
@@ -240,7 +250,7 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
   it("lists a customer's keys with one consistent query of its own partition, without hashes", async () => {
     ddb.on(QueryCommand).resolves({
       Items: [
-        { type: 'apiKeyRef', key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
+        { type: 'apiKeyRef', key: 'kB', customer: 7, privileges: ['read'], created: '2025-01-02T00:00:00.000Z' },
         { type: 'apiKeyRef', key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
       ],
     });
@@ -248,8 +258,9 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
     const listed = await keyStore().list(7);
     // Assess
     expect(listed).toEqual([
-      { key: 'kA', customer: 7, created: '2025-01-01T00:00:00.000Z' },
-      { key: 'kB', customer: 7, created: '2025-01-02T00:00:00.000Z' },
+      // A key stored before privileges existed has them all.
+      { key: 'kA', customer: 7, privileges: ['read', 'submit', 'manage'], created: '2025-01-01T00:00:00.000Z' },
+      { key: 'kB', customer: 7, privileges: ['read'], created: '2025-01-02T00:00:00.000Z' },
     ]);
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
       ConsistentRead: true,
@@ -259,6 +270,7 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
   });
 
   it('revokes only a key of the given customer, with its listing entry', async () => {
+    storeHas(undefined);
     ddb
       .on(TransactWriteCommand)
       .resolvesOnce({})
