@@ -2,27 +2,21 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { API_TIMEOUT_SECONDS, ENV } from '../lambdas/config/resources';
+import { API_TIMEOUT_SECONDS, ENV, USAGE_LIMITS, type UsageLimits } from '../lambdas/config/resources';
 import type { ApiFunctionName } from '../lambdas/config/routes';
+import { acknowledgeFindings } from './acknowledgements';
 import { QueueApi } from './constructs/api';
-import {
-  bindQueue,
-  bindSecret,
-  bindTable,
-  type FunctionDefaults,
-  limitsEnvironment,
-  type RuntimeLimits,
-  ServiceFunction,
-} from './constructs/functions';
+import { applyGrants, type FunctionDefaults, limitsEnvironment, type RuntimeLimits, ServiceFunction } from './constructs/functions';
 import { Monitoring, type OldestMessageAlarmAges } from './constructs/monitoring';
 import { WorkQueues } from './constructs/queues';
-import { QueueTable } from './constructs/table';
+import { CredentialsTable, QueueTable } from './constructs/table';
 import { DEAD_LETTER_RECORDER_TIMEOUT, Workers } from './constructs/workers';
 
 /** Stack output names (`aws cloudformation describe-stacks` → Outputs[].OutputKey). */
 export const OUTPUTS = {
   apiUrl: 'ApiUrl',
   tableName: 'TableName',
+  credentialsTableName: 'CredentialsTableName',
   mainQueueUrl: 'MainQueueUrl',
   priorityQueueUrl: 'PriorityQueueUrl',
   tasksQueueUrl: 'TasksQueueUrl',
@@ -48,15 +42,32 @@ export interface ImageQueueStackProps extends StackProps {
   /** @default 'prod' */
   readonly stageName?: string;
   /**
-   * API stage steady-state rate limit, requests per second.
-   * @default 100
+   * API stage steady-state rate limit, requests per second: a cap on the whole API, above the
+   * per-key limits.
+   * @default USAGE_LIMITS.stage.rateLimit (500)
    */
   readonly throttlingRateLimit?: number;
   /**
    * API stage burst limit.
-   * @default 200
+   * @default USAGE_LIMITS.stage.burstLimit (1000)
    */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Rate, burst and quota of each customer key (API Gateway usage plan; every key gets its own
+   * bucket and quota).
+   * @default USAGE_LIMITS.customer (25 req/s, burst 50, 500,000 requests a day)
+   */
+  readonly customerKeyLimits?: UsageLimits;
+  /**
+   * Rate, burst and quota shared by admin keys.
+   * @default USAGE_LIMITS.admin (100 req/s, burst 200, no quota)
+   */
+  readonly adminKeyLimits?: UsageLimits;
+  /**
+   * Origins allowed to call the API from a browser (CORS); e.g. `['https://portal.example.org']`.
+   * @default - none: no cross-origin access
+   */
+  readonly corsAllowedOrigins?: string[];
   /**
    * Timeout of the API functions, at most 29 s (API Gateway gives up then anyway; recovery of
    * interrupted submits relies on it).
@@ -88,6 +99,7 @@ function retainFromContext(scope: Construct): boolean {
 
 export class ImageQueueStack extends Stack {
   readonly table: QueueTable;
+  readonly credentials: CredentialsTable;
   readonly queues: WorkQueues;
   readonly workers: Workers;
   readonly api: QueueApi;
@@ -115,6 +127,7 @@ export class ImageQueueStack extends Stack {
 
     this.table = new QueueTable(this, 'Data', { removalPolicy });
     const table = this.table.table;
+    this.credentials = new CredentialsTable(this, 'Credentials', { removalPolicy });
     this.queues = new WorkQueues(this, 'Queues', {
       removalPolicy,
       deadLetterVisibilityTimeout: Duration.seconds(DEAD_LETTER_RECORDER_TIMEOUT.toSeconds() * 6),
@@ -146,27 +159,11 @@ export class ImageQueueStack extends Stack {
       });
 
     const apiRead = apiFunction('ApiRead', 'api-read');
-    bindTable(apiRead, table, 'read');
-    bindQueue(apiRead, main.queue, main.definition.urlEnv, 'inspect');
-    bindQueue(apiRead, priority.queue, priority.definition.urlEnv, 'inspect');
-
     const apiOperator = apiFunction('ApiOperator', 'api-operator');
-    bindTable(apiOperator, table, 'read');
-
     const apiSubmit = apiFunction('ApiSubmit', 'api-submit');
-    bindTable(apiSubmit, table, 'readWrite');
-    for (const work of [main, priority, tasks]) bindQueue(apiSubmit, work.queue, work.definition.urlEnv, 'send');
-
     const apiTestBatch = apiFunction('ApiTestBatch', 'api-test-batch');
-    bindTable(apiTestBatch, table, 'readWrite');
-
     const apiKeys = apiFunction('ApiKeys', 'api-keys');
-    bindTable(apiKeys, table, 'readWrite');
-    bindSecret(apiKeys, this.adminSecret, ENV.adminSecretName);
-
     this.authorizerFunction = apiFunction('Authorizer', 'authorizer', { timeout: Duration.seconds(10), memoryMiB: 512 });
-    bindTable(this.authorizerFunction, table, 'read');
-    bindSecret(this.authorizerFunction, this.adminSecret, ENV.adminSecretName);
 
     this.apiFunctions = {
       'api-read': apiRead,
@@ -176,7 +173,7 @@ export class ImageQueueStack extends Stack {
       'api-operator': apiOperator,
     };
 
-    this.workers = new Workers(this, 'Workers', { table, queues: this.queues, defaults });
+    this.workers = new Workers(this, 'Workers', { queues: this.queues, defaults });
 
     this.api = new QueueApi(this, 'Http', {
       functions: this.apiFunctions,
@@ -184,6 +181,30 @@ export class ImageQueueStack extends Stack {
       stageName: props.stageName,
       throttlingRateLimit: props.throttlingRateLimit,
       throttlingBurstLimit: props.throttlingBurstLimit,
+      customerKeyLimits: props.customerKeyLimits ?? USAGE_LIMITS.customer,
+      adminKeyLimits: props.adminKeyLimits ?? USAGE_LIMITS.admin,
+      corsAllowedOrigins: props.corsAllowedOrigins ?? [],
+    });
+    this.authorizerFunction.addEnvironment(ENV.adminUsageKey, this.api.adminUsageKeyValue);
+
+    // Every function gets exactly what FUNCTION_GRANTS lists for it.
+    const targets = {
+      table,
+      credentialsTable: this.credentials.table,
+      queues: { main: main.queue, priority: priority.queue, tasks: tasks.queue },
+      adminSecret: this.adminSecret,
+      usagePlanName: this.api.customerPlanName,
+    };
+    for (const fn of this.allFunctions()) applyGrants(fn, targets);
+    if (props.corsAllowedOrigins && props.corsAllowedOrigins.length > 0) {
+      for (const fn of Object.values(this.apiFunctions)) fn.addEnvironment(ENV.corsAllowedOrigins, props.corsAllowedOrigins.join(','));
+    }
+
+    acknowledgeFindings({
+      stack: this,
+      api: this.api.api,
+      keyFunctionPolicy: apiKeys.role ?? apiKeys,
+      adminSecret: this.adminSecret,
     });
 
     new Monitoring(this, 'Monitoring', {
@@ -208,6 +229,7 @@ export class ImageQueueStack extends Stack {
 
     new CfnOutput(this, OUTPUTS.apiUrl, { value: this.api.api.url, description: 'Base URL of the API (with stage)' });
     new CfnOutput(this, OUTPUTS.tableName, { value: table.tableName });
+    new CfnOutput(this, OUTPUTS.credentialsTableName, { value: this.credentials.table.tableName });
     new CfnOutput(this, OUTPUTS.mainQueueUrl, { value: main.queue.queueUrl });
     new CfnOutput(this, OUTPUTS.priorityQueueUrl, { value: priority.queue.queueUrl });
     new CfnOutput(this, OUTPUTS.tasksQueueUrl, { value: tasks.queue.queueUrl });
@@ -215,5 +237,20 @@ export class ImageQueueStack extends Stack {
       value: this.adminSecret.secretName,
       description: `Admin credential; read it with: aws secretsmanager get-secret-value --secret-id ${this.stackName}/admin-credential --query SecretString --output text`,
     });
+  }
+
+  /** Every function of the stack. */
+  allFunctions(): ServiceFunction[] {
+    const { processors, runTasks, recordDeadLetters, sweepEnqueueing, sampleLoad } = this.workers;
+    return [
+      ...Object.values(this.apiFunctions),
+      this.authorizerFunction,
+      processors.main,
+      processors.priority,
+      runTasks,
+      recordDeadLetters,
+      sweepEnqueueing,
+      sampleLoad,
+    ];
   }
 }

@@ -3,19 +3,20 @@
  * lazy loading (so `process.env` is set before any handler module runs), an injectable registry for
  * tests, and a fake Lambda `Context`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { ApiFunctionName } from '../lambdas/config/routes';
+import type { FunctionName } from '../lambdas/config/grants';
 
 /** Every Lambda entry point the runtime may call (files `lambdas/handlers/<name>.ts` exporting `handler`). */
-export type HandlerName =
-  | 'authorizer'
-  | ApiFunctionName
-  | 'process-images'
-  | 'run-tasks'
-  | 'record-dead-letters'
-  | 'sweep-enqueueing'
-  | 'sample-load';
+export type HandlerName = FunctionName;
+
+/** The Lambda function name of the invocation running now (for tests that record AWS calls per function). */
+const invocation = new AsyncLocalStorage<string>();
+
+export function currentFunctionName(): string | undefined {
+  return invocation.getStore();
+}
 
 /** A Lambda handler as the runtime calls it (async style: event and context, no callback). */
 export type LambdaHandler = (event: any, context: Context) => unknown;
@@ -94,7 +95,8 @@ export async function invokeWithTimeout<T>(
     timer.unref();
   });
   try {
-    return (await Promise.race([Promise.resolve().then(() => handler(event, context)), timeout])) as T;
+    const run = Promise.resolve().then(() => invocation.run(context.functionName, () => handler(event, context)));
+    return (await Promise.race([run, timeout])) as T;
   } finally {
     clearTimeout(timer);
   }

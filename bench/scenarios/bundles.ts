@@ -1,7 +1,7 @@
 /**
  * Scenario 5 — bundles: `cdk synth` (into a temporary folder, so the project's cdk.out is left
  * alone) bundles every Lambda function with esbuild as lib/ configures it (minified, AWS SDK
- * external); the size of each function's index.js is read back through the synthesized template.
+ * bundled); the size of each function's index.js is read back through the synthesized template.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';

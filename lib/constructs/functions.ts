@@ -1,10 +1,11 @@
 /**
- * Defaults shared by every Lambda function of the stack, and the helpers that give a function
- * access to a resource *and* the environment variable naming it in one call, so a permission and
- * its variable can never drift apart.
+ * Defaults shared by every Lambda function of the stack, and `applyGrants`, which gives a function
+ * its rights from `FUNCTION_GRANTS` (lambdas/config/grants.ts) together with the environment
+ * variables naming the resources.
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -12,18 +13,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DEFAULTS, ENV, type EnvName } from '../../lambdas/config/resources';
-import type { ApiFunctionName } from '../../lambdas/config/routes';
+import { FUNCTION_GRANTS, type QueueAction } from '../../lambdas/config/grants';
+import { DEFAULTS, ENV, QUEUES, TABLE, type WorkQueueName } from '../../lambdas/config/resources';
+import type { FunctionName } from '../../lambdas/config/grants';
 
 /** Lambda entry files under `lambdas/handlers/` (each exports `handler`). */
-export type HandlerName =
-  | ApiFunctionName
-  | 'authorizer'
-  | 'process-images'
-  | 'record-dead-letters'
-  | 'run-tasks'
-  | 'sweep-enqueueing'
-  | 'sample-load';
+export type HandlerName = FunctionName;
 
 export const HANDLERS_DIR = path.join(__dirname, '..', '..', 'lambdas', 'handlers');
 
@@ -101,14 +96,28 @@ export interface ServiceFunctionProps extends FunctionDefaults {
 
 /**
  * A Node.js Lambda function with the stack's defaults: Node 22 on arm64, minified bundle with
- * source maps (and `--enable-source-maps` so stack traces point at TypeScript), the AWS SDK taken
- * from the runtime, an explicit log group kept for one month.
+ * source maps (and `--enable-source-maps` so stack traces point at TypeScript), the AWS SDK
+ * bundled at the version the tests ran against, an explicit log group kept for one month, and a
+ * role of its own that may write to that log group only (no AWS managed policy).
  */
 export class ServiceFunction extends NodejsFunction {
   readonly handlerName: HandlerName;
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.handler} function`,
+    });
+    // What AWSLambdaBasicExecutionRole grants, narrowed to this function's own log group.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
+    );
     super(scope, id, {
+      role,
       entry: entryOf(props.handler),
       handler: 'handler',
       description: props.description,
@@ -118,10 +127,7 @@ export class ServiceFunction extends NodejsFunction {
       memorySize: props.memoryMiB ?? 256,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       // An explicit log group, so retention and removal are ours rather than Lambda's defaults.
-      logGroup: new logs.LogGroup(scope, `${id}Logs`, {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
-      }),
+      logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
@@ -131,8 +137,12 @@ export class ServiceFunction extends NodejsFunction {
         sourceMap: true,
         target: 'node22',
         forceDockerBundling: false,
-        // The Node.js 22 runtime ships AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
+        // Bundle the SDK rather than take the runtime's: the runtime's version is not the one the
+        // tests ran against and changes under us, and the retry strategy we import from
+        // @smithy/core must match the clients' own @smithy packages. (README: "The AWS SDK on Lambda".)
+        externalModules: [],
+        // The SDK's ES module builds, which esbuild can tree-shake (its CommonJS builds cannot).
+        mainFields: ['module', 'main'],
         logLevel: LogLevel.WARNING,
       },
     });
@@ -140,40 +150,80 @@ export class ServiceFunction extends NodejsFunction {
   }
 }
 
-export type TableAccess = 'read' | 'readWrite';
-
-/** Grants table access and sets `ENV.tableName`. */
-export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: TableAccess): void {
-  if (access === 'read') table.grantReadData(fn);
-  else table.grantReadWriteData(fn);
-  fn.addEnvironment(ENV.tableName, table.tableName);
+/** The resources `FUNCTION_GRANTS` refers to. */
+export interface GrantTargets {
+  readonly table: dynamodb.ITable;
+  readonly credentialsTable: dynamodb.ITable;
+  readonly queues: Record<WorkQueueName, sqs.IQueue>;
+  readonly adminSecret: secretsmanager.ISecret;
+  /** The name of the usage plan new customer keys join. */
+  readonly usagePlanName: string;
 }
 
 /**
- * - `send`: SendMessage (and SendMessageBatch, which the same action authorises);
- * - `consume`: receive, delete, change visibility;
- * - `inspect`: GetQueueAttributes only (queue depth).
+ * Gives a function exactly what `FUNCTION_GRANTS` lists for it (one statement per resource,
+ * explicit actions, no wildcard actions) and the environment variable naming each resource, so a
+ * permission and its variable never drift apart.
  */
-export type QueueAccess = 'send' | 'consume' | 'inspect';
-
-/** Grants queue access and sets the variable holding the queue URL. */
-export function bindQueue(fn: lambda.Function, queue: sqs.IQueue, envName: EnvName, access: QueueAccess): void {
-  switch (access) {
-    case 'send':
-      queue.grantSendMessages(fn);
-      break;
-    case 'consume':
-      queue.grantConsumeMessages(fn);
-      break;
-    case 'inspect':
-      queue.grant(fn, 'sqs:GetQueueAttributes');
-      break;
+export function applyGrants(fn: ServiceFunction, targets: GrantTargets): void {
+  const grants = FUNCTION_GRANTS[fn.handlerName];
+  const allow = (actions: readonly string[], resources: string[]) =>
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...actions], resources }));
+  if (grants.table) {
+    allow(grants.table.actions.map((a) => `dynamodb:${a}`), [targets.table.tableArn]);
+    if (grants.table.indexes) {
+      allow(['dynamodb:Query'], Object.values(TABLE.indexes).map((index) => `${targets.table.tableArn}/index/${index.name}`));
+    }
+    fn.addEnvironment(ENV.tableName, targets.table.tableName);
   }
-  fn.addEnvironment(envName, queue.queueUrl);
+  if (grants.credentials) {
+    allow(grants.credentials.map((a) => `dynamodb:${a}`), [targets.credentialsTable.tableArn]);
+    fn.addEnvironment(ENV.credentialsTableName, targets.credentialsTable.tableName);
+  }
+  for (const [name, actions] of Object.entries(grants.queues ?? {}) as Array<[WorkQueueName, readonly QueueAction[]]>) {
+    const queue = targets.queues[name];
+    allow(actions.map((a) => `sqs:${a}`), [queue.queueArn]);
+    fn.addEnvironment(QUEUES[name].urlEnv, queue.queueUrl);
+  }
+  if (grants.adminSecret) {
+    allow(['secretsmanager:GetSecretValue'], [targets.adminSecret.secretArn]);
+    fn.addEnvironment(ENV.adminSecretName, targets.adminSecret.secretName);
+  }
+  if (grants.usagePlanKeys) {
+    const stack = Stack.of(fn);
+    const apiGatewayArn = (path: string) => stack.formatArn({ service: 'apigateway', account: '', resource: path });
+    // The plan is found by its name: its id cannot be referenced here without a dependency cycle
+    // (function → plan → stage → deployment → method → function).
+    allow(['apigateway:GET'], [apiGatewayArn('/usageplans')]);
+    allow(['apigateway:POST'], [apiGatewayArn('/apikeys'), apiGatewayArn('/usageplans/*/keys')]);
+    allow(['apigateway:DELETE'], [apiGatewayArn('/apikeys/*')]);
+    fn.addEnvironment(ENV.usagePlanName, targets.usagePlanName);
+  }
 }
 
-/** Grants read access to a secret and sets the variable holding its name. */
-export function bindSecret(fn: lambda.Function, secret: secretsmanager.ISecret, envName: EnvName): void {
-  secret.grantRead(fn);
-  fn.addEnvironment(envName, secret.secretName);
+/**
+ * Lambda's SQS event source on `queue` for `fn`, with partial batch failures. The role gets what
+ * Lambda's poller needs and nothing more (CDK's SqsEventSource would also grant GetQueueUrl and
+ * ChangeMessageVisibility, which nothing here calls).
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+export function consumeQueue(
+  fn: lambda.Function,
+  id: string,
+  queue: sqs.IQueue,
+  options: { batchSize: number; maxConcurrency?: number },
+): lambda.EventSourceMapping {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      resources: [queue.queueArn],
+    }),
+  );
+  return fn.addEventSourceMapping(id, {
+    eventSourceArn: queue.queueArn,
+    batchSize: options.batchSize,
+    ...(options.maxConcurrency !== undefined ? { maxConcurrency: options.maxConcurrency } : {}),
+    // Without it one failed record makes the whole batch visible again.
+    reportBatchItemFailures: true,
+  });
 }

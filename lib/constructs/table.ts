@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE } from '../../lambdas/config/resources';
+import { CREDENTIALS_TABLE, TABLE } from '../../lambdas/config/resources';
 
 export interface QueueTableProps {
   /** @default RemovalPolicy.DESTROY */
@@ -34,5 +34,25 @@ export class QueueTable extends Construct {
         projectionType: dynamodb.ProjectionType.KEYS_ONLY,
       });
     }
+  }
+}
+
+/**
+ * The credentials table (API keys): keys from `CREDENTIALS_TABLE`, no index, on-demand, point-in-time
+ * recovery. Only the authorizer (GetItem) and the key routes have a grant on it.
+ */
+export class CredentialsTable extends Construct {
+  readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: QueueTableProps = {}) {
+    super(scope, id);
+    const S = dynamodb.AttributeType.STRING;
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: CREDENTIALS_TABLE.partitionKey, type: S },
+      sortKey: { name: CREDENTIALS_TABLE.sortKey, type: S },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
   }
 }

@@ -1,15 +1,18 @@
 /**
  * The functions fed by queues and schedules: one image processor per work queue (main, priority),
  * the task runner, the dead-letter recorder and the two scheduled jobs.
+ *
+ * Only the main and priority dead-letter queues have a consumer (the recorder turns each dead
+ * letter into an error so its batch finishes). The tasks dead-letter queue has none on purpose: a
+ * task that kept failing stays there for a person to inspect and redrive, and its alarm fires.
  */
-import { Duration } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import { METRICS } from '../../lambdas/config/metrics';
 import { ENV, type QueueName, SCHEDULES } from '../../lambdas/config/resources';
-import { bindQueue, bindTable, type FunctionDefaults, ServiceFunction } from './functions';
+import { consumeQueue, type FunctionDefaults, ServiceFunction } from './functions';
 import type { WorkQueue, WorkQueues } from './queues';
 
 /** Timeout of the dead-letter recorder; the dead-letter queues' visibility timeout is 6 × this. */
@@ -19,7 +22,6 @@ export const DEAD_LETTER_RECORDER_TIMEOUT = Duration.seconds(30);
 const DEAD_LETTER_BATCH_SIZE = 10;
 
 export interface WorkersProps {
-  readonly table: dynamodb.ITable;
   readonly queues: WorkQueues;
   readonly defaults: FunctionDefaults;
 }
@@ -34,7 +36,7 @@ export class Workers extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkersProps) {
     super(scope, id);
-    const { table, queues, defaults } = props;
+    const { queues, defaults } = props;
 
     /** A function consuming one work queue with that queue's settings from `QUEUES`. */
     const consumer = (fnId: string, handler: 'process-images' | 'run-tasks', work: WorkQueue): ServiceFunction => {
@@ -45,15 +47,7 @@ export class Workers extends Construct {
         timeout: Duration.seconds(work.definition.processorTimeoutSeconds),
         memoryMiB: work.definition.memoryMiB,
       });
-      fn.addEventSource(
-        new SqsEventSource(work.queue, {
-          batchSize: work.definition.batchSize,
-          maxConcurrency: work.definition.maxConcurrency,
-          // Without it one failed record makes the whole batch visible again.
-          reportBatchItemFailures: true,
-        }),
-      );
-      bindTable(fn, table, 'readWrite');
+      consumeQueue(fn, 'Queue', work.queue, { batchSize: work.definition.batchSize, maxConcurrency: work.definition.maxConcurrency });
       return fn;
     };
 
@@ -72,11 +66,13 @@ export class Workers extends Construct {
       description: 'Records messages that reached a dead-letter queue',
       timeout: DEAD_LETTER_RECORDER_TIMEOUT,
     });
-    bindTable(this.recordDeadLetters, table, 'readWrite');
-    for (const work of queues.all()) {
-      this.recordDeadLetters.addEventSource(
-        new SqsEventSource(work.deadLetterQueue, { batchSize: DEAD_LETTER_BATCH_SIZE, reportBatchItemFailures: true }),
-      );
+    for (const work of [queues.queues.main, queues.queues.priority]) {
+      consumeQueue(this.recordDeadLetters, `${work.definition.id}DeadLetters`, work.deadLetterQueue, { batchSize: DEAD_LETTER_BATCH_SIZE });
+    }
+
+    // The functions that emit custom metrics tag them with the stack name (the alarms' dimension).
+    for (const fn of [...Object.values(this.processors), this.recordDeadLetters]) {
+      fn.addEnvironment(METRICS.serviceEnv, Stack.of(this).stackName);
     }
 
     this.sweepEnqueueing = new ServiceFunction(this, 'SweepEnqueueing', {
@@ -86,8 +82,6 @@ export class Workers extends Construct {
       timeout: Duration.seconds(60),
       memoryMiB: 512,
     });
-    bindTable(this.sweepEnqueueing, table, 'readWrite');
-    for (const work of queues.all()) bindQueue(this.sweepEnqueueing, work.queue, work.definition.urlEnv, 'send');
 
     this.sampleLoad = new ServiceFunction(this, 'SampleLoad', {
       ...defaults,
@@ -95,7 +89,6 @@ export class Workers extends Construct {
       description: 'Records one load sample per customer and queue',
       timeout: Duration.seconds(60),
     });
-    bindTable(this.sampleLoad, table, 'readWrite');
 
     new events.Rule(this, 'SweepEnqueueingSchedule', {
       schedule: events.Schedule.rate(Duration.minutes(SCHEDULES.sweepEnqueueing.everyMinutes)),
