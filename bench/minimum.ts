@@ -11,6 +11,8 @@
  * extra of the design: it counts against the ratio.
  */
 
+import { DIGEST_SHARDS } from '../lambdas/adapters/dynamo/asset-digests';
+
 export const BATCH_WRITE_LIMIT = 25;
 export const SEND_BATCH_LIMIT = 10;
 /** Members per supersede task (lambdas/domain/submit.ts SUPERSEDE_TASK_SIZE × SendMessageBatch 10). */
@@ -52,9 +54,9 @@ export interface HandlerCallOptions {
  *   GetItem            1 with an Idempotency-Key (the key looked up), else none
  *   UpdateItem         1 batch id + admission on the customer head item
  *   TransactWriteItems 1 batch head + one customer counter shard (+ the idempotency key)
- *   BatchWriteItem     ⌈2n/25⌉ the members and their asset pointers (one ~150-byte item per member, so
- *                      GET …/images/{id} reads a just-submitted member without waiting for the asset
- *                      index; putAll chunks the items 25 at a time, whatever their partition)
+ *   BatchWriteItem     ⌈(n + min(8, n))/25⌉ the members and their batch's asset digests (up to 8
+ *                      small items, so GET …/images/{id} finds a just-submitted member without
+ *                      waiting for the asset index; putAll chunks the items 25 at a time)
  *   SendMessageBatch   ⌈n/10⌉ member messages + ⌈n/1000⌉ supersede tasks (100 members each, 10 a call)
  *   TransactWriteItems 1 end of the enqueueing phase (batch head + one customer counter shard)
  * A BatchWriteItem returning unprocessed items (a throttled partition key) adds calls beyond this.
@@ -65,7 +67,7 @@ export function expectedHandlerCalls(n: number, options: HandlerCallOptions = {}
       ...(options.idempotencyKey ? { GetItem: 1 } : {}),
       UpdateItem: 1,
       TransactWriteItems: 2,
-      BatchWriteItem: Math.ceil((2 * n) / BATCH_WRITE_LIMIT),
+      BatchWriteItem: Math.ceil((n + Math.min(DIGEST_SHARDS, n)) / BATCH_WRITE_LIMIT),
     },
     { SendMessageBatch: Math.ceil(n / SEND_BATCH_LIMIT) + Math.ceil(n / MEMBERS_PER_TASK_BATCH) },
   );

@@ -38,20 +38,6 @@ function refId(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Every IAM action allowed to a function's role. */
-function actionsOf(fn: lambda.IFunction): string[] {
-  const role = refId(resources[logicalId(fn)]!.Properties.Role);
-  return ofType('AWS::IAM::Policy')
-    .filter(([, p]) => (p.Properties.Roles as unknown[]).some((r) => refId(r) === role))
-    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[])
-    .filter((s) => s.Effect === 'Allow')
-    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]) as string[]);
-}
-
-function environmentOf(fn: lambda.IFunction): Record<string, unknown> {
-  return resources[logicalId(fn)]!.Properties.Environment?.Variables ?? {};
-}
-
 /** Resource logical id → API path ('/customers/{customer}/queue'). */
 function resourcePaths(): Map<string, string> {
   const apiResources = new Map(ofType('AWS::ApiGateway::Resource'));

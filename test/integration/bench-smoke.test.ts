@@ -32,16 +32,16 @@ describe('benchmark building blocks', () => {
       expect(m.total).toBe(Math.ceil(n / 25) + Math.ceil(n / 10) + 3);
     }
     expect(minimalSubmitCalls(10_000).total).toBe(1_403);
-    // 1 UpdateItem + 2 TransactWriteItems + 800 BatchWriteItem (members and their asset pointers)
+    // 1 UpdateItem + 2 TransactWriteItems + 401 BatchWriteItem (members and 8 asset digests)
     // + 1,000 member and 10 task SendMessageBatch.
     expect(expectedHandlerCalls(10_000)).toEqual({
-      dynamodb: { UpdateItem: 1, TransactWriteItems: 2, BatchWriteItem: 800 },
+      dynamodb: { UpdateItem: 1, TransactWriteItems: 2, BatchWriteItem: 401 },
       sqs: { SendMessageBatch: 1_010 },
-      total: 1_813,
+      total: 1_414,
     });
     // An Idempotency-Key adds its lookup.
     expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).dynamodb['GetItem']).toBe(1);
-    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_814);
+    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_415);
     expect(expectedHandlerCalls(20).total).toBe(1 + 2 + 2 + 2 + 1);
   });
 
@@ -172,8 +172,8 @@ describe('npm run bench --quick', () => {
       positive('body bytes per member', s.bodyBytesPerMember);
       positive('write units', s.writeUnits);
       expect(s.calls.total).toBeGreaterThan(0);
-      // Members and their asset pointers.
-      expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil((2 * n) / 25));
+      // Members and their batch's asset digests.
+      expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil((n + Math.min(8, n)) / 25));
       // The handler issues exactly what minimum.ts expects of it (no Idempotency-Key: no GetItem).
       expect(s.expected).toEqual(expectedHandlerCalls(n));
       expect(s.calls.dynamodb).toEqual(s.expected.dynamodb);

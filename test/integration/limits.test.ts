@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { queueStore } from '../../lambdas/adapters';
 import { putAll } from '../../lambdas/adapters/dynamo/transactions';
-import { assetPointerItem } from '../../lambdas/adapters/dynamo/submit-writes';
+import { digestItems } from '../../lambdas/adapters/dynamo/asset-digests';
 import { tableName } from '../../lambdas/adapters/dynamo/table';
 import { DEFAULTS } from '../../lambdas/config/resources';
 import { escapedJsonBytes, LAMBDA_RESPONSE_LIMIT_BYTES, PAGE_ITEMS_BUDGET_BYTES } from '../../lambdas/http/hydra';
@@ -260,11 +260,10 @@ describe('an image right after its submit', () => {
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: 'raw-1', string1: 'second', batch: batchUrl(b2) });
 
-    // A pointer to a member that was never written (a submit that died between the two writes)
-    // is passed over.
-    await putAll(tableName(), [
-      assetPointerItem({ ...asset, customer, batch: b2 + 1_000, index: 0, queue: 'main', state: 'waiting', submitted: new Date().toISOString() }),
-    ]);
+    // A digest naming a member that was never written (a submit that died between the two
+    // writes), in a batch newer than any, is passed over.
+    const ghost = await api.submitOk(customer, [{ ...asset, id: 'other' }]);
+    await putAll(tableName(), digestItems([{ ...asset, customer, batch: ghost, index: 7, queue: 'main', state: 'waiting', submitted: new Date().toISOString() } as never]));
     expect((await api.get(imagePath)).body.batch).toBe(batchUrl(b2));
 
     // Once the index catches up both sources agree.

@@ -19,7 +19,8 @@ import {
 import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
 import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
 import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
-import { ASSET_POINTER_PREFIX, assetPointerKey, memberRefsOfBatch } from './submit-writes';
+import { recentMemberRefs } from './asset-digests';
+import { memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
 import { getMembers } from './transitions';
 import { db, getItems, pick, queryAll, tableName, type Item } from './table';
@@ -348,45 +349,38 @@ function endOf(customer: number, batch: number, order: 'asc' | 'desc'): string {
   return encodeCursor({ pk: memberCursorPk(customer, batch), sk: order === 'asc' ? 'M#999999~' : 'M#' });
 }
 
-/** Entries read from each source (pointers, index) before looking further. */
+/** Index entries read before looking further. */
 const ASSET_CANDIDATES = 2;
 
 /**
  * The member of an asset's newest batch. The asset index (GSI4) is eventually consistent: right
- * after a submit it may miss the new member, or show only the previous batch's. The asset's
- * pointers (base-table items written with the members, `assetPointerItem`) are read with a
- * consistent Query, so together the newest batch of either source is the current one. A candidate
- * whose member is missing (a submit that died between pointer and member, a batch shrunk by the
- * sweeper) is passed over. Cost: two Queries of a couple of keys and usually one consistent read.
+ * after a submit it may miss the new member, or show only the previous batch's. So the batches
+ * above the newest one it shows, up to the customer's latest batch id (read consistently from its
+ * head item), are looked up in their asset digests (asset-digests.ts, written with the members):
+ * together the newest batch of either source is the current one. A candidate whose member is
+ * missing (a submit that died between digest and member, a batch shrunk by the sweeper) is passed
+ * over. Cost: one index Query, one GetItem, one BatchGetItem of small items, and usually one
+ * consistent read of the member.
  */
 export async function currentMember(customer: number, space: number, id: string): Promise<MemberRecord | undefined> {
-  const pointers = {
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-    ExpressionAttributeValues: { ':pk': assetPointerKey(customer, space, id, 0).pk, ':prefix': ASSET_POINTER_PREFIX },
-    ScanIndexForward: false,
-    ConsistentRead: true,
-  };
   const index = {
     IndexName: TABLE.indexes.gsi4.name,
     KeyConditionExpression: 'gsi4pk = :p',
     ExpressionAttributeValues: { ':p': keys.memberAsset(customer, space, id, 0).gsi4pk },
     ScanIndexForward: false,
   };
-  const fromPointer = (i: Item): MemberRef => ({ customer, batch: Number(i['batch']), index: Number(i['index']) });
   const fromIndex = (i: Item): MemberRef => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) });
-  const [newestPointers, newestIndexed] = await Promise.all(
-    [pointers, index].map((query) => db().send(new QueryCommand({ TableName: tableName(), ...query, Limit: ASSET_CANDIDATES }))),
-  );
-  const read = [(newestPointers?.Items ?? []).map(fromPointer), (newestIndexed?.Items ?? []).map(fromIndex)];
-  const found = await newestMemberOf(read.flat());
-  // Entries not read are older than the oldest read from the same source: the answer stands if
-  // it is at least that new for every source cut short.
-  const settled = [newestPointers, newestIndexed].every(
-    (result, i) => !result?.LastEvaluatedKey || (found !== undefined && found.batch >= Math.min(...(read[i] as MemberRef[]).map((r) => r.batch))),
-  );
-  if (settled) return found;
-  const [allPointers, allIndexed] = await Promise.all([queryAll(pointers), queryAll(index)]);
-  return newestMemberOf([...allPointers.map(fromPointer), ...allIndexed.map(fromIndex)]);
+  const [newest, [head]] = await Promise.all([
+    db().send(new QueryCommand({ TableName: tableName(), ...index, Limit: ASSET_CANDIDATES })),
+    getItems([keys.customer(customer)], true),
+  ]);
+  const indexed = (newest.Items ?? []).map(fromIndex);
+  const newestIndexed = Math.max(0, ...indexed.map((r) => r.batch));
+  const recent = await recentMemberRefs(customer, space, id, newestIndexed, Number(head?.['batchSeq'] ?? 0));
+  const found = await newestMemberOf([...recent, ...indexed]);
+  // Index entries not read are older than those read: the answer stands if it is at least as new.
+  if (!newest.LastEvaluatedKey || (found !== undefined && found.batch >= Math.min(...indexed.map((r) => r.batch)))) return found;
+  return newestMemberOf([...recent, ...(await queryAll(index)).map(fromIndex)]);
 }
 
 /** The existing member of the newest batch among `refs` (consistent reads: it may be seconds old). */

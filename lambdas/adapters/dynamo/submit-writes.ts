@@ -1,6 +1,6 @@
 /**
  * Submit-side writes: a batch id with admission, the batch head, its members with their asset
- * pointers, and the end of the enqueueing phase; plus the sweeper's view of batches whose submit
+ * digests, and the end of the enqueueing phase; plus the sweeper's view of batches whose submit
  * handler died.
  */
 import { randomUUID } from 'node:crypto';
@@ -8,44 +8,13 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
 import { inParallel } from '../../domain/async';
-import { assetKey, keys, MEMBER_PARTITIONS, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
+import { keys, MEMBER_PARTITIONS, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
 import type { CreateBatchResult, MemberRef, NewBatch, SubmitStore } from '../../domain/ports';
 import { memberItem, prefixed } from './codec';
 import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
+import { digestItems } from './asset-digests';
 import { putAll, runTransaction, type TransactItems } from './transactions';
-import { db, getItems, isConditionFailure, pick, queryAll, tableName, type Item } from './table';
-
-/**
- * How long an asset pointer is kept. It only has to outlive the asset index's lag (well under a
- * second on AWS, though not bounded); after that the index (GSI4) shows the member too. TTL
- * deletions cost no write units.
- */
-export const ASSET_POINTER_TTL_SECONDS = 24 * 3600;
-
-/**
- * Asset pointers: one small base-table item per member, `pk` the asset, `sk` the batch, written
- * with the member. The asset index (GSI4) is eventually consistent on AWS, so right after a
- * submit it may not show the new member yet; a consistent Query on the asset's pointers does.
- * One item per asset and batch (not one per asset, overwritten) so that two batches of one asset
- * written concurrently cannot leave the older one on top. Cost: one write unit per member (the
- * item is ~150 bytes) in the same BatchWriteItem calls as the members.
- */
-export const assetPointerKey = (customer: number, space: number, id: string, batch: number) => ({
-  pk: assetKey(customer, space, id),
-  sk: `B#${String(batch).padStart(12, '0')}`,
-});
-export const ASSET_POINTER_PREFIX = 'B#';
-
-export function assetPointerItem(member: MemberRecord, nowMs = Date.now()): Item {
-  return {
-    ...assetPointerKey(member.customer, member.space, member.id, member.batch),
-    type: 'assetPointer',
-    customer: member.customer,
-    batch: member.batch,
-    index: member.index,
-    expiresAt: Math.floor(nowMs / 1000) + ASSET_POINTER_TTL_SECONDS,
-  };
-}
+import { db, getItems, isConditionFailure, pick, queryAll, tableName } from './table';
 
 /** Members that left the customer's queue, summed over its shards (only ever grows). */
 async function releasedByShards(customer: number): Promise<number> {
@@ -189,10 +158,9 @@ export async function findIdempotent(customer: number, key: string) {
   return Item ? { batch: Number(Item['batch']), hash: String(Item['hash']) } : undefined;
 }
 
-/** Members and their asset pointers, each pointer next to its member in the BatchWriteItem calls. */
+/** Members and their batch's asset digests (asset-digests.ts), in the same BatchWriteItem calls. */
 export async function putMembers(members: readonly MemberRecord[]): Promise<void> {
-  const now = Date.now();
-  await putAll(tableName(), members.flatMap((m) => [memberItem(m), assetPointerItem(m, now)]));
+  await putAll(tableName(), [...members.map(memberItem), ...digestItems(members)]);
 }
 
 export async function putMembersIfAbsent(members: readonly MemberRecord[]): Promise<void> {
@@ -204,9 +172,8 @@ export async function putMembersIfAbsent(members: readonly MemberRecord[]): Prom
       if (!isConditionFailure(error)) throw error;
     }
   });
-  // A pointer holds only the member's key, so writing it again is harmless.
-  const now = Date.now();
-  await putAll(tableName(), members.map((m) => assetPointerItem(m, now)));
+  // A digest holds only the members' asset hashes and indexes, so writing it again is harmless.
+  await putAll(tableName(), digestItems(members));
 }
 
 /**
