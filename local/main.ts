@@ -5,10 +5,20 @@
  * (e.g. LocalStack) instead of the emulators, LOCAL_PREFIX renames the table and queues
  * (local/endpoints.ts).
  */
-import { ENV } from '../lambdas/config/resources';
+import { ENV, USAGE_LIMITS } from '../lambdas/config/resources';
 import { externalEndpointsFromEnv, LOCAL_PREFIX_ENV } from './endpoints';
-import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, DEFAULT_PORT, startLocalRuntime, type LocalRuntime } from './runtime';
+import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, DEFAULT_PORT, LOCAL_USAGE_LIMITS_ENV, startLocalRuntime, type LocalRuntime } from './runtime';
 import { STRICT_DYNAMODB_ENV } from './strict-dynamodb';
+
+/** The banner's line about the per-key request limits (429 above them, as API Gateway's usage plans). */
+function limitsLine(): string {
+  if (process.env[LOCAL_USAGE_LIMITS_ENV]?.trim().toLowerCase() === 'off') return `  Limits:         off (${LOCAL_USAGE_LIMITS_ENV}=off)`;
+  const { customer, admin } = USAGE_LIMITS;
+  return (
+    `  Limits:         each customer key ${customer.rateLimit} req/s (burst ${customer.burstLimit}, ${customer.quota.limit.toLocaleString('en')} a day), ` +
+    `admin ${admin.rateLimit} req/s; ${LOCAL_USAGE_LIMITS_ENV}=off to lift them`
+  );
+}
 
 /** The banner's lines about DynamoDB, SQS and strict mode. */
 function serviceLines(runtime: LocalRuntime, prefix: string): string[] {
@@ -93,6 +103,7 @@ async function main(): Promise<void> {
       `  Admin key:      ${adminKey}`,
       `  Admin secret:   ${adminSecret}   (HTTP Basic: ${adminKey}:${adminSecret})`,
       ...serviceLines(runtime, services.prefix),
+      limitsLine(),
       '',
       'Try:',
       `  curl -s ${runtime.apiUrl}/queue`,
