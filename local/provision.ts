@@ -25,17 +25,9 @@ import {
   ENV,
   QUEUES,
   TABLE,
-  type IndexDefinition,
+  type TableDefinition,
   type WorkQueueName,
 } from '../lambdas/config/resources';
-
-/** What a table needs to be created: keys, indexes, optionally a TTL attribute. */
-interface TableDefinition {
-  partitionKey: string;
-  sortKey: string;
-  ttlAttribute?: string;
-  indexes: Record<string, IndexDefinition>;
-}
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;

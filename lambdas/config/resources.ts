@@ -76,6 +76,14 @@ export interface IndexDefinition {
   sortKey: string;
 }
 
+/** What a table needs to be created (by the stack or the local runtime): keys, indexes, TTL. */
+export interface TableDefinition {
+  partitionKey: string;
+  sortKey: string;
+  ttlAttribute?: string;
+  indexes: Record<string, IndexDefinition>;
+}
+
 /**
  * Single-table design. Every index projects KEYS_ONLY so that counter updates on batches and
  * state changes on members never cost index writes; readers fetch the items by key.
