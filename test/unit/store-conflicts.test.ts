@@ -39,7 +39,7 @@ import { resetClients } from '../../lambdas/adapters/aws-clients';
 import { dynamoQueueStore } from '../../lambdas/adapters/dynamo';
 import { memberItem } from '../../lambdas/adapters/dynamo/codec';
 import { BATCH_COUNTER_SHARDS, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/adapters/dynamo/counters';
-import { createBatch } from '../../lambdas/adapters/dynamo/submit-writes';
+import { ALLOCATION_TOKEN_PERIOD_MS, createBatch } from '../../lambdas/adapters/dynamo/submit-writes';
 import { supersede } from '../../lambdas/adapters/dynamo/supersession';
 import { runTransaction, type TransactAction } from '../../lambdas/adapters/dynamo/transactions';
 import { applyTransitions } from '../../lambdas/adapters/dynamo/transitions';
@@ -119,6 +119,15 @@ function conditionHolds(expression: string, item: Item | undefined, names: Names
       const inner = or();
       expect_(')');
       return inner;
+    }
+    if (token === 'contains') {
+      expect_('(');
+      const set = item?.[attributeName(next(), names)];
+      expect_(',');
+      const value = operand(next());
+      expect_(')');
+      if (set !== undefined && !(set instanceof Set)) throw new Error(`the in-memory table knows contains() on sets only, in "${expression}"`);
+      return set?.has(value) ?? false;
     }
     if (token === 'attribute_exists' || token === 'attribute_not_exists') {
       expect_('(');
@@ -200,9 +209,10 @@ function applyUpdate(item: Item, expression: string, names: Names, values: Value
       } else if (keyword === 'ADD') {
         const m = /^([#\w]+)\s+(:\w+)$/.exec(part);
         const value = m ? attributeValue(m[2] as string, values) : undefined;
-        if (!m || typeof value !== 'number') throw new Error(`the in-memory table does not know ADD ${part}`);
-        const name = attributeName(m[1] as string, names);
-        item[name] = Number(item[name] ?? 0) + value;
+        const name = m ? attributeName(m[1] as string, names) : '';
+        if (value instanceof Set) item[name] = new Set([...((item[name] as Set<unknown> | undefined) ?? []), ...value]);
+        else if (typeof value === 'number') item[name] = Number(item[name] ?? 0) + value;
+        else throw new Error(`the in-memory table does not know ADD ${part}`);
       } else if (keyword === 'REMOVE') {
         if (!/^[#\w]+$/.test(part)) throw new Error(`the in-memory table does not know REMOVE ${part}`);
         delete item[attributeName(part, names)];
@@ -281,6 +291,12 @@ function updateItem(input: UpdateCommandInput): object {
   applyUpdate(item, input.UpdateExpression as string, input.ExpressionAttributeNames, input.ExpressionAttributeValues);
   table.set(keyOf(key), item);
   if (input.ReturnValues === 'ALL_NEW') return { Attributes: structuredClone(item) };
+  if (input.ReturnValues === 'UPDATED_NEW') {
+    const updated = clausesOf(input.UpdateExpression as string)
+      .filter((c) => c.keyword !== 'REMOVE')
+      .flatMap((c) => c.parts.map((part) => attributeName(part.split(/[\s=]/)[0] as string, input.ExpressionAttributeNames)));
+    return { Attributes: structuredClone(Object.fromEntries(updated.filter((n) => n in item).map((n) => [n, item[n]]))) };
+  }
   if (input.ReturnValues !== undefined && input.ReturnValues !== 'NONE') throw new Error(`the in-memory table does not return ${input.ReturnValues}`);
   return {};
 }
@@ -814,22 +830,70 @@ describe('createBatch', () => {
     expect(get(keys.batch(7, 8))).toBeUndefined();
   });
 
-  it('takes the id of its own allocation when the SDK retried an UpdateItem that had been applied', async () => {
+  it('admits once when the SDK repeated an UpdateItem that had been applied, under a new id', async () => {
     // Arrange: the allocation is applied, its answer lost (a 500), and the SDK sends it again.
     seedCustomer(7, { batchSeq: 6, admitted: 10 });
-    ddb.on(UpdateCommand).callsFakeOnce((input: UpdateCommandInput) => {
-      updateItem(input);
-      return updateItem(input);
-    });
+    ddb
+      .on(UpdateCommand)
+      .callsFakeOnce((input: UpdateCommandInput) => {
+        updateItem(input);
+        return updateItem(input);
+      })
+      .callsFake(updateItem);
     ddb.on(TransactWriteCommand).callsFake(commit);
     // Act
     const result = await createBatch(newBatch(250), 1000);
-    // Assess: one id, admitted once.
-    expect(result).toEqual({ created: expect.objectContaining({ batch: 7, count: 250 }) });
-    expect(allocations()).toHaveLength(1);
-    expect(get(keys.customer(7))).toMatchObject({ batchSeq: 7, admitted: 260 });
-    expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), batch: 7 });
-    expect(get(keys.batch(7, 7))).toMatchObject({ count: 250, enqueueing: true });
+    // Assess: the repeat is refused; the first allocation (id 7) is given back and a new one made.
+    expect(result).toEqual({ created: expect.objectContaining({ batch: 8, count: 250 }) });
+    expect(allocations()).toHaveLength(2);
+    expect(get(keys.customer(7))).toMatchObject({ batchSeq: 8, admitted: 510 });
+    expect(admissionSize(7)).toBe(260);
+    expect(batchPut(sent().at(-1)!)?.Item).toMatchObject({ ...keys.batch(7, 8), batch: 8 });
+    expect(get(keys.batch(7, 8))).toMatchObject({ count: 250, enqueueing: true });
+  });
+
+  it('admits once when an applied allocation is repeated after another submit allocated in between', async () => {
+    // Arrange: A's allocation is applied but its answer lost (a 500); B allocates; then the SDK
+    // repeats A's request. A single "last token" attribute would now hold B's token and admit A twice.
+    seedCustomer(7, { batchSeq: 6, admitted: 10 });
+    let interleaved: Promise<unknown> | undefined;
+    ddb
+      .on(UpdateCommand)
+      .callsFakeOnce(async (input: UpdateCommandInput) => {
+        updateItem(input);
+        interleaved = createBatch(newBatch(30), 1000);
+        await interleaved;
+        return updateItem(input);
+      })
+      .callsFake(updateItem);
+    ddb.on(TransactWriteCommand).callsFake(commit);
+    // Act
+    const first = await createBatch(newBatch(250), 1000);
+    const second = await interleaved;
+    // Assess: B took 8; A's first id (7) was given back and A allocated 9; admitted counts each once.
+    expect(second).toEqual({ created: expect.objectContaining({ batch: 8, count: 30 }) });
+    expect(first).toEqual({ created: expect.objectContaining({ batch: 9, count: 250 }) });
+    expect(get(keys.customer(7))).toMatchObject({ batchSeq: 9, admitted: 10 + 250 + 30 + 250 });
+    expect(admissionSize(7)).toBe(10 + 250 + 30);
+    expect(get(keys.batch(7, 7))).toBeUndefined();
+  });
+
+  it('keeps a token for a whole period and empties the set of the period after', async () => {
+    // Arrange
+    seedCustomer(7, { batchSeq: 6, admitted: 10, allocations1: new Set(['stale']) });
+    ddb.on(UpdateCommand).callsFake(updateItem);
+    ddb.on(TransactWriteCommand).callsFake(commit);
+    jest.spyOn(Date, 'now').mockReturnValue(ALLOCATION_TOKEN_PERIOD_MS * 3 + 5); // period 3: slot 0
+    try {
+      // Act
+      await createBatch(newBatch(5), 1000);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    // Assess
+    const head = get(keys.customer(7)) as Item;
+    expect([...(head['allocations0'] as Set<string>)]).toHaveLength(1);
+    expect(head['allocations1']).toBeUndefined();
   });
 
   it('returns the batch of an Idempotency-Key a concurrent submit wrote first, and releases what it admitted', async () => {

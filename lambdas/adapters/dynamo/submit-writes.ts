@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
-import { inParallel } from '../../domain/async';
+import { backoffMs, inParallel, sleep } from '../../domain/async';
 import { keys, MEMBER_PARTITIONS, memberIndexFromKey, type BatchRecord, type MemberRecord, type MemberState } from '../../domain/model';
 import type { CreateBatchResult, MemberRef, NewBatch, SubmitStore } from '../../domain/ports';
 import { memberItem, prefixed } from './codec';
 import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
 import { digestItems } from './asset-digests';
-import { putAll, runTransaction, type TransactItems } from './transactions';
+import { outcomeUnknown, putAll, runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, pick, queryAll, tableName } from './table';
 
 /** Members that left the customer's queue, summed over its shards (only ever grows). */
@@ -21,7 +21,19 @@ async function releasedByShards(customer: number): Promise<number> {
   return (await customerShards(customer)).reduce((sum, s) => sum + Number(s['released'] ?? 0), 0);
 }
 
-type Allocation = { batch: number } | { full: { admitted: number } };
+type Allocation = { batch: number } | { full: { admitted: number } } | { appliedBefore: true };
+
+/**
+ * Allocation tokens are kept in one of three string sets on the customer's head, chosen by the
+ * period the request is made in; each allocation empties the set of the period after its own, so
+ * a token is kept for at least one whole period (longer than any retry of its request) and the
+ * head holds the tokens of two or three periods at most.
+ */
+export const ALLOCATION_TOKEN_PERIOD_MS = 30_000;
+const TOKEN_SLOTS = 3;
+const tokenSlot = (period: number) => `allocations${period % TOKEN_SLOTS}`;
+/** Retries of an allocation whose outcome is unknown after the SDK's own retries (a 500, a timeout). */
+const UNKNOWN_OUTCOME_RETRIES = 3;
 
 /**
  * Takes the next batch id and admits `count` members, in one conditional UpdateItem on the
@@ -29,38 +41,69 @@ type Allocation = { batch: number } | { full: { admitted: number } };
  * are serialised by DynamoDB). `admitted` counts every member ever admitted and the shards'
  * `released` every member that left, so admission holds `admitted + count − released ≤ limit`
  * exactly; `released` only grows, so a stale read can refuse early but never admit too many.
- * The request's token is stored with the id: when the SDK retries a call that was applied (a 500
- * after the write), the condition fails on the token and the old item gives back the same id.
+ *
+ * The request's token goes into the head's token set of the current period, and the condition
+ * refuses a token already there: when the SDK (or this function) repeats a call that was applied
+ * (a 500 after the write), the repeat is refused instead of admitting twice, even if other
+ * submits allocated in between. The refusal says the first attempt was applied but not which id
+ * it took: the caller gives the members back and allocates again (`appliedBefore`).
  */
-async function allocate(customer: number, count: number, limit: number, released: number, token: string): Promise<Allocation> {
-  try {
-    const { Attributes } = await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.customer(customer),
-        UpdateExpression: 'ADD batchSeq :one, admitted :n SET lastAllocation = :token, customer = :c, #type = :t, gsi3pk = :lp, gsi3sk = :ls',
-        ConditionExpression: '(attribute_not_exists(lastAllocation) OR lastAllocation <> :token) AND (attribute_not_exists(admitted) OR admitted <= :limit)',
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: {
-          ':one': 1,
-          ':n': count,
-          ':token': token,
-          ':c': customer,
-          ':t': 'customer',
-          ':limit': limit - count + released,
-          ...prefixed(keys.customerList(customer), 'l'),
-        },
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return { batch: Number(Attributes?.['batchSeq']) };
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    const old = (error as ConditionalCheckFailedException).Item;
-    // Our own earlier attempt was applied: the id it took is ours.
-    if (old?.['lastAllocation']?.S === token) return { batch: Number(old['batchSeq']?.N) };
-    return { full: { admitted: Number(old?.['admitted']?.N ?? 0) } };
+async function allocate(customer: number, count: number, limit: number, released: number, token: string, period: number): Promise<Allocation> {
+  const command = new UpdateCommand({
+    TableName: tableName(),
+    Key: keys.customer(customer),
+    UpdateExpression:
+      'ADD batchSeq :one, admitted :n, #tokens :token SET customer = :c, #type = :t, gsi3pk = :lp, gsi3sk = :ls REMOVE #expired',
+    ConditionExpression: 'NOT contains(#tokens, :tokenValue) AND (attribute_not_exists(admitted) OR admitted <= :limit)',
+    ExpressionAttributeNames: { '#type': 'type', '#tokens': tokenSlot(period), '#expired': tokenSlot(period + 1) },
+    ExpressionAttributeValues: {
+      ':one': 1,
+      ':n': count,
+      ':token': new Set([token]),
+      ':tokenValue': token,
+      ':c': customer,
+      ':t': 'customer',
+      ':limit': limit - count + released,
+      ...prefixed(keys.customerList(customer), 'l'),
+    },
+    ReturnValues: 'UPDATED_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  });
+  for (let unknown = 0; ; unknown++) {
+    try {
+      const { Attributes } = await db().send(command);
+      return { batch: Number(Attributes?.['batchSeq']) };
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        const old = (error as ConditionalCheckFailedException).Item;
+        if (old?.[tokenSlot(period)]?.SS?.includes(token)) return { appliedBefore: true };
+        return { full: { admitted: Number(old?.['admitted']?.N ?? 0) } };
+      }
+      if (!outcomeUnknown(error) || unknown >= UNKNOWN_OUTCOME_RETRIES) throw error;
+      await sleep(backoffMs(unknown + 1, 50, 1_000));
+    }
+  }
+}
+
+/**
+ * Allocates with admission: against the head alone first, then counting the members the shards
+ * released since. An allocation applied by an attempt whose answer was lost is given back and
+ * made again with a new token (its id stays unused).
+ */
+async function admit(customer: number, count: number, limit: number): Promise<{ batch: number } | { queueFull: { size: number } }> {
+  let released = 0;
+  for (let attempt = 0; ; attempt++) {
+    const period = Math.floor(Date.now() / ALLOCATION_TOKEN_PERIOD_MS);
+    const allocation = await allocate(customer, count, limit, released, randomUUID(), period);
+    if ('batch' in allocation) return allocation;
+    if ('appliedBefore' in allocation) {
+      await release(customer, count);
+      continue;
+    }
+    // Refused against the head alone (or a stale sum): count the members that left since, once more.
+    const releasedNow = await releasedByShards(customer);
+    if (releasedNow <= released || attempt >= 2) return { queueFull: { size: allocation.full.admitted - releasedNow } };
+    released = releasedNow;
   }
 }
 
@@ -76,14 +119,8 @@ async function release(customer: number, count: number): Promise<void> {
 export async function createBatch(input: NewBatch, maxQueueSize: number): Promise<CreateBatchResult> {
   const { customer, queue, count, submitted } = input;
   if (count > maxQueueSize) return { queueFull: { size: 0, limit: maxQueueSize } };
-  const token = randomUUID();
-  let allocation = await allocate(customer, count, maxQueueSize, 0, token);
-  if ('full' in allocation) {
-    // Refused against the head alone: count the members that left since, and try once more.
-    const released = await releasedByShards(customer);
-    if (released > 0) allocation = await allocate(customer, count, maxQueueSize, released, token);
-    if ('full' in allocation) return { queueFull: { size: allocation.full.admitted - released, limit: maxQueueSize } };
-  }
+  const allocation = await admit(customer, count, maxQueueSize);
+  if ('queueFull' in allocation) return { queueFull: { size: allocation.queueFull.size, limit: maxQueueSize } };
   const { batch } = allocation;
   const record: BatchRecord = {
     customer,

@@ -71,8 +71,9 @@ async function attempt(actions: TransactItems, token: string): Promise<Transacti
  * Whether an error leaves the transaction's outcome unknown (it may have been, or still be being,
  * applied): a server fault, a dropped connection or timeout, or `TransactionInProgressException`
  * (the same token is still running). All are retried with the same token, never a new one.
+ * Single-item writes use it too: their own idempotence decides whether a repeat is safe.
  */
-function outcomeUnknown(error: unknown): boolean {
+export function outcomeUnknown(error: unknown): boolean {
   const e = error as Error & { $fault?: string; $metadata?: { httpStatusCode?: number }; code?: unknown };
   if (e.$fault === 'server' || ['InternalServerError', 'TimeoutError', 'TransactionInProgressException'].includes(e.name)) return true;
   // A network error (ECONNRESET, EPIPE…) carries a system error code and no HTTP status.
