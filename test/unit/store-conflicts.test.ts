@@ -364,7 +364,7 @@ function seedBatch(batch: BatchRecord) {
   put({ ...keys.batch(batch.customer, batch.batch), type: 'batch', ...batch });
 }
 const seedMember = (m: MemberRecord) => put(memberItem(m));
-const seedCustomer = (customer: number, head: { batchSeq: number; admitted: number }) =>
+const seedCustomer = (customer: number, head: { batchSeq: number; admitted: number } & Item) =>
   put({ ...keys.customer(customer), type: 'customer', customer, ...head });
 const seedCustomerShard = (customer: number, shard: number, fields: Record<string, number>) =>
   put({ ...keys.customerCounters(customer, shard), type: 'customerCounters', customer, shard, ...fields });
