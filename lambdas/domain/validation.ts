@@ -20,7 +20,8 @@ export function isAssetId(id: string): boolean {
 const shortText = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
 const int = () => z.int('must be an integer');
 
-const assetSchema = z.object({
+/** One submitted vocab:Image (also the source of the OpenAPI request schema, lambdas/http/openapi.ts). */
+export const assetSchema = z.object({
   id: z
     .string('must be a string')
     .check(
