@@ -18,7 +18,7 @@ import type {
 } from 'aws-lambda';
 import { DEFAULTS, ENV } from '../lambdas/config/resources';
 import { settings } from '../lambdas/config/settings';
-import { allowedMethods, findRoute, matchResource, type Route } from '../lambdas/config/routes';
+import { allowedMethods, findRoute, matchResource, withHead, type Route } from '../lambdas/config/routes';
 import { errorResponse } from '../lambdas/http/problem';
 import {
   consoleLogger,
@@ -357,7 +357,8 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
       new Reject(errorResponse(401, detail, { headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } }));
     const token = req.headers.authorization;
     if (!token) throw unauthorized('Credentials are required.');
-    const arn = methodArn(route.method, path);
+    // The ARN of the method called, as API Gateway builds it (HEAD for a HEAD request).
+    const arn = methodArn((req.method ?? route.method).toUpperCase(), path);
     const ttl = (options.authorizerCacheTtlSeconds ?? 0) * 1000;
     let result = ttl > 0 ? cache.get(token) : undefined;
     if (result && result.expires <= Date.now()) {
@@ -421,8 +422,9 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     const method = (req.method ?? 'GET').toUpperCase();
     const match = matchResource(url.pathname);
     if (!match) throw new Reject(errorResponse(404, `No resource at ${url.pathname}.`));
-    const allowed = allowedMethods().get(match.resource) ?? [];
-    const route = findRoute(method, match.resource);
+    const allowed = withHead(allowedMethods().get(match.resource) ?? []);
+    // API Gateway has a HEAD method next to every GET (lib/constructs/api.ts), served by the same function.
+    const route = findRoute(method === 'HEAD' ? 'GET' : method, match.resource);
     if (!route) {
       throw new Reject(
         errorResponse(405, `${method} is not allowed on ${match.resource}.`, { headers: { Allow: allowed.join(', ') } }),

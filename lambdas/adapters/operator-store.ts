@@ -1,6 +1,6 @@
 /**
  * DynamoDB reads and writes of the operator endpoints: the load samples of GET /queue/load and the
- * oldest open batch of a customer's queue (gsi1) for GET /queue/status.
+ * oldest waiting member of a customer's queue (the open batches, gsi1) for GET /queue/status.
  *
  * Load samples are partitioned by series and UTC day, so a query reads only the days and
  * customers it asks for, never the rest of the table:
@@ -25,6 +25,8 @@ import { TABLE } from '../config/resources';
 import { settings } from '../config/settings';
 import { inParallel } from '../domain/async';
 import { keys } from '../domain/model';
+import { batchViews } from './dynamo/counters';
+import { getItems } from './dynamo/table';
 import {
   loadPoint,
   mergePoints,
@@ -249,21 +251,35 @@ export class DynamoOperatorStore {
     return items;
   }
 
-  /** Submission time of the customer's oldest unfinished batch on `queue`, if any. */
-  async oldestOpenBatch(customer: number, queue: QueueName): Promise<string | undefined> {
+  /**
+   * Submission time of the customer's oldest waiting member on `queue` (members share their
+   * batch's submission time): the oldest open batch that still has a member not picked up. Open
+   * batches are read oldest first, a few at a time, with their counters; the ones passed over
+   * have every member picked up already, so there are at most as many as members being processed.
+   */
+  async oldestWaiting(customer: number, queue: QueueName): Promise<string | undefined> {
     const { gsi1pk } = keys.batchOpen(customer, queue, '', 0);
-    const out = await dynamoDocument().send(
-      new QueryCommand({
+    let start: Item | undefined;
+    do {
+      const out = await query({
         TableName: this.table,
         IndexName: TABLE.indexes.gsi1.name,
         KeyConditionExpression: 'gsi1pk = :pk',
         ExpressionAttributeValues: { ':pk': gsi1pk },
         ScanIndexForward: true,
-        Limit: 1,
-      }),
-    );
-    const sk = out.Items?.[0]?.['gsi1sk'];
-    return typeof sk === 'string' ? submittedFromOpenKey(sk) : undefined;
+        Limit: 10,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      });
+      const refs = out.Items ?? [];
+      const views = await batchViews(await getItems(refs.map((r) => ({ pk: r['pk'], sk: r['sk'] }))));
+      const bySk = new Map(views.map((v) => [keys.batch(v.customer, v.batch).sk, v]));
+      for (const ref of refs) {
+        const batch = bySk.get(String(ref['sk']));
+        if (batch && !batch.finished && batch.waiting > 0) return submittedFromOpenKey(String(ref['gsi1sk']));
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return undefined;
   }
 }
 

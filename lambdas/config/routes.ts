@@ -4,7 +4,7 @@
  */
 
 /** The Lambda entry points behind the API (file names under `lambdas/handlers/`). */
-export type ApiFunctionName = 'api-read' | 'api-submit' | 'api-test-batch' | 'api-keys' | 'api-operator';
+export type ApiFunctionName = 'api-read' | 'api-submit' | 'api-test-batch' | 'api-batch-actions' | 'api-keys' | 'api-operator';
 
 /**
  * Who may call a route.
@@ -50,13 +50,17 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: `${C}/queue/recent`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${C}/queue/images`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: B, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'DELETE', resource: B, fn: 'api-batch-actions', access: 'customer', privilege: 'manage' },
+  { method: 'POST', resource: `${B}/retry`, fn: 'api-batch-actions', access: 'customer', privilege: 'manage' },
   { method: 'GET', resource: `${B}/images`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${B}/completedImages`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${B}/errorImages`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'POST', resource: `${B}/test`, fn: 'api-test-batch', access: 'customer', privilege: 'manage' },
   { method: 'GET', resource: `${C}/spaces/{space}/images/{image}`, fn: 'api-read', access: 'customer', privilege: 'read' },
+  { method: 'GET', resource: '/openapi.json', fn: 'api-read', access: 'public' },
   { method: 'GET', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
+  { method: 'GET', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
   { method: 'DELETE', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
 ];
 
@@ -68,6 +72,14 @@ export function allowedMethods(): Map<string, HttpMethod[]> {
   }
   // The priority queue is POST-only (GET → 405), but it is a resource of its own.
   return byResource;
+}
+
+/**
+ * The methods a resource answers, HEAD included wherever GET is: the stack adds a HEAD method next
+ * to each GET route (same function, which drops the body), and the local gateway does the same.
+ */
+export function withHead(methods: readonly string[]): string[] {
+  return methods.includes('GET') && !methods.includes('HEAD') ? [...methods, 'HEAD'] : [...methods];
 }
 
 /** Splits a resource template into literal segments and `{name}` parameters. */

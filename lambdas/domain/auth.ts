@@ -249,8 +249,9 @@ export function policyFor(principal: AuthPrincipal, methodArn: string): PolicyDo
   } else if (principal.customer !== undefined && Number.isSafeInteger(principal.customer) && principal.customer >= 0) {
     const held = new Set(principal.privileges ?? PRIVILEGES);
     const customer = principal.customer;
-    resources = ROUTES.filter((r) => r.privilege !== undefined && held.has(r.privilege)).map((r) =>
-      routeResource(base, r.method, r.resource, customer),
+    // Every GET route also answers HEAD (the same function, without the body).
+    resources = ROUTES.filter((r) => r.privilege !== undefined && held.has(r.privilege)).flatMap((r) =>
+      (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]).map((method) => routeResource(base, method, r.resource, customer)),
     );
   } else {
     resources = [];
@@ -273,7 +274,7 @@ export function denialReason(principal: AuthPrincipal, methodArn: string): strin
   const [, , method, ...rest] = methodArn.split('/');
   const path = `/${rest.join('/')}`;
   const match = matchResource(path);
-  const route = match && method ? findRoute(method, match.resource) : undefined;
+  const route = match && method ? findRoute(method === 'HEAD' ? 'GET' : method, match.resource) : undefined;
   if (!route || !match) return GENERIC_DENIAL;
   if (route.privilege === undefined) return 'Only an admin key may call this route.';
   const pathCustomer = match.pathParameters['customer'];

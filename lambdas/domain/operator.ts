@@ -396,12 +396,12 @@ export function loadPageUrl(baseUrl: string, query: LoadQuery, page: number, exp
 export interface QueueGroup {
   customer: number;
   queue: QueueName;
-  /** Members not yet terminal: waiting + running. */
+  /** Members queued: submitted and not yet picked up by a processor (running ones are not). */
   count: number;
 }
 
 export interface QueueStatus extends QueueGroup {
-  /** Submission time of the oldest unfinished batch on this queue (null if none was found). */
+  /** Submission time of the oldest waiting member on this queue (null if none was found). */
   longest_queued: string | null;
   /** 2 for the priority queue, 1 for the main queue: priority beats main. */
   highest_priority: number;
@@ -409,11 +409,11 @@ export interface QueueStatus extends QueueGroup {
 
 export const PRIORITY_OF: Record<QueueName, number> = { main: 1, priority: 2 };
 
-/** One group per customer and queue with members not yet terminal. */
+/** One group per customer and queue with members waiting (what Scale's status counts as queued). */
 export function queueGroups(customers: readonly CustomerCounters[]): QueueGroup[] {
   return customers.flatMap((c) =>
     OPERATOR_QUEUES.flatMap((queue) => {
-      const count = Math.max(0, c.waiting[queue]) + Math.max(0, c.running[queue]);
+      const count = Math.max(0, c.waiting[queue]);
       return count > 0 ? [{ customer: c.customer, queue, count }] : [];
     }),
   );
@@ -436,4 +436,32 @@ export function orderStatus(entries: readonly QueueStatus[]): QueueStatus[] {
 export function submittedFromOpenKey(gsi1sk: string): string {
   const hash = gsi1sk.lastIndexOf('#');
   return hash >= 0 ? gsi1sk.slice(0, hash) : gsi1sk;
+}
+
+/** Page size of GET /queue/status: `page_size` from 1 to 500 (0 or more → 400), 100 by default. */
+export const STATUS_PAGE_SIZE = { default: 100, max: 500 } as const;
+
+export interface StatusQuery {
+  page: number;
+  pageSize: number;
+  /** Whether `page_size` was given (links repeat it only then). */
+  explicitPageSize: boolean;
+}
+
+/** Validates `page` (1-based) and `page_size` of GET /queue/status, as GET /queue/load does. */
+export function parseStatusQuery(multi: Record<string, string[]>): StatusQuery {
+  const rawSize = single('page_size', multi);
+  return {
+    page: positiveInt('page', single('page', multi), 1),
+    pageSize: positiveInt('page_size', rawSize, STATUS_PAGE_SIZE.default, STATUS_PAGE_SIZE.max),
+    explicitPageSize: rawSize !== undefined,
+  };
+}
+
+/** The URL of page `page` of GET /queue/status. */
+export function statusPageUrl(baseUrl: string, query: StatusQuery, page: number): string {
+  const params = new URLSearchParams();
+  if (query.explicitPageSize) params.set('page_size', String(query.pageSize));
+  params.set('page', String(page));
+  return `${baseUrl}/queue/status?${params.toString()}`;
 }

@@ -3,6 +3,7 @@
  * - `POST /customers/{customer}/keys` → 201 `vocab:Key` with the secret (shown this once only);
  *   an optional JSON body `{"privileges": ["read", …]}` chooses what the key may do (default all);
  * - `GET /customers/{customer}/keys` → a Collection of `vocab:Key` (no secrets);
+ * - `GET /customers/{customer}/keys/{key}` → that `vocab:Key` (no secret), 404 when unknown;
  * - `DELETE /customers/{customer}/keys/{key}` → 204, or 404 when the customer has no such key.
  * API Gateway's policy already limits these routes to admin keys; the handler checks again.
  */
@@ -14,7 +15,8 @@ import { PRIVILEGES, type Privilege } from '../config/routes';
 import { apiHandler, intParam, type ApiRequest, type ApiResponse } from '../http/api';
 import { CONTEXT_URL, HttpError } from '../http/problem';
 
-const newKeySchema = z
+/** The optional body of POST /customers/{customer}/keys (also documented in lambdas/http/openapi.ts). */
+export const newKeySchema = z
   .object({
     privileges: z
       .array(z.enum(PRIVILEGES as [Privilege, ...Privilege[]]))
@@ -104,6 +106,17 @@ async function listKeys(request: ApiRequest): Promise<ApiResponse> {
   };
 }
 
+/** One key, so that the `@id` a create or a listing emits resolves: no secret, no hash. */
+async function getKey(request: ApiRequest): Promise<ApiResponse> {
+  requireAdmin(request);
+  const customer = intParam(request, 'customer');
+  const key = request.pathParameters['key'] ?? '';
+  const found = await keyStore().find(key);
+  if (!found || found.customer !== customer) throw new HttpError(404, `Customer ${customer} has no API key '${key.slice(0, 200)}'.`);
+  const { key: id, customer: owner, privileges, created } = found;
+  return { status: 200, body: keyResource(request, { key: id, customer: owner, privileges, created }) };
+}
+
 async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
   requireAdmin(request);
   const customer = intParam(request, 'customer');
@@ -118,5 +131,6 @@ async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
 export const handler = apiHandler({
   'POST /customers/{customer}/keys': createKey,
   'GET /customers/{customer}/keys': listKeys,
+  'GET /customers/{customer}/keys/{key}': getKey,
   'DELETE /customers/{customer}/keys/{key}': revokeKey,
 });

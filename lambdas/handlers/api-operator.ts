@@ -2,12 +2,13 @@
  * Operator routes (Scale's v6 queue services):
  * - GET /queue/load: load samples over time, summed over the selected customers and queues
  *   (any key; a customer key sees only its own customer); times without a sample are absent (zero);
- * - GET /queue/status: the queue grouped by customer and queue (admin keys only).
+ * - GET /queue/status: members waiting, grouped by customer and queue, with the submission time of
+ *   each group's oldest waiting member, paged by `page`/`page_size` (admin keys only).
  */
 import { queueStore } from '../adapters';
 import { operatorStore } from '../adapters/operator-store';
 import { inParallel } from '../domain/async';
-import { loadPageUrl, orderStatus, parseLoadQuery, queueGroups, queueStatus } from '../domain/operator';
+import { loadPageUrl, orderStatus, pageOf, parseLoadQuery, parseStatusQuery, queueGroups, queueStatus, statusPageUrl } from '../domain/operator';
 import { apiHandler, type ApiRequest, type Principal } from '../http/api';
 import { HttpError } from '../http/problem';
 
@@ -42,11 +43,15 @@ export const handler = apiHandler({
   'GET /queue/status': async (request) => {
     const principal = requirePrincipal(request);
     if (!principal.admin) throw new HttpError(403, 'Only an admin key may read the queue status.');
-    const groups = queueGroups(await queueStore().listCustomers());
-    const entries = await inParallel(groups, 8, async (group) =>
-      queueStatus(group, await operatorStore().oldestOpenBatch(group.customer, group.queue)),
+    const query = parseStatusQuery(queryValues(request));
+    // The order needs only the counts: order every group, then look up the oldest waiting member
+    // of the page's groups only.
+    const ordered = orderStatus(queueGroups(await queueStore().listCustomers()).map((group) => queueStatus(group, undefined)));
+    const page = pageOf(ordered, query.page, query.pageSize);
+    const results = await inParallel(page.results, 8, async (group) =>
+      queueStatus(group, await operatorStore().oldestWaiting(group.customer, group.queue)),
     );
-    const results = orderStatus(entries);
-    return { status: 200, body: { count: results.length, next: null, previous: null, results } };
+    const link = (n: number | undefined) => (n === undefined ? null : statusPageUrl(request.baseUrl, query, n));
+    return { status: 200, body: { count: page.count, next: link(page.next), previous: link(page.previous), results } };
   },
 });

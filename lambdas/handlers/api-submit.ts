@@ -8,6 +8,7 @@ import { apiHandler, type RouteFunction } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
 import { HttpError } from '../http/problem';
 
+// No '#': submit.ts scopes stored keys by route with it.
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:-]{1,128}$/;
 
 const submit =

@@ -120,7 +120,9 @@ export function renderError(error: unknown): APIGatewayProxyResult {
 export function apiHandler(routes: Record<string, RouteFunction>) {
   const handle = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     const request = toApiRequest(event);
-    const route = routes[`${request.method} ${request.resource}`];
+    // HEAD is GET without the body (RFC 9110 §9.3.2): same route, status and headers.
+    const head = request.method === 'HEAD';
+    const route = routes[`${head ? 'GET' : request.method} ${request.resource}`];
     if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
     let result: APIGatewayProxyResult;
     try {
@@ -128,7 +130,7 @@ export function apiHandler(routes: Record<string, RouteFunction>) {
     } catch (error) {
       result = renderError(error);
     }
-    return withCors(result, request.headers['origin']);
+    return withCors(head ? { ...result, body: '' } : result, request.headers['origin']);
   };
   return middy(handle).before(async (request) => {
     logger.addContext(request.context);

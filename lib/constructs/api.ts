@@ -9,7 +9,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { errorBody } from '../../lambdas/http/problem';
 import { USAGE_LIMITS, type UsageLimits } from '../../lambdas/config/resources';
-import { allowedMethods, type ApiFunctionName, ROUTES } from '../../lambdas/config/routes';
+import { allowedMethods, type ApiFunctionName, ROUTES, withHead } from '../../lambdas/config/routes';
 
 /** Sent with 401 so clients know which schemes the authorizer accepts. */
 export const WWW_AUTHENTICATE = 'Basic realm="image-queue", Bearer';
@@ -109,6 +109,19 @@ export class QueueApi extends Construct {
             throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
             throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
           },
+          '/queue/HEAD': {
+            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
+            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
+          },
+          // The public API description: a static document, under the same public limits.
+          '/openapi.json/GET': {
+            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
+            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
+          },
+          '/openapi.json/HEAD': {
+            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
+            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
+          },
         },
       },
       ...(origins.length > 0
@@ -167,23 +180,26 @@ export class QueueApi extends Construct {
 
     for (const route of ROUTES) {
       const resource = this.api.root.resourceForPath(route.resource);
-      resource.addMethod(
-        route.method,
-        integrationFor(route.fn),
-        route.access === 'public'
-          ? { authorizationType: apigateway.AuthorizationType.NONE }
-          : {
-              authorizer: this.authorizer,
-              authorizationType: apigateway.AuthorizationType.CUSTOM,
-              // The authorizer supplies the key (usageIdentifierKey): usage plans apply per key.
-              apiKeyRequired: true,
-            },
-      );
+      // Every GET also answers HEAD, served by the same function (lambdas/http/api.ts drops the body).
+      for (const method of withHead([route.method])) {
+        resource.addMethod(
+          method,
+          integrationFor(route.fn),
+          route.access === 'public'
+            ? { authorizationType: apigateway.AuthorizationType.NONE }
+            : {
+                authorizer: this.authorizer,
+                authorizationType: apigateway.AuthorizationType.CUSTOM,
+                // The authorizer supplies the key (usageIdentifierKey): usage plans apply per key.
+                apiKeyRequired: true,
+              },
+        );
+      }
     }
 
     // A specific method wins over ANY, so ANY only answers the methods a resource does not allow.
     for (const [path, methods] of allowedMethods()) {
-      this.addMethodNotAllowed(this.api.root.resourceForPath(path), methods);
+      this.addMethodNotAllowed(this.api.root.resourceForPath(path), withHead(methods));
     }
 
     this.addGatewayResponses();

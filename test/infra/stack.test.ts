@@ -7,7 +7,7 @@ import { App, type CfnElement, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, SCHEDULES, TABLE, type WorkQueueName } from '../../lambdas/config/resources';
-import { allowedMethods, findRoute, ROUTES } from '../../lambdas/config/routes';
+import { allowedMethods, findRoute, ROUTES, withHead } from '../../lambdas/config/routes';
 import { ImageQueueStack, type ImageQueueStackProps, OUTPUTS } from '../../lib/image-queue-stack';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -213,7 +213,8 @@ describe('API', () => {
         expect(m.AuthorizationType).toBe('NONE');
         continue;
       }
-      const route = findRoute(m.HttpMethod, pathOf(m));
+      // HEAD is served by the GET route's function, with the same authorizer.
+      const route = findRoute(m.HttpMethod === 'HEAD' ? 'GET' : m.HttpMethod, pathOf(m));
       expect(route).toBeDefined();
       if (route!.access === 'public') {
         expect(m.AuthorizationType).toBe('NONE');
@@ -234,7 +235,7 @@ describe('API', () => {
     expect(JSON.parse(integration.RequestTemplates['application/json'])).toEqual({ statusCode: 405 });
     const response = integration.IntegrationResponses[0];
     expect(response.StatusCode).toBe('405');
-    expect(response.ResponseParameters['method.response.header.Allow']).toBe(`'${allowed.join(', ')}'`);
+    expect(response.ResponseParameters['method.response.header.Allow']).toBe(`'${withHead(allowed).join(', ')}'`);
     const body = JSON.parse(response.ResponseTemplates['application/json']);
     expect(body).toMatchObject({ '@type': 'Error', statusCode: 405, title: 'Method Not Allowed' });
     expect(found[0]!.MethodResponses).toContainEqual(expect.objectContaining({ StatusCode: '405' }));

@@ -99,7 +99,8 @@ describe('authorizer', () => {
     const submitArn = `${BASE}/POST/customers/7/queue`;
     const result = await handler({ ...event(basic(KEY, SECRET)), methodArn: submitArn });
     const [statement] = result.policyDocument.Statement as Array<{ Resource: string[] }>;
-    expect(statement?.Resource.every((r) => r.includes('/GET/'))).toBe(true);
+    // GET routes and their HEADs (every GET route also answers HEAD).
+    expect(statement?.Resource.every((r) => r.includes('/GET/') || r.includes('/HEAD/'))).toBe(true);
     expect(result.context?.['privileges']).toBe('read');
     expect(result.context?.['denied']).toBe(
       'This key lacks the submit privilege that POST /customers/{customer}/queue needs (it has: read).',

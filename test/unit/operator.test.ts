@@ -347,7 +347,7 @@ describe('paging', () => {
 });
 
 describe('queue status', () => {
-  it('groups customers × queues with members not yet terminal', () => {
+  it('groups customers × queues with members waiting', () => {
     expect(
       queueGroups([
         counters(1, { waiting: { main: 2 }, running: { main: 1 } }),
@@ -355,8 +355,8 @@ describe('queue status', () => {
         counters(3, {}),
       ]),
     ).toEqual([
-      { customer: 1, queue: 'main', count: 3 },
-      { customer: 2, queue: 'priority', count: 4 },
+      // Waiting members only: running ones are no longer queued (customer 2 has none waiting).
+      { customer: 1, queue: 'main', count: 2 },
     ]);
   });
   it('priority beats main; ordered by count, then priority, then customer', () => {

@@ -24,6 +24,22 @@ const KEY_ATTRIBUTES = new Set([
   'shard',
 ]);
 
+/**
+ * The sparse index entry of a member that ended in error: set by the transition that records the
+ * error, on no other member, so `errorImages` reads only error members however few a batch has
+ * (a 2,500-member batch whose 2 errors are its last members pages them at once). One partition per
+ * member partition (`keys.member`), so the index spreads writes as the table does; the sort key is
+ * the member's, so readers merge the partitions in index order and share the members' cursors.
+ * Cost: one KEYS_ONLY index entry per error member; completed members write none.
+ */
+export function memberErrorIndex(customer: number, batch: number, index: number): { gsi2pk: string; gsi2sk: string } {
+  const { pk, sk } = keys.member(customer, batch, index);
+  return { gsi2pk: `${pk}#ERROR`, gsi2sk: sk };
+}
+
+/** The error-index partition of member partition `partitionPk` (see memberErrorIndex). */
+export const errorIndexPartition = (partitionPk: string): string => `${partitionPk}#ERROR`;
+
 export function stripKeys<T>(item: Item): T {
   return Object.fromEntries(Object.entries(item).filter(([k]) => !KEY_ATTRIBUTES.has(k))) as T;
 }

@@ -3,8 +3,11 @@
  * customer's queue in submission order, and an asset's current member. Counters are summed from a
  * head and a fixed number of shards; collections read one page of an index or partition plus the
  * page's items, and a page ends at its item count or its byte budget, whichever comes first.
+ * A page is never cut short for want of reads: a filtered listing reads on until the page is full
+ * or nothing matching is left (errorImages from a sparse index that holds only error members; the
+ * others bounded as each function says). A page number (`skip`) costs reading what precedes it.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
 import {
   batchIdFromKey,
@@ -17,7 +20,7 @@ import {
   type MemberState,
 } from '../../domain/model';
 import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
-import { BATCH_SK, customerOf, decodeCursor, encodeCursor, MEMBER_SK, toMember, withNext } from './codec';
+import { BATCH_SK, customerOf, decodeCursor, encodeCursor, errorIndexPartition, MEMBER_SK, toMember, withNext } from './codec';
 import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
 import { recentMemberRefs } from './asset-digests';
 import { memberRefsOfBatch } from './submit-writes';
@@ -67,15 +70,25 @@ export async function getBatch(customer: number, batch: number, consistent = fal
 
 export async function listBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
   const { pk } = keys.customer(customer);
+  const query = {
+    TableName: tableName(),
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.batchPrefix },
+    ScanIndexForward: false,
+  };
+  let start = decodeCursor(page.cursor, { pk }, ['pk', 'sk'], { sk: BATCH_SK });
+  if (page.skip) {
+    // A page number: pass over the batches before it reading their keys only.
+    const skipped = await skipKeys({ ...query, ProjectionExpression: 'pk, sk' }, start, page.skip, ['pk', 'sk']);
+    if (skipped.exhausted) return { items: [] };
+    start = skipped.start;
+  }
   const result = await db().send(
     new QueryCommand({
-      TableName: tableName(),
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': pk, ':prefix': keys.batchPrefix },
-      ScanIndexForward: false,
+      ...query,
       // One more than the page: a next link only when there is a next item.
       Limit: page.limit + 1,
-      ExclusiveStartKey: decodeCursor(page.cursor, { pk }, ['pk', 'sk'], { sk: BATCH_SK }),
+      ExclusiveStartKey: start,
     }),
   );
   const items = (result.Items ?? []).slice(0, page.limit);
@@ -88,39 +101,83 @@ export async function listBatches(customer: number, page: PageRequest<BatchRecor
   return withNext(views, more ? pick(items[items.length - 1] as Item, ['pk', 'sk']) : undefined);
 }
 
-export async function listActiveBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
-  const { gsi2pk } = keys.batchActive(customer, 0);
-  return batchesFromIndex(TABLE.indexes.gsi2.name, 'gsi2pk', 'gsi2sk', gsi2pk, page, () => true);
+/**
+ * Passes over `count` items of a query from `start`, reading keys only (up to 1,000 a request),
+ * and returns the key to resume after; `exhausted` when fewer than `count` + 1 items were left,
+ * so the page would be empty.
+ */
+async function skipKeys(
+  query: QueryCommandInput,
+  start: Item | undefined,
+  count: number,
+  names: readonly string[],
+): Promise<{ start?: Item; exhausted: boolean }> {
+  let key = start;
+  let left = count;
+  while (left > 0) {
+    const result = await db().send(new QueryCommand({ ...query, Limit: Math.min(left, 1_000), ExclusiveStartKey: key }));
+    const items = result.Items ?? [];
+    left -= items.length;
+    if (items.length > 0) key = pick(items[items.length - 1] as Item, names);
+    if (!result.LastEvaluatedKey) return { ...(key ? { start: key } : {}), exhausted: true };
+  }
+  return { ...(key ? { start: key } : {}), exhausted: false };
 }
 
+export async function listActiveBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
+  const { gsi2pk } = keys.batchActive(customer, 0);
+  return batchesFromIndex(TABLE.indexes.gsi2.name, 'gsi2pk', 'gsi2sk', gsi2pk, page, undefined);
+}
+
+/**
+ * Finished batches that are not superseded, newest first. The finished index also holds superseded
+ * batches, which are passed over: a page reads on until it is full, so its reads are bounded by the
+ * superseded batches finished between its first and last batch (each costs its head and one shard
+ * Query), not by a fixed budget that could leave the page empty while recent batches remain.
+ */
 export async function listRecentBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
   const { gsi1pk } = keys.batchFinished(customer, '', 0);
   return batchesFromIndex(TABLE.indexes.gsi1.name, 'gsi1pk', 'gsi1sk', gsi1pk, page, (b) => b.current > 0);
 }
 
-/** Pages a KEYS_ONLY batch index newest first, fetching the batches and keeping those that pass. */
+/**
+ * Pages a KEYS_ONLY batch index newest first, fetching the batches and keeping those that pass
+ * `keep` (every one when undefined). Reads on until the page is full or the index ends.
+ */
 async function batchesFromIndex(
   indexName: string,
   pkName: string,
   skName: string,
   partition: string,
   page: PageRequest<BatchRecord>,
-  keep: (batch: BatchRecord) => boolean,
+  keep: ((batch: BatchRecord) => boolean) | undefined,
 ): Promise<Page<BatchRecord>> {
   const cursorNames = [pkName, skName, 'pk', 'sk'];
   const bytes = new ByteBudget(page.budget);
+  const query = {
+    TableName: tableName(),
+    IndexName: indexName,
+    KeyConditionExpression: `${pkName} = :p`,
+    ExpressionAttributeValues: { ':p': partition },
+    ScanIndexForward: false,
+  };
   let start = decodeCursor(page.cursor, { [pkName]: partition, pk: `CUST#${customerOf(partition)}` }, cursorNames, { sk: BATCH_SK });
+  let skip = page.skip ?? 0;
+  if (skip > 0 && !keep) {
+    // Every indexed batch is listed: a page number passes over index keys only.
+    const skipped = await skipKeys(query, start, skip, cursorNames);
+    if (skipped.exhausted) return { items: [] };
+    start = skipped.start;
+    skip = 0;
+  }
   const out: BatchRecord[] = [];
   let last: Item | undefined;
-  for (let round = 0; round < 10; round++) {
+  for (;;) {
     const result = await db().send(
       new QueryCommand({
-        TableName: tableName(),
-        IndexName: indexName,
-        KeyConditionExpression: `${pkName} = :p`,
-        ExpressionAttributeValues: { ':p': partition },
-        ScanIndexForward: false,
-        Limit: page.limit - out.length + 1,
+        ...query,
+        // Enough for the page (and what it skips) if every batch read is kept, at most DynamoDB's 1 MB.
+        Limit: Math.min(skip + page.limit - out.length + 1, 1_000),
         ExclusiveStartKey: start,
       }),
     );
@@ -130,7 +187,8 @@ async function batchesFromIndex(
     const batches = new Map(heads.map((h, i) => [String(h['sk']), views[i] as BatchRecord]));
     for (const ref of refs) {
       const batch = batches.get(String(ref['sk']));
-      if (!batch || !keep(batch)) {
+      if (!batch || (keep && !keep(batch)) || skip > 0) {
+        if (batch && (!keep || keep(batch))) skip -= 1;
         last = pick(ref, cursorNames);
         continue;
       }
@@ -143,7 +201,6 @@ async function batchesFromIndex(
     if (!result.LastEvaluatedKey) return withNext(out, undefined);
     start = result.LastEvaluatedKey;
   }
-  return withNext(out, last);
 }
 
 export async function listMembers(
@@ -152,7 +209,8 @@ export async function listMembers(
   state: MemberState | 'any',
   page: PageRequest<MemberRecord>,
 ): Promise<Page<MemberRecord>> {
-  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor, new ByteBudget(page.budget));
+  const skip = { left: page.skip ?? 0 };
+  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor, new ByteBudget(page.budget), skip);
 }
 
 /** The namespace of a batch's member cursors (the cursor names no partition: it is an index). */
@@ -161,21 +219,38 @@ const memberCursorPk = (customer: number, batch: number) => {
   return `${pk}#${sk}`;
 };
 
-/** Queries per partition for one page before a filtered listing hands back a cursor. */
-const QUERIES_PER_PARTITION = 10;
+/** A member sort key (`keys.member`) from its index. */
+const memberSk = (index: number) => `M#${String(index).padStart(6, '0')}`;
+
+/** Items a filtered Query evaluates at most per request (DynamoDB stops at 1 MB anyway). */
+const MAX_QUERY_LIMIT = 1_000;
 
 interface Lane {
   pk: string;
   buffer: Item[];
   start?: Item;
   done: boolean;
+  /** Items the next Query of this lane evaluates: grows while a filter passes over members. */
+  limit: number;
 }
 
 /**
  * Members of one batch in index order, optionally filtered by state, up to `page.limit` and as
- * many as `bytes` admits: the batch's member partitions (`keys.member`) are read in parallel, a
- * few items at a time each, and merged. A cursor is the sort key of the last member returned;
- * every partition resumes after it.
+ * many as `bytes` admits, after passing over `skip.left` matching members (decremented, so a queue
+ * listing can share it across batches). The batch's member partitions (`keys.member`) are read in
+ * parallel and merged; a cursor is the sort key of the last member returned and every partition
+ * resumes after it.
+ *
+ * Reads go on until the page is full or the partitions end, never giving up with an empty page:
+ * - `error`: from the sparse error index (codec.ts memberErrorIndex), which holds only error
+ *   members, then their items: reads are bounded by the page;
+ * - `completed`, or `waiting`/`running` (the queue): a filter over the members, each Query
+ *   evaluating twice as many as the last (up to 1,000), so reads are bounded by the batch's
+ *   members past the cursor (at most MAX_BATCH_SIZE, 10,000 by default: about 10 MB, in a dozen
+ *   rounds of parallel Queries). Completed members are the dense case (most members complete);
+ *   unfinished members of an open batch are its tail, as messages are sent in member order;
+ * - every member: no filter; a page number starts at its first member with nothing read, as
+ *   members are numbered 0…count-1.
  */
 async function membersOfBatch(
   customer: number,
@@ -185,111 +260,126 @@ async function membersOfBatch(
   page: PageRequest,
   cursor: string | undefined,
   bytes: ByteBudget<MemberRecord>,
+  skip: { left: number } = { left: 0 },
 ): Promise<Page<MemberRecord>> {
   const cursorPk = memberCursorPk(customer, batch);
   const from = decodeCursor(cursor, { pk: cursorPk }, ['pk', 'sk'], { sk: MEMBER_SK });
-  const after = from ? String(from['sk']) : undefined;
+  let after = from ? String(from['sk']) : undefined;
+  if (!states && order === 'asc' && skip.left > 0) {
+    const numbered = after !== undefined ? /^M#(\d{6})$/.exec(after) : null;
+    const first = (numbered ? Number(numbered[1]) + 1 : 0) + skip.left;
+    after = memberSk(first - 1);
+    skip.left = 0;
+  }
+  const errorsOnly = states?.length === 1 && states[0] === 'error';
   const perQuery = Math.ceil((page.limit + 1) / MEMBER_PARTITIONS) + 1;
-  const lanes: Lane[] = Array.from({ length: MEMBER_PARTITIONS }, (_, k) => ({ pk: keys.memberPartition(customer, batch, k), buffer: [], done: false }));
-  const filter = states
+  const lanes: Lane[] = Array.from({ length: MEMBER_PARTITIONS }, (_, k) => {
+    const partition = keys.memberPartition(customer, batch, k);
+    return { pk: errorsOnly ? errorIndexPartition(partition) : partition, buffer: [], done: false, limit: perQuery };
+  });
+  const filtered = states !== undefined && !errorsOnly;
+  const filter = filtered
     ? { FilterExpression: `#state IN (${states.map((_, i) => `:s${i}`).join(', ')})`, ExpressionAttributeNames: { '#state': 'state' } }
     : {};
-  let queries = 0;
+  const [pkName, skName] = errorsOnly ? ['gsi2pk', 'gsi2sk'] : ['pk', 'sk'];
   const fetch = async (lane: Lane) => {
-    queries += 1;
     const result = await db().send(
       new QueryCommand({
         TableName: tableName(),
-        KeyConditionExpression: after ? `pk = :pk AND sk ${order === 'asc' ? '>' : '<'} :after` : 'pk = :pk',
+        ...(errorsOnly ? { IndexName: TABLE.indexes.gsi2.name } : {}),
+        KeyConditionExpression: after ? `${pkName} = :pk AND ${skName} ${order === 'asc' ? '>' : '<'} :after` : `${pkName} = :pk`,
         ...filter,
         ExpressionAttributeValues: {
           ':pk': lane.pk,
           ...(after ? { ':after': after } : {}),
-          ...Object.fromEntries((states ?? []).map((st, i) => [`:s${i}`, st])),
+          ...(filtered ? Object.fromEntries(states.map((st, i) => [`:s${i}`, st])) : {}),
         },
         ScanIndexForward: order === 'asc',
-        Limit: perQuery,
+        Limit: lane.limit,
         ExclusiveStartKey: lane.start,
       }),
     );
-    lane.buffer.push(...(result.Items ?? []));
+    const found = result.Items ?? [];
+    // The error index is KEYS_ONLY: the members themselves, in the index's order.
+    lane.buffer.push(...(errorsOnly && found.length > 0 ? await getItems(found.map((i) => pick(i, ['pk', 'sk']))) : found));
     lane.start = result.LastEvaluatedKey;
     lane.done = !result.LastEvaluatedKey;
+    if (filtered) lane.limit = Math.min(lane.limit * 2, MAX_QUERY_LIMIT);
   };
   const sooner = (a: string, b: string) => (order === 'asc' ? a < b : a > b);
   const skOf = (item: Item) => String(item['sk']);
-  // Where the next page resumes when this one ends on bytes: after the last member taken or, if
-  // none of this batch fitted (a queue page already full of earlier batches), where it started.
-  const resumeAfter = (taken: readonly Item[]) =>
-    taken.length > 0 ? skOf(taken[taken.length - 1] as Item) : (after ?? (order === 'asc' ? 'M#' : 'M#999999~'));
+  // The sort key of the last member passed (taken or skipped): the next page resumes after it. If
+  // none was (a queue page already full of earlier batches), where this one started.
+  let position = after;
+  const resume = () => ({ pk: cursorPk, sk: position ?? (order === 'asc' ? 'M#' : 'M#999999~') });
   const out: Item[] = [];
   for (;;) {
     const empty = lanes.filter((l) => l.buffer.length === 0 && !l.done);
     if (empty.length > 0) {
-      if (queries + empty.length > MEMBER_PARTITIONS * QUERIES_PER_PARTITION) break;
       await Promise.all(empty.map(fetch));
       continue;
     }
     const ready = lanes.filter((l) => l.buffer.length > 0);
     if (ready.length === 0) return withNext(out.map(toMember), undefined);
+    const lane = ready.reduce((a, b) => (sooner(skOf(b.buffer[0] as Item), skOf(a.buffer[0] as Item)) ? b : a));
+    const item = lane.buffer[0] as Item;
+    if (skip.left > 0) {
+      lane.buffer.shift();
+      skip.left -= 1;
+      position = skOf(item);
+      continue;
+    }
     // The page is full (by count or bytes) and another member follows: the next page starts
     // after the last one taken.
-    const lane = ready.reduce((a, b) => (sooner(skOf(b.buffer[0] as Item), skOf(a.buffer[0] as Item)) ? b : a));
-    if (out.length === page.limit || !bytes.admit(toMember(lane.buffer[0] as Item))) {
-      return withNext(out.map(toMember), { pk: cursorPk, sk: resumeAfter(out) });
-    }
+    if (out.length === page.limit || !bytes.admit(toMember(item))) return withNext(out.map(toMember), resume());
     out.push(lane.buffer.shift() as Item);
+    position = skOf(item);
   }
-  // The read budget ran out (a filtered listing skipping many members). Every member up to the
-  // soonest point a partition stopped reading at has been seen: take those, then resume there.
-  const frontier = lanes
-    .filter((l) => !l.done && l.start)
-    .map((l) => skOf(l.start as Item))
-    .reduce((a, b) => (sooner(a, b) ? a : b));
-  const seen = lanes.flatMap((l) => l.buffer).filter((i) => !sooner(frontier, skOf(i)));
-  seen.sort((a, b) => (sooner(skOf(a), skOf(b)) ? -1 : 1));
-  let full = false;
-  for (const item of seen) {
-    full = out.length === page.limit || !bytes.admit(toMember(item));
-    if (full) break;
-    out.push(item);
-  }
-  const resumeAt = full || out.length === page.limit ? resumeAfter(out) : frontier;
-  return withNext(out.map(toMember), { pk: cursorPk, sk: resumeAt });
 }
 
 export async function listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest<MemberRecord>): Promise<Page<MemberRecord>> {
   // Queue order is submission order across both queues: walk the open batches (an index that
-  // holds only unfinished batches) and take their waiting or running members.
+  // holds only unfinished batches) and take their waiting or running members. Every open batch
+  // has one at least, so a page walks at most about pageSize batches (plus those a page number
+  // passes over), each read as membersOfBatch says.
   const cursor = decodeQueueCursor(page.cursor, customer);
-  const { batches: openBatches, more } = await openBatchesOf(customer, order, cursor?.at);
   const out: MemberRecord[] = [];
-  // One budget for the whole page, whichever batches its members come from.
+  // One budget for the whole page, whichever batches its members come from; one count of the
+  // members a page number passes over, across the batches they belong to.
   const bytes = new ByteBudget(page.budget);
+  const skip = { left: page.skip ?? 0 };
   const token = (at: string, member: string) => encodeCursor({ c: String(customer), at, m: member });
-  for (const [i, open] of openBatches.entries()) {
-    const memberCursor = cursor && open.at === cursor.at ? cursor.member : undefined;
-    const pageOfBatch = await membersOfBatch(
-      customer,
-      open.batch,
-      ['waiting', 'running'],
-      order,
-      { limit: page.limit - out.length },
-      memberCursor,
-      bytes,
-    );
-    out.push(...pageOfBatch.items);
-    // More of this batch to read (the page filled by count or bytes, or the reads for one page
-    // ran out): resume here.
-    if (pageOfBatch.next) return { items: out, next: token(open.at, pageOfBatch.next) };
-    if (out.length >= page.limit) {
-      const following = openBatches[i + 1];
-      if (following) return { items: out, next: token(following.at, startOf(customer, following.batch, order)) };
-      return more ? { items: out, next: token(open.at, endOf(customer, open.batch, order)) } : { items: out };
+  let from = cursor?.at;
+  let fromMember = cursor?.member;
+  for (;;) {
+    const { batches: openBatches, more } = await openBatchesOf(customer, order, from);
+    for (const [i, open] of openBatches.entries()) {
+      const memberCursor = open.at === from ? fromMember : undefined;
+      const pageOfBatch = await membersOfBatch(
+        customer,
+        open.batch,
+        ['waiting', 'running'],
+        order,
+        { limit: page.limit - out.length },
+        memberCursor,
+        bytes,
+        skip,
+      );
+      out.push(...pageOfBatch.items);
+      // More of this batch to read (the page filled by count or bytes): resume here.
+      if (pageOfBatch.next) return { items: out, next: token(open.at, pageOfBatch.next) };
+      if (out.length >= page.limit) {
+        const following = openBatches[i + 1];
+        if (following) return { items: out, next: token(following.at, startOf(customer, following.batch, order)) };
+        return more ? { items: out, next: token(open.at, endOf(customer, open.batch, order)) } : { items: out };
+      }
     }
+    // The page is not full and more open batches follow: read on from after the last one.
+    const last = openBatches[openBatches.length - 1];
+    if (!more || !last) return { items: out };
+    from = last.at;
+    fromMember = endOf(customer, last.batch, order);
   }
-  const last = openBatches[openBatches.length - 1];
-  return more && last ? { items: out, next: token(last.at, endOf(customer, last.batch, order)) } : { items: out };
 }
 
 /**
