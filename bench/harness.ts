@@ -20,6 +20,7 @@ export const HANDLER_NAMES: readonly HandlerName[] = [
   'api-read',
   'api-submit',
   'api-test-batch',
+  'api-batch-actions',
   'api-keys',
   'api-operator',
   'process-images',

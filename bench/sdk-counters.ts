@@ -18,8 +18,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { addClientMiddleware, type ServiceName } from '../lambdas/adapters/aws-clients';
+import { addClientMiddleware, type AnyAwsClient, type ServiceName } from '../lambdas/adapters/aws-clients';
 import { TABLE } from '../lambdas/config/resources';
 
 export type Service = ServiceName;
@@ -160,7 +159,7 @@ export class SdkCounters {
   }
 
   /** Adds the counting middleware to one client (also used for clients the bench builds itself). */
-  attach(client: DynamoDBClient | SQSClient, service: Service, tag?: string): void {
+  attach(client: AnyAwsClient, service: Service, tag?: string): void {
     const stack = client.middlewareStack as DynamoDBClient['middlewareStack'];
     stack.add(
       (next, context) => async (args) => {

@@ -35,9 +35,11 @@ export function acknowledgeFindings(parts: AcknowledgedParts): void {
     const reason =
       child.httpMethod === 'ANY'
         ? 'A mock integration that answers 405 Method Not Allowed for methods a resource does not support; it reaches no backend and returns nothing but the error.'
-        : child.resource.path === '/queue' && child.httpMethod === 'GET'
-          ? 'GET /queue is public by the DLCS contract (the queue size summary); it has a method throttle of its own and its figures are cached in the function.'
-          : undefined;
+        : child.resource.path === '/queue' && (child.httpMethod === 'GET' || child.httpMethod === 'HEAD')
+          ? 'GET /queue (and its HEAD) is public by the DLCS contract (the queue size summary); it has a method throttle of its own and its figures are cached in the function.'
+          : child.resource.path === '/openapi.json' && (child.httpMethod === 'GET' || child.httpMethod === 'HEAD')
+            ? 'GET /openapi.json (and its HEAD) is the public description of the API (OpenAPI 3.1), a static document served with no data; it has a method throttle of its own.'
+            : undefined;
     if (reason) acknowledge(child, 'APIG4', reason);
   }
   acknowledge(

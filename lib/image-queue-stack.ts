@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { API_TIMEOUT_SECONDS, ENV, USAGE_LIMITS, type UsageLimits } from '../lambdas/config/resources';
 import type { ApiFunctionName } from '../lambdas/config/routes';
@@ -21,6 +22,7 @@ export const OUTPUTS = {
   priorityQueueUrl: 'PriorityQueueUrl',
   tasksQueueUrl: 'TasksQueueUrl',
   adminSecretName: 'AdminSecretName',
+  noticesTopicArn: 'NoticesTopicArn',
 } as const;
 
 export interface ImageQueueStackProps extends StackProps {
@@ -106,6 +108,7 @@ export class ImageQueueStack extends Stack {
   readonly adminSecret: secretsmanager.Secret;
   readonly apiFunctions: Record<ApiFunctionName, ServiceFunction>;
   readonly authorizerFunction: ServiceFunction;
+  readonly noticesTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: ImageQueueStackProps = {}) {
     super(scope, id, props);
@@ -162,6 +165,7 @@ export class ImageQueueStack extends Stack {
     const apiOperator = apiFunction('ApiOperator', 'api-operator');
     const apiSubmit = apiFunction('ApiSubmit', 'api-submit');
     const apiTestBatch = apiFunction('ApiTestBatch', 'api-test-batch');
+    const apiBatchActions = apiFunction('ApiBatchActions', 'api-batch-actions');
     const apiKeys = apiFunction('ApiKeys', 'api-keys');
     this.authorizerFunction = apiFunction('Authorizer', 'authorizer', { timeout: Duration.seconds(10), memoryMiB: 512 });
 
@@ -169,6 +173,7 @@ export class ImageQueueStack extends Stack {
       'api-read': apiRead,
       'api-submit': apiSubmit,
       'api-test-batch': apiTestBatch,
+      'api-batch-actions': apiBatchActions,
       'api-keys': apiKeys,
       'api-operator': apiOperator,
     };
@@ -187,8 +192,18 @@ export class ImageQueueStack extends Stack {
     });
     this.authorizerFunction.addEnvironment(ENV.adminUsageKey, this.api.adminUsageKeyValue);
 
+    // One message per finished batch (BatchCompletedNotification); subscribe e-mail, HTTPS or SQS.
+    this.noticesTopic = new sns.Topic(this, 'Notices', {
+      displayName: 'Image queue: batch completed',
+      enforceSSL: true,
+    });
+
     // Every function gets exactly what FUNCTION_GRANTS lists for it.
     const targets = {
+      noticesTopic: this.noticesTopic,
+      // Built from the API's id rather than its URL, which would make the functions depend on the
+      // deployment (and so on the methods, which depend on the functions).
+      apiBaseUrl: `https://${this.api.api.restApiId}.execute-api.${this.region}.${this.urlSuffix}/${props.stageName ?? 'prod'}`,
       table,
       credentialsTable: this.credentials.table,
       queues: { main: main.queue, priority: priority.queue, tasks: tasks.queue },
@@ -233,6 +248,10 @@ export class ImageQueueStack extends Stack {
     new CfnOutput(this, OUTPUTS.mainQueueUrl, { value: main.queue.queueUrl });
     new CfnOutput(this, OUTPUTS.priorityQueueUrl, { value: priority.queue.queueUrl });
     new CfnOutput(this, OUTPUTS.tasksQueueUrl, { value: tasks.queue.queueUrl });
+    new CfnOutput(this, OUTPUTS.noticesTopicArn, {
+      value: this.noticesTopic.topicArn,
+      description: 'Completion notices (one per finished batch); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
+    });
     new CfnOutput(this, OUTPUTS.adminSecretName, {
       value: this.adminSecret.secretName,
       description: `Admin credential; read it with: aws secretsmanager get-secret-value --secret-id ${this.stackName}/admin-credential --query SecretString --output text`,

@@ -19,6 +19,7 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   CREDENTIALS_TABLE,
   DEAD_LETTER_RETENTION_DAYS,
@@ -71,6 +72,11 @@ export function credentialsTableNameFor(prefix: string): string {
 
 export function queueNameFor(prefix: string, queue: WorkQueueName, deadLetter = false): string {
   return `${prefix}-${QUEUES[queue].id}${deadLetter ? '-dlq' : ''}`;
+}
+
+/** The completion notices topic (`<prefix>-notices`). */
+export function noticesTopicNameFor(prefix: string): string {
+  return `${prefix}-notices`;
 }
 
 export function localSqsClient(endpoint: string, region = LOCAL_REGION, credentials: LocalCredentials = LOCAL_CREDENTIALS): SQSClient {
@@ -209,10 +215,18 @@ export async function provision(options: ProvisionOptions): Promise<Record<strin
   const region = options.region ?? LOCAL_REGION;
   const dynamo = localDynamoClient(options.dynamoEndpoint, region, options.credentials);
   const sqs = localSqsClient(options.sqsEndpoint, region, options.credentials);
+  const sns = new SNSClient({ endpoint: options.sqsEndpoint, region, credentials: options.credentials ?? LOCAL_CREDENTIALS });
   try {
     const tableName = tableNameFor(options.prefix);
     const credentialsTableName = credentialsTableNameFor(options.prefix);
     const env: Record<string, string> = { [ENV.tableName]: tableName, [ENV.credentialsTableName]: credentialsTableName };
+    // CreateTopic is idempotent: an existing topic of that name is returned. SNS shares the SQS
+    // emulator's endpoint (fauxqs and LocalStack serve both).
+    const topic = sns
+      .send(new CreateTopicCommand({ Name: noticesTopicNameFor(options.prefix) }))
+      .then(({ TopicArn }) => {
+        env[ENV.noticesTopicArn] = TopicArn as string;
+      });
     const queues = (Object.keys(QUEUES) as WorkQueueName[]).map(async (queue) => {
       const definition = QUEUES[queue];
       const dlqUrl = await ensureQueue(sqs, queueNameFor(options.prefix, queue, true), {
@@ -235,10 +249,12 @@ export async function provision(options: ProvisionOptions): Promise<Record<strin
       provisionTable(dynamo, tableName, options.tableActiveTimeoutMs),
       provisionTable(dynamo, credentialsTableName, options.tableActiveTimeoutMs, CREDENTIALS_TABLE),
       ...queues,
+      topic,
     ]);
     return env;
   } finally {
     dynamo.destroy();
     sqs.destroy();
+    sns.destroy();
   }
 }

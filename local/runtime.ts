@@ -239,6 +239,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...provisioned,
       [SERVICE_ENDPOINT_ENV.dynamodb]: dynamoEndpoint,
       [SERVICE_ENDPOINT_ENV.sqs]: sqsEndpoint,
+      [SERVICE_ENDPOINT_ENV.sns]: sqsEndpoint,
       AWS_REGION: region,
       AWS_DEFAULT_REGION: region,
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
@@ -274,6 +275,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     cleanups.push(() => closeServer(server));
     const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
     const apiUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // Links in completion notices (sent outside any request) point at this API.
+    env[ENV.apiBaseUrl] = apiUrl;
+    setEnv({ [ENV.apiBaseUrl]: apiUrl });
 
     let pollers: Pollers | undefined;
     if (options.pollers !== false) {

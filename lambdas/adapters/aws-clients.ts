@@ -11,6 +11,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ENV } from '../config/resources';
 import { backoffMs, sleep } from '../domain/async';
@@ -19,12 +20,13 @@ import { backoffMs, sleep } from '../domain/async';
 export const SERVICE_ENDPOINT_ENV = {
   dynamodb: `${ENV.endpointUrl}_DYNAMODB`,
   sqs: `${ENV.endpointUrl}_SQS`,
+  sns: `${ENV.endpointUrl}_SNS`,
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_ENDPOINT_ENV;
 
 /** A client this module created: the hook receives the low-level clients (the document client shares the DynamoDB client's middleware stack). */
-export type AnyAwsClient = DynamoDBClient | SQSClient;
+export type AnyAwsClient = DynamoDBClient | SQSClient | SNSClient;
 export type ClientHook = (client: AnyAwsClient, service: ServiceName) => void;
 
 const DEFAULT_REGION = 'us-east-1';
@@ -33,6 +35,7 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as 
 let dynamoClient: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
+let snsClient: SNSClient | undefined;
 const hooks: ClientHook[] = [];
 
 export function region(): string {
@@ -116,6 +119,14 @@ export function sqs(): SQSClient {
   return sqsClient;
 }
 
+export function sns(): SNSClient {
+  if (!snsClient) {
+    snsClient = new SNSClient(baseConfig('sns'));
+    applyHooks(snsClient, 'sns');
+  }
+  return snsClient;
+}
+
 /**
  * Registers a hook called with every client created from now on and with those already created
  * (e.g. to add a middleware that counts calls). Returns a function that unregisters it for clients
@@ -125,6 +136,7 @@ export function addClientMiddleware(hook: ClientHook): () => void {
   hooks.push(hook);
   if (dynamoClient) hook(dynamoClient, 'dynamodb');
   if (sqsClient) hook(sqsClient, 'sqs');
+  if (snsClient) hook(snsClient, 'sns');
   return () => {
     const i = hooks.indexOf(hook);
     if (i >= 0) hooks.splice(i, 1);
@@ -135,7 +147,9 @@ export function addClientMiddleware(hook: ClientHook): () => void {
 export function resetClients(): void {
   dynamoClient?.destroy();
   sqsClient?.destroy();
+  snsClient?.destroy();
   dynamoClient = undefined;
+  snsClient = undefined;
   documentClient = undefined;
   sqsClient = undefined;
 }

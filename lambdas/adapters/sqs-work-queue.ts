@@ -2,7 +2,7 @@
  * The WorkQueue port on SQS: SendMessageBatch in tens, retrying the entries SQS reports as
  * failed (it answers 200 with per-entry failures), and queue depth for the global queue view.
  */
-import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { SUPERSEDE_TASK_DELAY_SECONDS, type QueueName, type WorkQueueName } from '../config/resources';
 import { settings } from '../config/settings';
 import type { MemberMessage, TaskMessage } from '../domain/model';
@@ -54,6 +54,37 @@ export class SqsWorkQueue implements WorkQueue {
       Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
       Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
     );
+  }
+}
+
+/** A received message as its event record names it. */
+export interface ReceivedMessage {
+  /** The queue's ARN (the event record's `eventSourceARN`). */
+  queueArn: string;
+  receiptHandle: string;
+}
+
+/**
+ * Makes received messages visible again after `seconds` rather than at the end of the queue's
+ * visibility timeout. The queue is found among the configured work queues by the name its ARN
+ * ends with (locally the URLs are the emulator's, not AWS's).
+ */
+export async function delayRedelivery(messages: readonly ReceivedMessage[], seconds: number): Promise<void> {
+  const byQueue = new Map<string, string[]>();
+  for (const m of messages) byQueue.set(m.queueArn, [...(byQueue.get(m.queueArn) ?? []), m.receiptHandle]);
+  for (const [arn, handles] of byQueue) {
+    const name = arn.split(':').pop();
+    const url = (['main', 'priority'] as const).map((q) => settings.queueUrl(q)).find((u) => u.split('/').pop() === name);
+    if (!url) throw new Error(`no configured work queue has the ARN ${arn}`);
+    for (const group of chunk(handles, SEND_BATCH_LIMIT)) {
+      const result = await sqs().send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: url,
+          Entries: group.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle, VisibilityTimeout: seconds })),
+        }),
+      );
+      if (result.Failed?.length) throw new Error(`ChangeMessageVisibility failed for ${result.Failed.length} messages: ${result.Failed[0]?.Message}`);
+    }
   }
 }
 

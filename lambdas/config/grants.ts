@@ -27,7 +27,7 @@ export type FunctionName =
 export type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem' | 'ConditionCheckItem';
 
 /** SQS actions on a work queue (SendMessageBatch is authorised by SendMessage). */
-export type QueueAction = 'SendMessage' | 'GetQueueAttributes';
+export type QueueAction = 'SendMessage' | 'GetQueueAttributes' | 'ChangeMessageVisibility';
 
 export interface FunctionGrants {
   /** Actions on the queue table; `indexes` adds Query on its global secondary indexes. */
@@ -39,6 +39,8 @@ export interface FunctionGrants {
   adminSecret?: boolean;
   /** Creates and deletes API Gateway API keys in the stack's usage plan. */
   usagePlanKeys?: boolean;
+  /** Publishes completion notices on the notices topic (whoever may finish a batch). */
+  notices?: boolean;
 }
 
 /**
@@ -62,14 +64,28 @@ export const FUNCTION_GRANTS: Record<FunctionName, FunctionGrants> = {
     table: { actions: ['GetItem', ...READ, 'PutItem', 'UpdateItem', 'BatchWriteItem'] },
     queues: { main: ['SendMessage'], priority: ['SendMessage'], tasks: ['SendMessage'] },
   },
-  'api-test-batch': { table: { actions: [...READ, 'UpdateItem'], indexes: true } },
-  'process-images': { table: { actions: [...READ, 'UpdateItem'] } },
-  'record-dead-letters': { table: { actions: [...READ, 'UpdateItem'] } },
+  'api-test-batch': { table: { actions: [...READ, 'UpdateItem'], indexes: true }, notices: true },
+  // Cancel moves members and finishes the batch; retry submits a new batch like api-submit.
+  // (Query on an index: a batch's error members are read from their sparse index.)
+  'api-batch-actions': {
+    table: { actions: [...READ, 'PutItem', 'UpdateItem', 'BatchWriteItem'], indexes: true },
+    queues: { main: ['SendMessage'], priority: ['SendMessage'], tasks: ['SendMessage'] },
+    notices: true,
+  },
+  // ChangeMessageVisibility: a transient origin failure is retried after a short delay.
+  'process-images': {
+    table: { actions: [...READ, 'UpdateItem'] },
+    queues: { main: ['ChangeMessageVisibility'], priority: ['ChangeMessageVisibility'] },
+    notices: true,
+  },
+  'record-dead-letters': { table: { actions: [...READ, 'UpdateItem'] }, notices: true },
   // Supersede tasks find an asset's members through the asset index, read them, update them.
   'run-tasks': { table: { actions: ['BatchGetItem', 'UpdateItem'], indexes: true } },
+  // Also publishes the completion notices a crashed finisher left pending.
   'sweep-enqueueing': {
     table: { actions: [...READ, 'UpdateItem'], indexes: true },
     queues: { main: ['SendMessage'], priority: ['SendMessage'], tasks: ['SendMessage'] },
+    notices: true,
   },
   'sample-load': { table: { actions: [...READ, 'BatchWriteItem'], indexes: true } },
 };

@@ -42,6 +42,13 @@ export const ENV = {
    * callers cannot turn requests into SQS calls (default 3; 0 turns the cache off).
    */
   queueCountsCacheSeconds: 'QUEUE_COUNTS_CACHE_SECONDS',
+  /** SNS topic receiving one completion notice per finished batch (unset: notices are not sent). */
+  noticesTopicArn: 'NOTICES_TOPIC_ARN',
+  /**
+   * The API's root URL as clients see it (with the stage), for links in messages sent outside a
+   * request (completion notices). API handlers use the request's own URL.
+   */
+  apiBaseUrl: 'API_BASE_URL',
   /** Comma-separated origins allowed by CORS (empty: no cross-origin access). */
   corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
   /** Standard AWS SDK endpoint override (also what LocalStack uses). */

@@ -39,5 +39,7 @@ export const settings = {
   originTimeoutMs: () => intFromEnv(ENV.originTimeoutMs, DEFAULTS.originTimeoutMs),
   originMaxBytes: () => intFromEnv(ENV.originMaxBytes, DEFAULTS.originMaxBytes),
   markRunningAfterMs: () => intFromEnv(ENV.markRunningAfterMs, DEFAULTS.markRunningAfterMs),
+  noticesTopicArn: () => process.env[ENV.noticesTopicArn] || undefined,
+  apiBaseUrl: () => (process.env[ENV.apiBaseUrl] ?? '').replace(/\/$/, ''),
   queueCountsCacheSeconds: () => intFromEnv(ENV.queueCountsCacheSeconds, DEFAULTS.queueCountsCacheSeconds),
 };

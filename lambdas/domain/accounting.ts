@@ -28,6 +28,7 @@ export interface BatchDelta {
   remaining: number;
   completed: number;
   errors: number;
+  cancelled: number;
   /** True when this change is the batch's first pick-up (it leaves `batchesWaiting`). */
   start: boolean;
 }
@@ -40,12 +41,14 @@ export interface CustomerDelta {
   running: Record<QueueName, number>;
 }
 
-export const isTerminal = (state: MemberState) => state === 'completed' || state === 'error';
+export const isTerminal = (state: MemberState) => state === 'completed' || state === 'error' || state === 'cancelled';
 
 /** Whether a transition is legal from the member's current state (terminal states are final). */
 export function isAllowed(from: MemberState, to: MemberState): boolean {
   if (isTerminal(from)) return false;
   if (from === 'running' && to === 'running') return false;
+  // Only a member no processor has picked up can be cancelled; one in flight finishes normally.
+  if (to === 'cancelled' && from !== 'waiting') return false;
   return true;
 }
 
@@ -67,7 +70,7 @@ export function deltasFor(
     const key = batchId(member.customer, member.batch);
     const b =
       byBatch.get(key) ??
-      ({ customer: member.customer, batch: member.batch, waiting: 0, remaining: 0, completed: 0, errors: 0, start: false } as BatchDelta);
+      ({ customer: member.customer, batch: member.batch, waiting: 0, remaining: 0, completed: 0, errors: 0, cancelled: 0, start: false } as BatchDelta);
     byBatch.set(key, b);
     const c =
       byCustomer.get(member.customer) ??
@@ -92,6 +95,7 @@ export function deltasFor(
       b.remaining -= 1;
       c.size -= 1;
       if (to === 'completed') b.completed += 1;
+      else if (to === 'cancelled') b.cancelled += 1;
       else b.errors += 1;
     }
     if (from === 'waiting' && !b.start && !batches.get(key)?.started) {

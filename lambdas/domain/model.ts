@@ -4,8 +4,8 @@
  */
 import type { QueueName } from '../config/resources';
 
-export type MemberState = 'waiting' | 'running' | 'completed' | 'error';
-export const TERMINAL_STATES: readonly MemberState[] = ['completed', 'error'];
+/** `cancelled`: the batch was cancelled before a processor picked the member up (terminal). */
+export type MemberState = 'waiting' | 'running' | 'completed' | 'error' | 'cancelled';
 
 /** Fields a client may submit for an asset (vocab:Image), after validation. */
 export interface AssetInput {
@@ -39,6 +39,8 @@ export interface MemberRecord extends AssetInput {
   height?: number;
   contentLength?: number;
   error?: string;
+  /** The error of the last failed attempt, while the member waits to be tried again. */
+  lastError?: string;
   /** ISO-8601 time the member reached a terminal state. */
   finished?: string;
   /** Id of the later batch that made this member no longer current. */
@@ -53,7 +55,9 @@ export interface BatchRecord {
   count: number;
   completed: number;
   errors: number;
-  /** Members not yet terminal: `completed + errors + remaining == count`. */
+  /** Members cancelled before they were picked up. */
+  cancelled: number;
+  /** Members not yet terminal: `completed + errors + cancelled + remaining == count`. */
   remaining: number;
   /** Members not yet picked up by a processor. */
   waiting: number;
@@ -64,6 +68,12 @@ export interface BatchRecord {
   finished?: string;
   /** True while the submit handler (or the sweeper) has not yet enqueued every member. */
   enqueueing?: boolean;
+  /** When a client cancelled the batch: members not picked up since become `cancelled`. */
+  cancelledAt?: string;
+  /** The batch whose error members this batch retries. */
+  retryOf?: number;
+  /** Batches created to retry this batch's error members, oldest first. */
+  retries?: number[];
 }
 
 /** Exact per-customer counters, kept by the same transactions that change member states. */
@@ -164,6 +174,15 @@ export const keys = {
     gsi1sk: `${finished}#${pad(batch, 12)}`,
   }),
   batchActive: (customer: number, batch: number) => ({ gsi2pk: `CUST#${customer}#ACTIVE`, gsi2sk: pad(batch, 12) }),
+  /**
+   * A finished batch whose completion notice is not known to be sent: set by the finish itself,
+   * removed once the notice is published; the sweeper publishes what a crashed finisher left.
+   * On the active index (a finished batch has left its customer's active list), in its own partition.
+   */
+  pendingNotice: (customer: number, finished: string, batch: number) => ({
+    gsi2pk: 'NOTICES',
+    gsi2sk: `${finished}#${pad(customer, 12)}#${pad(batch, 12)}`,
+  }),
   batchEnqueueing: (customer: number, submitted: string, batch: number) => ({
     gsi3pk: 'ENQUEUEING',
     gsi3sk: `${submitted}#${pad(customer, 12)}#${pad(batch, 12)}`,

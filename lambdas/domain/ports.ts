@@ -33,6 +33,11 @@ export interface PageRequest<T = unknown> {
   limit: number;
   cursor?: string;
   budget?: PageBudget<T>;
+  /**
+   * Matching items to pass over before the page starts: page number n (DLCS clients' `?page=n`)
+   * passes (n-1)·limit. Readers pass them over reading keys only where they can.
+   */
+  skip?: number;
 }
 
 export interface NewBatch {
@@ -41,6 +46,8 @@ export interface NewBatch {
   count: number;
   submitted: string;
   idempotency?: { key: string; hash: string };
+  /** The batch whose error members this one retries: both are linked in the same write. */
+  retryOf?: number;
 }
 
 export type CreateBatchResult =
@@ -56,7 +63,7 @@ export interface TransitionResult {
 }
 
 /** What processing needs to know of a batch: its lifecycle, not its counters. */
-export type BatchState = Pick<BatchRecord, 'customer' | 'batch' | 'queue' | 'count' | 'submitted' | 'started' | 'finished' | 'enqueueing'>;
+export type BatchState = Pick<BatchRecord, 'customer' | 'batch' | 'queue' | 'count' | 'submitted' | 'started' | 'finished' | 'enqueueing' | 'cancelledAt'>;
 
 /** Submitting a batch, replaying an Idempotency-Key, and the sweeper's recovery. */
 export interface SubmitStore {
@@ -76,8 +83,8 @@ export interface SubmitStore {
   staleEnqueueing(before: string): Promise<BatchRecord[]>;
   /** Member refs stored for a batch, any state (used by recovery). */
   memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
-  /** Sets `finished` once the batch has no remaining member; true if this call finished it. */
-  finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean>;
+  /** Sets `finished` once the batch has no remaining member; the batch if this call finished it. */
+  finalizeBatch(customer: number, batch: number, count?: number): Promise<BatchRecord | undefined>;
 }
 
 /** Recording what processing found. */
@@ -95,8 +102,39 @@ export interface ProcessingStore {
    * `batches`, the states of their batches just read, saves reading them again.
    */
   applyTransitions(transitions: readonly Transition[], batches?: readonly BatchState[]): Promise<TransitionResult>;
-  /** `count`, the batch's member count when known, lets the store read it in one call. */
-  finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean>;
+  /**
+   * Shows the error of a failed attempt on a member that will be tried again (it stays waiting or
+   * running); a member that has moved on is left as it is.
+   */
+  noteTransientFailure(member: MemberRecord, error: string): Promise<void>;
+  /**
+   * Finishes the batch if no member remains; the finished batch when this call finished it (one
+   * call does, whatever the concurrency). `count`, when known, lets the store read it in one call.
+   */
+  finalizeBatch(customer: number, batch: number, count?: number): Promise<BatchRecord | undefined>;
+}
+
+/** Cancelling a batch: the mark on the batch, then its waiting members, then its finish. */
+export interface CancelStore extends Pick<ProcessingStore, 'getMembers' | 'applyTransitions' | 'finalizeBatch'> {
+  /**
+   * Marks an open batch cancelled (starting it if nobody has) and returns it; a finished or
+   * already cancelled batch is returned as it is; undefined when it does not exist.
+   */
+  markCancelled(customer: number, batch: number): Promise<BatchRecord | undefined>;
+  memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
+  getBatch(customer: number, batch: number, consistent?: boolean): Promise<BatchRecord | undefined>;
+}
+
+/** Completion notices that a finish marked pending and nobody has published yet. */
+export interface NoticeStore {
+  /** Finished batches whose notice is pending, finished before `before` (ISO time). */
+  pendingNotices(before: string, limit?: number): Promise<BatchRecord[]>;
+  noticeSent(customer: number, batch: number): Promise<void>;
+}
+
+/** Where completion notices go (an SNS topic). */
+export interface CompletionNotices {
+  publish(batch: BatchRecord): Promise<void>;
 }
 
 /** Marking members that a later batch made no longer current. */
@@ -129,7 +167,7 @@ export interface QueueReader {
 }
 
 /** Every port at once: what the DynamoDB adapter implements. */
-export interface QueueStore extends SubmitStore, ProcessingStore, SupersedeStore, QueueReader {}
+export interface QueueStore extends SubmitStore, ProcessingStore, SupersedeStore, QueueReader, NoticeStore, CancelStore {}
 
 export interface WorkQueue {
   sendMembers(queue: QueueName, messages: readonly MemberMessage[]): Promise<void>;

@@ -23,8 +23,22 @@ export interface DeliveredMessage {
   receiveCount: number;
 }
 
+/**
+ * Seconds before a member whose origin failed transiently (refused, timed out, 5xx) is tried
+ * again: short and growing (5, 15, 45, 135 s), so a flaky origin delays its batch by minutes at
+ * most instead of a visibility timeout per attempt; the last attempt records the error.
+ */
+export function transientRetryDelaySeconds(receiveCount: number): number {
+  return Math.min(5 * 3 ** Math.max(0, receiveCount - 1), 900);
+}
+
 export interface ProcessingDeps {
   store: ProcessingStore;
+  /**
+   * Makes messages visible again after `seconds` instead of the queue's visibility timeout
+   * (SQS ChangeMessageVisibility); absent, they wait the whole timeout.
+   */
+  retryLater?: (messageIds: readonly string[], seconds: number) => Promise<void>;
   ingest: (origin: string) => Promise<IngestResult>;
   /** Members still being ingested after this long are recorded as running. */
   markRunningAfterMs: number;
@@ -62,17 +76,22 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
       ms.forEach((m) => failed.add(m.messageId));
     }
   }
-  const todo = members.filter((m) => !isTerminal(m.state));
+  const open = members.filter((m) => !isTerminal(m.state));
   const touched = new Map(members.map((m) => [`${m.customer}/${m.batch}`, { customer: m.customer, batch: m.batch, count: undefined as number | undefined }]));
-  if (todo.length > 0) {
-    const batches = await store.getBatchStates(todo);
+  if (open.length > 0) {
+    const batches = await store.getBatchStates(open);
     await store.startBatches(batches.filter((b) => !b.started));
+    // A waiting member of a cancelled batch is cancelled, not ingested; one already running finishes.
+    const cancelledBatches = new Set(batches.filter((b) => b.cancelledAt).map((b) => `${b.customer}/${b.batch}`));
+    const toCancel = open.filter((m) => m.state === 'waiting' && cancelledBatches.has(`${m.customer}/${m.batch}`));
+    const todo = open.filter((m) => !toCancel.includes(m));
     for (const b of batches) {
       const entry = touched.get(`${b.customer}/${b.batch}`);
       if (entry) entry.count = b.count;
     }
     const outcomes = await ingestAll(deps, todo);
-    const transitions: Transition[] = [];
+    const transitions: Transition[] = toCancel.map((member) => ({ member, to: 'cancelled' }));
+    const retries = new Map<number, string[]>();
     for (const { member, result } of outcomes) {
       const receiveCount = Math.max(...(messagesByMember.get(refOf(member)) ?? []).map((m) => m.receiveCount));
       if (result.ok) {
@@ -83,7 +102,18 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
         transitions.push({ member, to: 'error', outcome: { error } satisfies IngestOutcome });
       } else {
         logger.warn('origin failed; the message will be retried', { member: refOf(member), error: result.error, receiveCount });
-        (messagesByMember.get(refOf(member)) ?? []).forEach((m) => failed.add(m.messageId));
+        await store.noteTransientFailure(member, result.error);
+        const delay = transientRetryDelaySeconds(receiveCount);
+        for (const m of messagesByMember.get(refOf(member)) ?? []) {
+          failed.add(m.messageId);
+          retries.set(delay, [...(retries.get(delay) ?? []), m.messageId]);
+        }
+      }
+    }
+    if (deps.retryLater) {
+      // Best effort: a message whose delay could not be set waits the visibility timeout instead.
+      for (const [seconds, ids] of retries) {
+        await deps.retryLater(ids, seconds).catch((error: unknown) => logger.warn('could not shorten a retry delay', { error: error as Error }));
       }
     }
     faults.hit('process:before-transaction');

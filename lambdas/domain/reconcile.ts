@@ -59,6 +59,7 @@ export function reconcileCounters(
       count: b.enqueueing ? b.count : ms.length,
       completed: count('completed'),
       errors: count('error'),
+      cancelled: count('cancelled'),
       remaining: (b.enqueueing ? b.count - ms.length : 0) + count('waiting') + count('running'),
       waiting: (b.enqueueing ? b.count - ms.length : 0) + count('waiting'),
       current: (b.enqueueing ? b.count - ms.length : 0) + ms.filter((m) => m.supersededBy === undefined).length,

@@ -26,6 +26,8 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   /** Hash of the request body, to tell a retry from a different request with the same key. */
   bodyHash?: string;
+  /** The batch whose error members this submit retries (POST …/retry). */
+  retryOf?: number;
 }
 
 export interface SubmitLimits {
@@ -38,8 +40,38 @@ export interface SubmitResult {
   batch: BatchRecord;
 }
 
+/**
+ * Hash of a request body as parsed JSON, so that the same collection re-serialised (other
+ * whitespace, other key order) is recognised as the same request: SHA-256 of a canonical
+ * serialisation (object keys sorted, no whitespace; array order kept, as member order matters).
+ */
 export function hashBody(body: string): string {
-  return createHash('sha256').update(body).digest('base64url');
+  let canonical: string;
+  try {
+    canonical = canonicalJson(JSON.parse(body));
+  } catch {
+    // Not JSON (validation refuses it first) or nested too deep to walk: its bytes, then.
+    canonical = body;
+  }
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The stored form of an Idempotency-Key: scoped by route, so the same key sent to the main and the
+ * priority queue names two requests. Main-queue keys are stored as they are (as before this
+ * scoping); `#` cannot occur in a client's key (api-submit.ts), so no main key can collide.
+ */
+export function scopedIdempotencyKey(queue: QueueName, key: string): string {
+  return queue === 'main' ? key : `${queue}#${key}`;
 }
 
 export function membersOf(batch: BatchRecord, assets: readonly AssetInput[]): MemberRecord[] {
@@ -70,13 +102,22 @@ export async function submitBatch(
 ): Promise<SubmitResult> {
   const { customer, queue, assets } = request;
   const idempotency =
-    request.idempotencyKey !== undefined ? { key: request.idempotencyKey, hash: request.bodyHash ?? '' } : undefined;
+    request.idempotencyKey !== undefined
+      ? { key: scopedIdempotencyKey(queue, request.idempotencyKey), hash: request.bodyHash ?? '' }
+      : undefined;
   if (idempotency) {
     const existing = await store.findIdempotent(customer, idempotency.key);
     if (existing) return replay(store, work, request, existing);
   }
   const result = await store.createBatch(
-    { customer, queue, count: assets.length, submitted: new Date().toISOString(), ...(idempotency ? { idempotency } : {}) },
+    {
+      customer,
+      queue,
+      count: assets.length,
+      submitted: new Date().toISOString(),
+      ...(idempotency ? { idempotency } : {}),
+      ...(request.retryOf !== undefined ? { retryOf: request.retryOf } : {}),
+    },
     limits.maxQueueSize,
   );
   if ('queueFull' in result) {

@@ -4,6 +4,7 @@
  * its newest batch even when the asset index has not caught up with a submit yet.
  */
 import { queueStore, workQueue } from '../adapters';
+import type { QueueName } from '../config/resources';
 import { settings } from '../config/settings';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
 import { authorizedCustomer } from '../http/access';
@@ -14,13 +15,18 @@ import {
   customerQueueResource,
   globalQueueResource,
   imageResource,
+  needsQueueThroughput,
   pageParams,
   throughputOf,
+  type QueueThroughput,
   withByteBudget,
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
 import { emptyCounters, queueSize } from '../domain/model';
 import { isAssetId } from '../domain/validation';
+import { LONG_POLL_SECONDS, pollUntil } from '../domain/long-poll';
+// The built document (npm run openapi) rather than its builder, which would bundle zod's full API here.
+import openApiDocument from '../../openapi.json';
 
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
@@ -32,6 +38,23 @@ async function findBatch(request: ApiRequest) {
   const batch = await queueStore().getBatch(customer, batchId, true);
   if (!batch) throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
   return batch;
+}
+
+/**
+ * The customer's recent throughput, for the estimate of a batch with no rate of its own yet
+ * (waiting behind others, or picked up with nothing done): the rates of a few active batches, or
+ * else of the last finished one, and the members waiting per queue. Undefined when the queue has
+ * never ingested anything. Costs the customer's counters, one page of `active` and one of `recent`.
+ */
+async function queueThroughput(customer: number): Promise<((queue: QueueName) => QueueThroughput) | undefined> {
+  const [counters, active, recent] = await Promise.all([
+    queueStore().getCustomer(customer),
+    queueStore().listActiveBatches(customer, { limit: 10 }),
+    queueStore().listRecentBatches(customer, { limit: 1 }),
+  ]);
+  const membersPerMs = throughputOf(recent.items[0], active.items);
+  if (!membersPerMs || !counters) return undefined;
+  return (queue) => ({ membersPerMs, waiting: counters.waiting[queue] });
 }
 
 const batchImages =
@@ -56,7 +79,10 @@ const batchCollection =
       list === 'listBatches' ? queueStore().getCustomer(customer) : Promise.resolve(undefined),
     ]);
     const total = list === 'listBatches' ? (counters?.batchCount ?? 0) : undefined;
-    return { status: 200, body: collection(request, `/customers/${customer}/queue/${path}`, page, params, render, total) };
+    // Batches with no rate of their own are estimated from the queue's throughput, read once a page.
+    const throughput = page.items.some((b) => needsQueueThroughput(b)) ? await queueThroughput(customer) : undefined;
+    const shown = (b: BatchRecord) => batchResource(request.baseUrl, b, throughput?.(b.queue));
+    return { status: 200, body: collection(request, `/customers/${customer}/queue/${path}`, page, params, shown, total) };
   };
 
 /**
@@ -80,7 +106,19 @@ function queueDepths(): Promise<{ incoming: number; priority: number }> {
   return depths.value;
 }
 
+/** `?wait=N`: seconds to long-poll a batch for its finish (absent: answer at once). */
+function waitParam(request: ApiRequest): number | undefined {
+  const raw = request.query['wait'];
+  if (raw === undefined) return undefined;
+  const { min, max } = LONG_POLL_SECONDS;
+  if (!/^\d{1,2}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new HttpError(400, `wait must be a whole number of seconds from ${min} to ${max}.`);
+  }
+  return Number(raw);
+}
+
 export const handler = apiHandler({
+  'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
   'GET /queue': async (request) => {
     const { incoming, priority } = await queueDepths();
     const maxAge = settings.queueCountsCacheSeconds();
@@ -115,15 +153,16 @@ export const handler = apiHandler({
     };
   },
   [`GET ${B}`]: async (request) => {
-    const batch = await findBatch(request);
-    if (batch.started || batch.finished) return { status: 200, body: batchResource(request.baseUrl, batch) };
-    // Not started yet: estimate from the customer's recent throughput and the queue ahead of it.
-    const [counters, recent] = await Promise.all([
-      queueStore().getCustomer(batch.customer),
-      queueStore().listRecentBatches(batch.customer, { limit: 1 }),
-    ]);
-    const membersPerMs = throughputOf(recent.items[0]);
-    const throughput = membersPerMs && counters ? { membersPerMs, waiting: counters.waiting[batch.queue] } : undefined;
+    const waitSeconds = waitParam(request);
+    const found = await findBatch(request);
+    const batch = waitSeconds
+      ? await pollUntil(
+          async () => (await queueStore().getBatch(found.customer, found.batch, true)) ?? found,
+          (b) => b.finished !== undefined,
+          waitSeconds * 1000,
+        )
+      : found;
+    const throughput = needsQueueThroughput(batch) ? (await queueThroughput(batch.customer))?.(batch.queue) : undefined;
     return { status: 200, body: batchResource(request.baseUrl, batch, throughput) };
   },
   [`GET ${B}/images`]: batchImages('any', 'images', (b) => b.count),

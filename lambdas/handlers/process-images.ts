@@ -9,6 +9,7 @@ import { queueStore } from '../adapters';
 import { logger } from '../adapters/logger';
 import { countingFinishedBatches, originFailureKind, withInvocationMetrics } from '../adapters/metrics';
 import { ingestOrigin } from '../adapters/origin';
+import { delayRedelivery } from '../adapters/sqs-work-queue';
 import { QUEUES } from '../config/resources';
 import { settings } from '../config/settings';
 import { processDelivery, type IngestResult } from '../domain/processing';
@@ -31,9 +32,11 @@ export const handler = middy(
       if (!result.ok) observed.originFailed(originFailureKind(result.error));
       return result;
     };
+    const received = new Map(event.Records.map((r) => [r.messageId, { queueArn: r.eventSourceARN, receiptHandle: r.receiptHandle }]));
     const failed = await processDelivery(
       {
         store: countingFinishedBatches(queueStore(), observed),
+        retryLater: (ids, seconds) => delayRedelivery(ids.flatMap((id) => received.get(id) ?? []), seconds),
         ingest,
         markRunningAfterMs: settings.markRunningAfterMs(),
         // main and priority share the value (test/infra/monitoring.test.ts).

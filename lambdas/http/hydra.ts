@@ -18,37 +18,60 @@ export const urls = {
 const omitUndefined = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
-/** What the queue knows about throughput, for estimating a batch that has not started. */
+/** What the queue knows about throughput, for estimating a batch before its own rate is known. */
 export interface QueueThroughput {
-  /** Members ingested per millisecond recently (from the customer's last finished batch). */
+  /**
+   * Members the customer's queue ingests per millisecond recently: the summed observed rates of its
+   * active batches, or else the rate of its last finished batch.
+   */
   membersPerMs: number;
   /** Members waiting on the batch's queue (its own included). */
   waiting: number;
 }
 
 /**
- * Estimated completion. Once the batch has started: from its own observed rate. Before that: from
- * the queue's recent throughput and the members waiting ahead of and in it. Absent once finished
- * or when nothing is known yet.
+ * Estimated completion, while unfinished. Once the batch has ingested a member: from its own
+ * observed rate. Before that (waiting behind another batch, or picked up with nothing done yet):
+ * from the queue's recent throughput and the members waiting ahead of and in it. Absent once
+ * finished, and when the customer's queue has never ingested anything (no rate to go by).
  */
 export function estimateCompletion(batch: BatchRecord, throughput?: QueueThroughput, nowMs = Date.now()): string | undefined {
   if (batch.finished) return undefined;
-  const done = batch.completed + batch.errors;
-  if (batch.started && done > 0) {
-    const elapsed = nowMs - Date.parse(batch.started);
-    if (elapsed > 0) return new Date(nowMs + (elapsed / done) * batch.remaining).toISOString();
-  }
-  if (!batch.started && throughput && throughput.membersPerMs > 0) {
-    return new Date(nowMs + Math.max(throughput.waiting, batch.remaining) / throughput.membersPerMs).toISOString();
+  const own = observedRate(batch, nowMs);
+  if (own !== undefined) return new Date(nowMs + batch.remaining / own).toISOString();
+  if (throughput && throughput.membersPerMs > 0) {
+    const ahead = batch.started ? batch.remaining : Math.max(throughput.waiting, batch.remaining);
+    return new Date(nowMs + ahead / throughput.membersPerMs).toISOString();
   }
   return undefined;
 }
 
-/** Throughput observed on a finished batch, if it says anything. */
-export function throughputOf(batch: BatchRecord | undefined): number | undefined {
-  if (!batch?.started || !batch.finished) return undefined;
-  const elapsed = Date.parse(batch.finished) - Date.parse(batch.started);
-  return elapsed > 0 ? batch.count / elapsed : undefined;
+/** Whether a batch's estimate needs the queue's throughput (it has no rate of its own yet). */
+export function needsQueueThroughput(batch: BatchRecord, nowMs = Date.now()): boolean {
+  return !batch.finished && observedRate(batch, nowMs) === undefined;
+}
+
+/** Members per ms a started, unfinished batch has ingested since it started, if any. */
+function observedRate(batch: BatchRecord, nowMs: number): number | undefined {
+  const done = batch.completed + batch.errors;
+  if (!batch.started || batch.finished || done <= 0) return undefined;
+  const elapsed = nowMs - Date.parse(batch.started);
+  return elapsed > 0 ? done / elapsed : undefined;
+}
+
+/**
+ * The queue's recent throughput in members per ms: the summed rates of the batches being
+ * processed now (they share the processors), or else the rate of the last finished batch.
+ */
+export function throughputOf(lastFinished: BatchRecord | undefined, active: readonly BatchRecord[] = [], nowMs = Date.now()): number | undefined {
+  const rates = active.flatMap((b) => {
+    const rate = observedRate(b, nowMs);
+    return rate !== undefined ? [rate] : [];
+  });
+  if (rates.length > 0) return rates.reduce((a, b) => a + b, 0);
+  if (!lastFinished?.started || !lastFinished.finished) return undefined;
+  const elapsed = Date.parse(lastFinished.finished) - Date.parse(lastFinished.started);
+  return elapsed > 0 ? lastFinished.count / elapsed : undefined;
 }
 
 export function batchResource(base: string, batch: BatchRecord, throughput?: QueueThroughput) {
@@ -62,13 +85,17 @@ export function batchResource(base: string, batch: BatchRecord, throughput?: Que
     count: batch.count,
     completed: batch.completed,
     errors: batch.errors,
+    cancelled: batch.cancelled ?? 0,
     finished: batch.finished,
+    cancelledAt: batch.cancelledAt,
     superseded: isSuperseded(batch),
     estCompletion: estimateCompletion(batch, throughput),
     images: `${id}/images`,
     completedImages: `${id}/completedImages`,
     errorImages: `${id}/errorImages`,
     test: `${id}/test`,
+    retryOf: batch.retryOf !== undefined ? urls.batch(base, batch.customer, batch.retryOf) : undefined,
+    retries: batch.retries?.map((b) => urls.batch(base, batch.customer, b)),
   });
 }
 
@@ -124,7 +151,9 @@ export function imageResource(base: string, m: MemberRecord, withContext = true)
     height: m.height,
     contentLength: m.contentLength,
     ingesting: m.state === 'waiting' || m.state === 'running',
-    error: m.error,
+    state: m.state,
+    // While a member waits to be tried again, the error of its last attempt.
+    error: m.error ?? (m.state === 'waiting' || m.state === 'running' ? m.lastError : undefined),
     finished: m.finished,
     batch: urls.batch(base, m.customer, m.batch),
   });
@@ -132,8 +161,19 @@ export function imageResource(base: string, m: MemberRecord, withContext = true)
 
 export interface PageParams {
   limit: number;
+  /** The opaque token of a `next` link (efficient forward paging). */
   cursor?: string;
+  /** A 1-based page number, as DLCS clients send `page` (links then carry page numbers too). */
+  pageNumber?: number;
 }
+
+/**
+ * The most items a page number may pass over: reaching page n reads the (n-1)·pageSize matching
+ * items before it (keys only where the listing allows), so deep pages are capped; a client goes
+ * further by following `next` links, whose tokens resume where the last page ended. As many as the
+ * largest batch by default, so every member of a batch can be reached by page number.
+ */
+export const MAX_PAGE_SKIP = 10_000;
 
 /**
  * Lambda's limit on a synchronous response: the whole proxy result as JSON (status, headers and
@@ -170,10 +210,18 @@ export function escapedJsonBytes(value: unknown): number {
  * two), so the reader stops before a page would pass PAGE_ITEMS_BUDGET_BYTES.
  */
 export function withByteBudget<T>(params: PageParams, render: (item: T) => unknown): PageRequest<T> {
-  return { ...params, budget: { bytes: PAGE_ITEMS_BUDGET_BYTES, sizeOf: (item) => escapedJsonBytes(render(item)) + 1 } };
+  return {
+    limit: params.limit,
+    ...(params.cursor !== undefined ? { cursor: params.cursor } : {}),
+    ...(params.pageNumber !== undefined ? { skip: (params.pageNumber - 1) * params.limit } : {}),
+    budget: { bytes: PAGE_ITEMS_BUDGET_BYTES, sizeOf: (item) => escapedJsonBytes(render(item)) + 1 },
+  };
 }
 
-/** Reads `pageSize` (default 100, 1–500, else 400) and the opaque `page` token. */
+/**
+ * Reads `pageSize` (default 100, 1–500, else 400) and `page`: either a 1-based page number as DLCS
+ * clients send it, or the opaque token of a `next` link (never all digits: it is base64url JSON).
+ */
 export function pageParams(request: ApiRequest): PageParams {
   const raw = request.query['pageSize'];
   let limit: number = DEFAULTS.pageSize;
@@ -183,16 +231,29 @@ export function pageParams(request: ApiRequest): PageParams {
     }
     limit = Number(raw);
   }
-  const cursor = request.query['page'];
-  if (cursor !== undefined && (cursor.length === 0 || cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor))) {
+  const page = request.query['page'];
+  if (page !== undefined && /^\d+$/.test(page)) {
+    const pageNumber = Number(page);
+    if (pageNumber < 1 || !Number.isSafeInteger(pageNumber)) throw new HttpError(400, 'page numbers start at 1.');
+    if ((pageNumber - 1) * limit > MAX_PAGE_SKIP) {
+      throw new HttpError(
+        400,
+        `page ${pageNumber} starts past item ${MAX_PAGE_SKIP}, the deepest a page number reaches (each page number re-reads the items before it); follow the collection's next links instead.`,
+      );
+    }
+    return { limit, pageNumber };
+  }
+  if (page !== undefined && (page.length === 0 || page.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(page))) {
     throw new HttpError(400, "The 'page' token is not one this API issued for this collection.");
   }
-  return cursor !== undefined ? { limit, cursor } : { limit };
+  return page !== undefined ? { limit, cursor: page } : { limit };
 }
 
 /**
- * A hydra Collection page with a PartialCollectionView (first, next). A page may hold fewer than
- * `pageSize` items (large items end it at its byte budget); `next` continues after the last one.
+ * A hydra Collection page with a PartialCollectionView. With a token (or no `page`): `first` and
+ * `next` (a token). With a page number, as DLCS emits them: `first`, `previous`, `next` and, when
+ * `totalItems` is known, `last`, all page numbers. A page may hold fewer than `pageSize` items only
+ * when large items end it at its byte budget; its `next` is then a token, so nothing is skipped.
  */
 export function collection<T>(
   request: ApiRequest,
@@ -204,24 +265,37 @@ export function collection<T>(
   extraQuery: Record<string, string> = {},
 ) {
   const base = `${request.baseUrl}${path}`;
-  const link = (cursor?: string) => {
-    const query = new URLSearchParams({ ...extraQuery, ...(params.limit !== DEFAULTS.pageSize ? { pageSize: String(params.limit) } : {}) });
-    if (cursor) query.set('page', cursor);
+  const link = (pageValue?: string) => {
+    const query = new URLSearchParams({ ...extraQuery });
+    if (pageValue) query.set('page', pageValue);
+    if (params.limit !== DEFAULTS.pageSize || (pageValue !== undefined && params.pageNumber !== undefined)) {
+      query.set('pageSize', String(params.limit));
+    }
     const qs = query.toString();
     return qs ? `${base}?${qs}` : base;
   };
+  const n = params.pageNumber;
+  let view: Record<string, string | undefined>;
+  if (n === undefined) {
+    view = { '@id': link(params.cursor), first: link(), next: page.next ? link(page.next) : undefined };
+  } else {
+    const numbered = (k: number) => link(String(k));
+    const last = totalItems !== undefined ? Math.max(1, Math.ceil(totalItems / params.limit)) : undefined;
+    view = {
+      '@id': numbered(n),
+      first: numbered(1),
+      previous: n > 1 ? numbered(last !== undefined ? Math.min(n - 1, last) : n - 1) : undefined,
+      next: page.next ? (page.items.length === params.limit ? numbered(n + 1) : link(page.next)) : undefined,
+      last: last !== undefined ? numbered(last) : undefined,
+    };
+  }
   return omitUndefined({
     '@context': CONTEXT_URL,
-    '@id': link(params.cursor),
+    '@id': view['@id'],
     '@type': 'Collection',
     totalItems,
     pageSize: params.limit,
     member: page.items.map(render),
-    view: omitUndefined({
-      '@id': link(params.cursor),
-      '@type': 'PartialCollectionView',
-      first: link(),
-      next: page.next ? link(page.next) : undefined,
-    }),
+    view: omitUndefined({ '@id': view['@id'], '@type': 'PartialCollectionView', ...view }),
   });
 }

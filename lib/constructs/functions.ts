@@ -11,6 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FUNCTION_GRANTS, type QueueAction } from '../../lambdas/config/grants';
@@ -158,6 +159,9 @@ export interface GrantTargets {
   readonly adminSecret: secretsmanager.ISecret;
   /** The name of the usage plan new customer keys join. */
   readonly usagePlanName: string;
+  /** The completion notices topic, and the API's URL their links start with. */
+  readonly noticesTopic: sns.ITopic;
+  readonly apiBaseUrl: string;
 }
 
 /**
@@ -188,6 +192,11 @@ export function applyGrants(fn: ServiceFunction, targets: GrantTargets): void {
   if (grants.adminSecret) {
     allow(['secretsmanager:GetSecretValue'], [targets.adminSecret.secretArn]);
     fn.addEnvironment(ENV.adminSecretName, targets.adminSecret.secretName);
+  }
+  if (grants.notices) {
+    allow(['sns:Publish'], [targets.noticesTopic.topicArn]);
+    fn.addEnvironment(ENV.noticesTopicArn, targets.noticesTopic.topicArn);
+    fn.addEnvironment(ENV.apiBaseUrl, targets.apiBaseUrl);
   }
   if (grants.usagePlanKeys) {
     const stack = Stack.of(fn);

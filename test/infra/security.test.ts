@@ -50,13 +50,16 @@ const ids = {
   credentials: logicalIdOf(stack.credentials.table),
   secret: logicalIdOf(stack.adminSecret),
   queue: (q: WorkQueueName) => logicalIdOf(stack.queues.queues[q].queue),
+  notices: logicalIdOf(stack.noticesTopic),
 };
 
 describe('least privilege', () => {
   it('gives every function exactly the data-plane actions of FUNCTION_GRANTS', () => {
     for (const fn of functions) {
       const grants = FUNCTION_GRANTS[fn.handlerName as FunctionName];
-      const allowed = allowedOf(fn).filter((a) => /^(dynamodb|secretsmanager|apigateway):/.test(a) || /^sqs:SendMessage|^sqs:GetQueueAttributes/.test(a));
+      const allowed = allowedOf(fn).filter(
+        (a) => /^(dynamodb|secretsmanager|apigateway|sns):/.test(a) || /^sqs:SendMessage|^sqs:GetQueueAttributes|^sqs:ChangeMessageVisibility/.test(a),
+      );
       const expected: string[] = [
         ...(grants.table?.actions ?? []).map((a) => `dynamodb:${a} {Fn::GetAtt:[${ids.table},Arn]}`),
         ...(grants.table?.indexes ? Object.values(TABLE.indexes).map((i) => `dynamodb:Query {Fn::Join:[,[{Fn::GetAtt:[${ids.table},Arn]},/index/${i.name}]]}`) : []),
@@ -65,6 +68,7 @@ describe('least privilege', () => {
           (actions ?? []).map((a) => `sqs:${a} {Fn::GetAtt:[${ids.queue(q as WorkQueueName)},Arn]}`),
         ),
         ...(grants.adminSecret ? [`secretsmanager:GetSecretValue {Ref:${ids.secret}}`] : []),
+        ...(grants.notices ? [`sns:Publish {Ref:${ids.notices}}`] : []),
       ];
       const consumer = allowedOf(fn).filter((a) => a.startsWith('sqs:GetQueueAttributes') && !expected.includes(a));
       const unexpected = allowed.filter((a) => !expected.includes(a) && !consumer.includes(a) && !a.startsWith('apigateway:'));
@@ -116,8 +120,12 @@ describe('least privilege', () => {
     ];
     for (const [fn, queue] of consumers) {
       const sqs = allowedOf(fn).filter((a) => a.startsWith('sqs:'));
+      // What the function itself calls (FUNCTION_GRANTS), e.g. the processors' short retry delays.
+      const own = Object.entries(FUNCTION_GRANTS[fn.handlerName as FunctionName].queues ?? {}).flatMap(([q, actions]) =>
+        (actions ?? []).map((a) => `sqs:${a} {Fn::GetAtt:[${ids.queue(q as WorkQueueName)},Arn]}`),
+      );
       expect(sqs.sort()).toEqual(
-        ['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} {Fn::GetAtt:[${ids.queue(queue)},Arn]}`).sort(),
+        [...['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} {Fn::GetAtt:[${ids.queue(queue)},Arn]}`), ...own].sort(),
       );
     }
   });
@@ -132,7 +140,9 @@ describe('keys, privileges and per-key limits', () => {
   it('requires the (authorizer-supplied) API key on every keyed method, on no public one', () => {
     const methods = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGateway::Method').map((r) => r.Properties as Json);
     const keyed = methods.filter((m) => m.AuthorizationType === 'CUSTOM');
-    expect(keyed).toHaveLength(ROUTES.filter((r) => r.access !== 'public').length);
+    // Every keyed GET also has a HEAD method (same function, same authorizer).
+    const keyedRoutes = ROUTES.filter((r) => r.access !== 'public');
+    expect(keyed).toHaveLength(keyedRoutes.length + keyedRoutes.filter((r) => r.method === 'GET').length);
     for (const m of keyed) expect(m.ApiKeyRequired).toBe(true);
     for (const m of methods.filter((m) => m.AuthorizationType === 'NONE')) expect(m.ApiKeyRequired).not.toBe(true);
   });

@@ -31,11 +31,16 @@ const UNEXERCISED: Record<string, string> = {
   'sweep-enqueueing dynamodb:BatchGetItem table': 'as above: it reads the stale batches the index names',
   'sweep-enqueueing dynamodb:Query table': 'as above: it lists the stale batch’s members',
   'api-test-batch dynamodb:UpdateItem table': 'the test route writes only when it finds a missed supersession or an unfinished batch (domain tests)',
+  'api-test-batch sns:Publish notices': 'as above: a batch the test route finishes is announced',
+  'api-batch-actions sqs:SendMessage priority': 'a retry of a priority batch goes to the priority queue (batch-actions suite)',
+  'process-images sqs:ChangeMessageVisibility priority': 'a transient failure on the priority queue is retried after a short delay, as on main',
+  'sweep-enqueueing sns:Publish notices': 'the sweeper sends a notice a crashed finisher left pending (batch-actions suite)',
 };
 
 /** `dynamodb:Query table`, `sqs:SendMessage main`: a call in the vocabulary of FUNCTION_GRANTS. */
-function grantKeyOf(call: AwsCall, names: { table: string; credentials: string; queues: Record<string, WorkQueueName> }): string {
+function grantKeyOf(call: AwsCall, names: { table: string; credentials: string; topic: string; queues: Record<string, WorkQueueName> }): string {
   if (call.service === 'sqs') return `sqs:${call.action} ${names.queues[call.resource] ?? call.resource}`;
+  if (call.service === 'sns') return `sns:${call.action} ${call.resource === names.topic ? 'notices' : call.resource}`;
   const [table, , index] = call.resource.split('/');
   const which = table === names.table ? 'table' : table === names.credentials ? 'credentials' : table;
   return `dynamodb:${call.action} ${which}${index ? '/index' : ''}`;
@@ -50,6 +55,7 @@ function grantedKeys(fn: FunctionName): Set<string> {
   for (const [queue, actions] of Object.entries(grants.queues ?? {})) {
     for (const action of actions ?? []) keys.add(`sqs:${action} ${queue}`);
   }
+  if (grants.notices) keys.add('sns:Publish notices');
   return keys;
 }
 
@@ -100,6 +106,15 @@ it('every AWS call of every function is covered by its grants, and every grant i
     description: 'the first batch superseded',
   });
 
+  // Retry of the first batch's error member, and a cancel; an origin failing once (a short retry
+  // delay on its message).
+  const retried = await client.call('POST', `/customers/${customer}/queue/batches/${first}/retry`);
+  expect(retried.status).toBe(201);
+  const flaky = await client.submitOk(customer, [{ id: 'f', space: 3, origin: `${origins.url}/flaky/least-privilege/1/png/2x2.png` }]);
+  const cancelled = await client.submitOk(customer, [{ id: 'x', space: 3, origin: `${origins.url}/delay/3000/png/2x2.png` }]);
+  expect((await client.call('DELETE', `/customers/${customer}/queue/batches/${cancelled}`)).status).toBe(200);
+  await client.waitForFinished(customer, [retried.body.id, flaky, cancelled]);
+
   // The test route, and every read.
   expect((await client.call('POST', `/customers/${customer}/queue/batches/${first}/test`)).status).toBe(200);
   for (const path of [
@@ -144,6 +159,7 @@ it('every AWS call of every function is covered by its grants, and every grant i
   const names = {
     table: runtime.env[ENV.tableName] as string,
     credentials: runtime.env[ENV.credentialsTableName] as string,
+    topic: runtime.env[ENV.noticesTopicArn] as string,
     queues: Object.fromEntries((Object.keys(QUEUES) as WorkQueueName[]).map((q) => [runtime.env[QUEUES[q].urlEnv] as string, q])),
   };
   const ungranted: string[] = [];

@@ -11,7 +11,7 @@ import { currentFunctionName } from '../../local/handlers';
 
 /** One call as IAM would authorise it: `dynamodb:PutItem table`, `dynamodb:Query table/index/gsi1`, `sqs:SendMessage <url>`. */
 export interface AwsCall {
-  service: 'dynamodb' | 'sqs';
+  service: 'dynamodb' | 'sqs' | 'sns';
   action: string;
   /** Table name (with `/index/<name>` for index queries) or queue URL. */
   resource: string;
@@ -66,7 +66,9 @@ export class AwsCallRecorder {
           const found: AwsCall[] =
             service === 'dynamodb'
               ? dynamoCalls(command, input)
-              : [{ service: 'sqs', action: command === 'SendMessageBatch' ? 'SendMessage' : command, resource: String(input['QueueUrl']) }];
+              : service === 'sns'
+                ? [{ service: 'sns', action: command, resource: String(input['TopicArn']) }]
+                : [{ service: 'sqs', action: command.replace(/Batch$/, ''), resource: String(input['QueueUrl']) }];
           this.record(found);
           return next(args);
         },

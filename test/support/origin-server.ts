@@ -120,6 +120,14 @@ export async function startOriginServer(): Promise<OriginServer> {
       return;
     }
 
+    // `/delay/<ms>/<rest>`: answers <rest> after <ms> milliseconds (work that is in flight a while).
+    const delayed = /^\/delay\/(\d{1,6})(\/.*)$/.exec(path);
+    if (delayed) {
+      const timer = setTimeout(() => route(req, res, delayed[2] as string, query), Number(delayed[1]));
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+
     const flakyMatch = /^\/flaky\/([^/]+)\/(\d+)(\/.*)$/.exec(path);
     if (flakyMatch) {
       const key = flakyMatch[1] as string;

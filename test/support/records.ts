@@ -22,6 +22,7 @@ export const aBatch = (overrides: Partial<BatchRecord> = {}): BatchRecord => ({
   count: 4,
   completed: 0,
   errors: 0,
+  cancelled: 0,
   remaining: 4,
   waiting: 4,
   current: 4,

@@ -198,9 +198,11 @@ describe('policyFor', () => {
         ]);
       }
     }
-    // Every route a customer key may call names its privilege: GETs read, batch POSTs submit, test manage.
+    // Every route a customer key may call names its privilege: GETs read, batch POSTs submit;
+    // test, retry and cancel (DELETE of a batch) manage.
+    const manages = (r: (typeof ROUTES)[number]) => r.method === 'DELETE' || r.resource.endsWith('/test') || r.resource.endsWith('/retry');
     for (const route of ROUTES.filter((r) => r.access === 'customer' || r.access === 'authenticated')) {
-      expect(route.privilege).toBe(route.method === 'GET' ? 'read' : route.resource.endsWith('/test') ? 'manage' : 'submit');
+      expect(route.privilege).toBe(route.method === 'GET' ? 'read' : manages(route) ? 'manage' : 'submit');
     }
   });
 

@@ -16,17 +16,25 @@ describe('deltasFor', () => {
       { member: member({ index: 1 }), to: 'error' },
       { member: member({ index: 2, state: 'running' }), to: 'completed' },
       { member: member({ index: 0, batch: 8, queue: 'priority' }), to: 'running' },
+      { member: member({ index: 1, batch: 8, queue: 'priority' }), to: 'cancelled' },
     ];
     // Act
     const { batchDeltas, customerDeltas } = deltasFor(transitions, new Map([['1/7', {}], ['1/8', { started: 'x' }]]));
     // Assess
     expect(batchDeltas).toEqual([
-      { customer: 1, batch: 7, waiting: -2, remaining: -3, completed: 2, errors: 1, start: true },
-      { customer: 1, batch: 8, waiting: -1, remaining: 0, completed: 0, errors: 0, start: false },
+      { customer: 1, batch: 7, waiting: -2, remaining: -3, completed: 2, errors: 1, cancelled: 0, start: true },
+      { customer: 1, batch: 8, waiting: -2, remaining: -1, completed: 0, errors: 0, cancelled: 1, start: false },
     ]);
     expect(customerDeltas).toEqual([
-      { customer: 1, size: -3, batchesWaiting: -1, waiting: { main: -2, priority: -1 }, running: { main: -1, priority: 1 } },
+      { customer: 1, size: -4, batchesWaiting: -1, waiting: { main: -2, priority: -2 }, running: { main: -1, priority: 1 } },
     ]);
+  });
+
+  it('cancels only a member nobody has picked up, and never one that has ended', () => {
+    expect(isAllowed('waiting', 'cancelled')).toBe(true);
+    expect(isAllowed('running', 'cancelled')).toBe(false);
+    expect(isAllowed('cancelled', 'completed')).toBe(false);
+    expect(isAllowed('cancelled', 'running')).toBe(false);
   });
 
   it('refuses transitions out of a terminal state', () => {

@@ -13,7 +13,7 @@ import type { MemberRecord } from '../../lambdas/domain/model';
 import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
 import { fakeContext } from '../../local/handlers';
 import { startOriginServer, type OriginServer } from '../support/origin-server';
-import { aMember } from '../support/records';
+import { aBatch, aMember } from '../support/records';
 import { memberRecord } from '../support/test-runtime';
 
 type MetricsModule = typeof import('../../lambdas/adapters/metrics');
@@ -217,7 +217,8 @@ describe('EMF output', () => {
   it('counts a finished batch only when finalizeBatch says this call finished it', async () => {
     const { InvocationMetrics, countingFinishedBatches } = load<MetricsModule>('../../lambdas/adapters/metrics');
     const observed = new InvocationMetrics();
-    const answers = [false, true, false];
+    const done = aBatch({ customer: 1, batch: 2, remaining: 0, completed: 4, finished: '2026-01-01T00:01:00.000Z' });
+    const answers = [undefined, done, undefined];
     const calls: number[][] = [];
     const counting = countingFinishedBatches(
       {
@@ -228,7 +229,7 @@ describe('EMF output', () => {
       },
       observed,
     );
-    for (let i = 0; i < 3; i++) expect(await counting.finalizeBatch(1, 2, 4)).toBe(i === 1);
+    for (let i = 0; i < 3; i++) expect(await counting.finalizeBatch(1, 2, 4)).toBe(i === 1 ? done : undefined);
     expect(calls).toEqual([[1, 2, 4], [1, 2, 4], [1, 2, 4]]);
     observed.publish();
     expect(emf().map((d) => d[METRICS.names.batchesFinished])).toEqual([1]);
@@ -253,9 +254,9 @@ describe('handlers', () => {
         return { applied: [...ts], skipped: [] };
       },
       finalizeBatch: async (customer: number, batch: number) => {
-        if (finished.has(`${customer}/${batch}`)) return false;
+        if (finished.has(`${customer}/${batch}`)) return undefined;
         finished.add(`${customer}/${batch}`);
-        return true;
+        return aBatch({ customer, batch, remaining: 0, finished: '2026-01-01T00:01:00.000Z' });
       },
     };
     return { transitions };

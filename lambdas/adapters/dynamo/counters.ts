@@ -40,7 +40,7 @@ export const CUSTOMER_FIELDS = [
   ...QUEUE_NAMES.flatMap((q) => [`waiting${cap(q)}`, `running${cap(q)}`, `pending${cap(q)}`]),
 ] as const;
 /** The batch counter attributes kept in shards (the head holds their starting values). */
-export const BATCH_FIELDS = ['completed', 'errors', 'remaining', 'waiting', 'current'] as const;
+export const BATCH_FIELDS = ['completed', 'errors', 'cancelled', 'remaining', 'waiting', 'current'] as const;
 
 const randomShard = (n: number) => Math.floor(Math.random() * n);
 

@@ -130,10 +130,12 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
     count,
     completed: 0,
     errors: 0,
+    cancelled: 0,
     remaining: count,
     waiting: count,
     current: count,
     enqueueing: true,
+    ...(input.retryOf !== undefined ? { retryOf: input.retryOf } : {}),
   };
   const Q = cap(queue);
   const actions = (): TransactItems => [
@@ -164,6 +166,20 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
                 expiresAt: Math.floor(Date.now() / 1000) + 24 * 3600,
               },
               ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ]
+      : []),
+    ...(input.retryOf !== undefined
+      ? [
+          {
+            // The retried batch names its retries, in the write that creates the retry.
+            Update: {
+              TableName: tableName(),
+              Key: keys.batch(customer, input.retryOf),
+              UpdateExpression: 'SET retries = list_append(if_not_exists(retries, :none), :retry)',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeValues: { ':none': [], ':retry': [batch] },
             },
           },
         ]

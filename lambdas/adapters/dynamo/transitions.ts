@@ -5,13 +5,17 @@
  * never count twice. A batch is finished by whoever, after committing, reads its counters summing
  * to no remaining member: the last transaction to commit always sees every earlier one.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { TABLE } from '../../config/resources';
 import { chunk } from '../../domain/async';
 import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../../domain/accounting';
-import { keys, type MemberRecord } from '../../domain/model';
-import type { BatchState, MemberRef, ProcessingStore, TransitionResult } from '../../domain/ports';
-import { prefixed, stripKeys, toMember } from './codec';
-import { addToBatchShard, addToCustomerShard, batchShards, cap, QUEUE_NAMES } from './counters';
+import { keys, type BatchRecord, type MemberRecord } from '../../domain/model';
+import type { BatchState, MemberRef, NoticeStore, ProcessingStore, TransitionResult } from '../../domain/ports';
+import { memberErrorIndex, prefixed, stripKeys, toMember } from './codec';
+import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, tableName, type Item } from './table';
 
@@ -106,6 +110,8 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
     for (const field of ['width', 'height', 'mediaType', 'contentLength', 'error'] as const) {
       if (outcome?.[field] !== undefined) fields[field] = outcome[field];
     }
+    // The sparse error index (codec.ts memberErrorIndex, read by errorImages): error members only.
+    if (to === 'error') Object.assign(fields, memberErrorIndex(member.customer, member.batch, member.index));
     const names = Object.keys(fields);
     actions.push({
       Update: {
@@ -120,7 +126,13 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
   }
   for (const d of batchDeltas) {
     if (d.start) actions.push(startActions(d.customer, d.batch, at));
-    const update = addToBatchShard(d.customer, d.batch, { waiting: d.waiting, remaining: d.remaining, completed: d.completed, errors: d.errors });
+    const update = addToBatchShard(d.customer, d.batch, {
+      waiting: d.waiting,
+      remaining: d.remaining,
+      completed: d.completed,
+      errors: d.errors,
+      cancelled: d.cancelled,
+    });
     if (update) actions.push(update);
   }
   for (const d of customerDeltas) {
@@ -136,41 +148,104 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
   return actions;
 }
 
+export async function noteTransientFailure(member: MemberRecord, error: string): Promise<void> {
+  try {
+    await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.member(member.customer, member.batch, member.index),
+        UpdateExpression: 'SET lastError = :e',
+        ConditionExpression: '#state IN (:waiting, :running)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':e': error, ':waiting': 'waiting', ':running': 'running' },
+      }),
+    );
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+}
+
 /**
- * Sets `finished` once the batch's counters sum to no remaining member; true if this call did.
+ * Sets `finished` once the batch's counters sum to no remaining member, and returns the finished
+ * batch if this call finished it (exactly one call does: the notice is sent by that caller).
  * A batch's `remaining` starts at its `count` (recovery shrinks both together) and its shards take
  * the members that ended away. With `count` known (read at the start of the delivery) one Query of
  * the shards decides: a stale, larger count can only delay the finish to a later check, never
- * finish early, and an already finished batch fails the update's condition.
+ * finish early, and an already finished batch fails the update's condition. The finish also marks
+ * the completion notice as pending (`keys.pendingNotice`).
  */
-export async function finalizeBatch(customer: number, batch: number, count?: number): Promise<boolean> {
+export async function finalizeBatch(customer: number, batch: number, count?: number): Promise<BatchRecord | undefined> {
   let total = count;
   if (total === undefined) {
     const [head] = await getItems([keys.batch(customer, batch)], true);
-    if (!head || head['finished']) return false;
+    if (!head || head['finished']) return undefined;
     total = Number(head['count']);
   }
   const shards = await batchShards(customer, batch, true);
   const remaining = shards.reduce((sum, s) => sum + Number(s['remaining'] ?? 0), total);
-  if (remaining > 0) return false;
+  if (remaining > 0) return undefined;
   const finished = now();
+  // Identifies this call's update: when the SDK repeats an update that was applied (a 500 after
+  // the write), the repeat fails the condition, and the token says the finish was ours.
+  const token = randomUUID();
+  try {
+    const { Attributes } = await db().send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: keys.batch(customer, batch),
+        UpdateExpression: 'SET finished = :f, finishedBy = :token, gsi1pk = :fp, gsi1sk = :fs, gsi2pk = :np, gsi2sk = :ns',
+        // `finished` is set exactly once. A batch may finish while still enqueueing: `remaining`
+        // counts all `count` members, and members never written (a crashed submit) keep it above 0.
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finished)',
+        ExpressionAttributeValues: {
+          ':f': finished,
+          ':token': token,
+          ...prefixed(keys.batchFinished(customer, finished, batch), 'f'),
+          ...prefixed(keys.pendingNotice(customer, finished, batch), 'n'),
+        },
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return batchView(Attributes ?? {}, shards);
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    const old = (error as ConditionalCheckFailedException).Item;
+    return old?.['finishedBy']?.S === token ? batchView(unmarshall(old), shards) : undefined;
+  }
+}
+
+/** Batches whose completion notice is still pending and that finished before `before` (ISO time). */
+export async function pendingNotices(before: string, limit = 100): Promise<BatchRecord[]> {
+  const { Items = [] } = await db().send(
+    new QueryCommand({
+      TableName: tableName(),
+      IndexName: TABLE.indexes.gsi2.name,
+      KeyConditionExpression: 'gsi2pk = :p AND gsi2sk < :before',
+      ExpressionAttributeValues: { ':p': keys.pendingNotice(0, '', 0).gsi2pk, ':before': before },
+      Limit: limit,
+    }),
+  );
+  const heads = await getItems(Items.map((i) => ({ pk: i['pk'], sk: i['sk'] })), true);
+  return batchViews(heads.filter((h) => h['gsi2pk'] === keys.pendingNotice(0, '', 0).gsi2pk), true);
+}
+
+/** The completion notice of a batch was published: it leaves the pending notices. */
+export async function noticeSent(customer: number, batch: number): Promise<void> {
   try {
     await db().send(
       new UpdateCommand({
         TableName: tableName(),
         Key: keys.batch(customer, batch),
-        UpdateExpression: 'SET finished = :f, gsi1pk = :fp, gsi1sk = :fs REMOVE gsi2pk, gsi2sk',
-        // `finished` is set exactly once. A batch may finish while still enqueueing: `remaining`
-        // counts all `count` members, and members never written (a crashed submit) keep it above 0.
-        ConditionExpression: 'attribute_not_exists(finished)',
-        ExpressionAttributeValues: { ':f': finished, ...prefixed(keys.batchFinished(customer, finished, batch), 'f') },
+        UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+        ConditionExpression: 'gsi2pk = :p',
+        ExpressionAttributeValues: { ':p': keys.pendingNotice(0, '', 0).gsi2pk },
       }),
     );
-    return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
+    // Cleared already (by the sweeper, or by the first attempt of an SDK retry).
+    if (!isConditionFailure(error)) throw error;
   }
 }
 
-export const dynamoTransitions = { getMembers, getBatchStates, startBatches, applyTransitions, finalizeBatch } satisfies ProcessingStore;
+export const dynamoTransitions = { getMembers, getBatchStates, startBatches, applyTransitions, noteTransientFailure, finalizeBatch, pendingNotices, noticeSent } satisfies ProcessingStore & NoticeStore;

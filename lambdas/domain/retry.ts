@@ -1,0 +1,46 @@
+/**
+ * `POST …/batches/{b}/retry`: a new batch, on the same queue, of the batch's error members, linked
+ * both ways (`retryOf` on the new batch, `retries` on the old, written together). It is an ordinary
+ * submit otherwise: admission, supersession (the retried members supersede their failed selves)
+ * and processing are the same.
+ */
+import type { AssetInput, BatchRecord, MemberRecord } from './model';
+import type { QueueReader, SubmitStore, WorkQueue } from './ports';
+import { submitBatch, type SubmitLimits, type SubmitResult } from './submit';
+
+/** Members read per page while collecting the error members. */
+const PAGE = 500;
+
+export type RetryOutcome = { kind: 'notFound' } | { kind: 'noErrors'; batch: BatchRecord } | ({ kind: 'retried' } & SubmitResult);
+
+/** The asset as it was submitted: what processing recorded about the member is left behind. */
+export function assetOf(member: MemberRecord): AssetInput {
+  const { id, space, origin, mediaType, family, string1, string2, string3, number1, number2, number3, tags, roles, maxUnauthorised } = member;
+  const asset: AssetInput = { id, space, origin, mediaType, family, string1, string2, string3, number1, number2, number3, tags, roles, maxUnauthorised };
+  return Object.fromEntries(Object.entries(asset).filter(([, v]) => v !== undefined)) as unknown as AssetInput;
+}
+
+export async function retryBatch(
+  store: SubmitStore & Pick<QueueReader, 'listMembers'>,
+  work: WorkQueue,
+  request: { customer: number; batch: number },
+  limits: SubmitLimits,
+): Promise<RetryOutcome> {
+  const original = await store.getBatch(request.customer, request.batch, true);
+  if (!original) return { kind: 'notFound' };
+  const failed: MemberRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listMembers(original.customer, original.batch, 'error', { limit: PAGE, ...(cursor ? { cursor } : {}) });
+    failed.push(...page.items);
+    cursor = page.next;
+  } while (cursor);
+  if (failed.length === 0) return { kind: 'noErrors', batch: original };
+  const result = await submitBatch(
+    store,
+    work,
+    { customer: original.customer, queue: original.queue, assets: failed.map(assetOf), retryOf: original.batch },
+    limits,
+  );
+  return { kind: 'retried', ...result };
+}

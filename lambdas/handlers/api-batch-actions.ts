@@ -1,0 +1,49 @@
+/**
+ * DELETE /customers/{c}/queue/batches/{b} (cancel) and POST …/batches/{b}/retry: what a client
+ * does to a batch it submitted, beyond reading it. Both need the `manage` privilege.
+ */
+import { queueStore, workQueue } from '../adapters';
+import { API_TIMEOUT_SECONDS } from '../config/resources';
+import { settings } from '../config/settings';
+import { cancelBatch } from '../domain/cancel';
+import { retryBatch } from '../domain/retry';
+import { authorizedCustomer } from '../http/access';
+import { apiHandler, intParam } from '../http/api';
+import { batchResource, urls } from '../http/hydra';
+import { HttpError } from '../http/problem';
+
+const B = '/customers/{customer}/queue/batches/{batch}';
+
+/**
+ * How long a cancel moves waiting members itself before it answers: well inside API Gateway's
+ * limit; the processors cancel the rest as their messages arrive.
+ */
+const CANCEL_BUDGET_MS = (API_TIMEOUT_SECONDS - 9) * 1000;
+
+export const handler = apiHandler({
+  [`DELETE ${B}`]: async (request) => {
+    const customer = authorizedCustomer(request);
+    const batchId = intParam(request, 'batch');
+    const outcome = await cancelBatch(queueStore(), customer, batchId, Date.now() + CANCEL_BUDGET_MS);
+    if (outcome.kind === 'notFound') throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
+    if (outcome.kind === 'finished') {
+      throw new HttpError(409, `Batch ${batchId} finished at ${outcome.batch.finished}; there is nothing left to cancel.`);
+    }
+    return { status: 200, body: batchResource(request.baseUrl, outcome.batch) };
+  },
+  [`POST ${B}/retry`]: async (request) => {
+    const customer = authorizedCustomer(request);
+    const batchId = intParam(request, 'batch');
+    const outcome = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, { maxQueueSize: settings.maxQueueSize() });
+    if (outcome.kind === 'notFound') throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
+    if (outcome.kind === 'noErrors') {
+      const state = outcome.batch.finished ? 'it finished without errors' : 'none of its members has failed so far';
+      throw new HttpError(409, `Batch ${batchId} has no error members to retry: ${state}.`);
+    }
+    return {
+      status: 201,
+      headers: { Location: urls.batch(request.baseUrl, customer, outcome.batch.batch) },
+      body: batchResource(request.baseUrl, outcome.batch),
+    };
+  },
+});
