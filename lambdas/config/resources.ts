@@ -42,6 +42,12 @@ export const ENV = {
    * callers cannot turn requests into SQS calls (default 3; 0 turns the cache off).
    */
   queueCountsCacheSeconds: 'QUEUE_COUNTS_CACHE_SECONDS',
+  /**
+   * Seconds before a member is tried again after a transient origin failure (refused, timed out,
+   * 5xx); each further failure triples the delay, up to TRANSIENT_RETRY_MAX_SECONDS.
+   */
+  transientRetrySeconds: 'TRANSIENT_RETRY_SECONDS',
+  transientRetryMaxSeconds: 'TRANSIENT_RETRY_MAX_SECONDS',
   /** SNS topic receiving one completion notice per finished batch (unset: notices are not sent). */
   noticesTopicArn: 'NOTICES_TOPIC_ARN',
   /**
@@ -72,6 +78,8 @@ export const DEFAULTS = {
   originTimeoutMs: 10_000,
   originMaxBytes: 25 * 1024 * 1024,
   markRunningAfterMs: 1_000,
+  transientRetrySeconds: 5,
+  transientRetryMaxSeconds: 900,
   queueCountsCacheSeconds: 3,
   pageSize: 100,
   maxPageSize: 500,

@@ -39,6 +39,10 @@ export const settings = {
   originTimeoutMs: () => intFromEnv(ENV.originTimeoutMs, DEFAULTS.originTimeoutMs),
   originMaxBytes: () => intFromEnv(ENV.originMaxBytes, DEFAULTS.originMaxBytes),
   markRunningAfterMs: () => intFromEnv(ENV.markRunningAfterMs, DEFAULTS.markRunningAfterMs),
+  transientRetryDelays: () => ({
+    firstSeconds: intFromEnv(ENV.transientRetrySeconds, DEFAULTS.transientRetrySeconds),
+    maxSeconds: intFromEnv(ENV.transientRetryMaxSeconds, DEFAULTS.transientRetryMaxSeconds),
+  }),
   noticesTopicArn: () => process.env[ENV.noticesTopicArn] || undefined,
   apiBaseUrl: () => (process.env[ENV.apiBaseUrl] ?? '').replace(/\/$/, ''),
   queueCountsCacheSeconds: () => intFromEnv(ENV.queueCountsCacheSeconds, DEFAULTS.queueCountsCacheSeconds),

@@ -5,6 +5,7 @@
  * acknowledged without counting again.
  */
 import { logger } from '../adapters/logger';
+import { DEFAULTS } from '../config/resources';
 import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import { faults } from './faults';
@@ -23,13 +24,22 @@ export interface DeliveredMessage {
   receiveCount: number;
 }
 
+const DEFAULT_RETRY_DELAYS = { firstSeconds: DEFAULTS.transientRetrySeconds, maxSeconds: DEFAULTS.transientRetryMaxSeconds };
+
+/** How long to wait before trying a member again after a transient origin failure. */
+export interface RetryDelays {
+  /** Delay after the first failure; each further failure triples it. */
+  firstSeconds: number;
+  maxSeconds: number;
+}
+
 /**
  * Seconds before a member whose origin failed transiently (refused, timed out, 5xx) is tried
- * again: short and growing (5, 15, 45, 135 s), so a flaky origin delays its batch by minutes at
- * most instead of a visibility timeout per attempt; the last attempt records the error.
+ * again: short and growing (by default 5, 15, 45, 135 s), so a flaky origin delays its batch by
+ * minutes at most instead of a visibility timeout per attempt; the last attempt records the error.
  */
-export function transientRetryDelaySeconds(receiveCount: number): number {
-  return Math.min(5 * 3 ** Math.max(0, receiveCount - 1), 900);
+export function transientRetryDelaySeconds(receiveCount: number, delays: RetryDelays): number {
+  return Math.min(delays.firstSeconds * 3 ** Math.max(0, receiveCount - 1), delays.maxSeconds);
 }
 
 export interface ProcessingDeps {
@@ -39,6 +49,8 @@ export interface ProcessingDeps {
    * (SQS ChangeMessageVisibility); absent, they wait the whole timeout.
    */
   retryLater?: (messageIds: readonly string[], seconds: number) => Promise<void>;
+  /** Default DEFAULTS.transientRetrySeconds / transientRetryMaxSeconds. */
+  retryDelays?: RetryDelays;
   ingest: (origin: string) => Promise<IngestResult>;
   /** Members still being ingested after this long are recorded as running. */
   markRunningAfterMs: number;
@@ -103,7 +115,7 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
       } else {
         logger.warn('origin failed; the message will be retried', { member: refOf(member), error: result.error, receiveCount });
         await store.noteTransientFailure(member, result.error);
-        const delay = transientRetryDelaySeconds(receiveCount);
+        const delay = transientRetryDelaySeconds(receiveCount, deps.retryDelays ?? DEFAULT_RETRY_DELAYS);
         for (const m of messagesByMember.get(refOf(member)) ?? []) {
           failed.add(m.messageId);
           retries.set(delay, [...(retries.get(delay) ?? []), m.messageId]);

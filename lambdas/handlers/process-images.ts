@@ -36,6 +36,7 @@ export const handler = middy(
     const failed = await processDelivery(
       {
         store: countingFinishedBatches(queueStore(), observed),
+        retryDelays: settings.transientRetryDelays(),
         retryLater: (ids, seconds) => delayRedelivery(ids.flatMap((id) => received.get(id) ?? []), seconds),
         ingest,
         markRunningAfterMs: settings.markRunningAfterMs(),

@@ -87,7 +87,8 @@ beforeAll(async () => {
     visibilityTimeoutSeconds: { main: 60, priority: 5, tasks: 5 },
     // One delivery of the main queue at a time: a cancel then finds members not yet picked up.
     pollerConcurrency: { main: 1, priority: 2, tasks: 1 },
-    env: { POWERTOOLS_LOG_LEVEL: 'ERROR' },
+    // Retries after 3 s then 6 s: long enough to read the last error while an image waits.
+    env: { POWERTOOLS_LOG_LEVEL: 'ERROR', TRANSIENT_RETRY_SECONDS: '3', TRANSIENT_RETRY_MAX_SECONDS: '6' },
   });
   notices = await NoticeReader.subscribe(env.runtime);
 });

@@ -30,7 +30,8 @@ beforeAll(async () => {
     pollerConcurrency: { main: 4, priority: 1, tasks: 2 },
     // The origin server shares this process's event loop with the handlers: under a burst a local
     // png can take longer than 500 ms to arrive, so the short timeout is set only where it is tested.
-    env: { ORIGIN_TIMEOUT_MS: '5000', MARK_RUNNING_AFTER_MS: '250' },
+    // Transient origin failures are tried again after 1 s (not 5 s growing to minutes).
+    env: { ORIGIN_TIMEOUT_MS: '5000', MARK_RUNNING_AFTER_MS: '250', TRANSIENT_RETRY_SECONDS: '1', TRANSIENT_RETRY_MAX_SECONDS: '1' },
     logger: process.env.FAULTS_VERBOSE ? undefined : silentLogger,
   });
   api = new QueueClient(runtime.apiUrl);

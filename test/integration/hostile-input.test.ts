@@ -304,9 +304,11 @@ function corpus(customer: number, authorization: string): Case[] {
   const wrongMethods: Array<[string, string]> = [
     ['PUT', Q], ['DELETE', Q], ['PATCH', Q], ['OPTIONS', Q], ['GET', `${Q}/priority`], ['PUT', `${Q}/priority`], ['DELETE', `${Q}/priority`],
     ['POST', `${Q}/batches`], ['DELETE', `${Q}/batches`], ['POST', `${Q}/active`], ['POST', `${Q}/recent`], ['POST', `${Q}/images`],
-    ['DELETE', `${Q}/batches/1`], ['PUT', `${Q}/batches/1`], ['POST', `${Q}/batches/1/images`], ['GET', `${Q}/batches/1/test`],
+    ['POST', `${Q}/batches/1`], ['PUT', `${Q}/batches/1`], ['POST', `${Q}/batches/1/images`], ['GET', `${Q}/batches/1/test`],
+    ['GET', `${Q}/batches/1/retry`], ['DELETE', `${Q}/batches/1/retry`],
     ['POST', '/queue'], ['DELETE', '/queue'], ['POST', '/queue/load'], ['POST', '/queue/status'], ['PUT', `/customers/${customer}/keys`],
-    ['GET', `/customers/${customer}/keys/k1`], ['POST', `/customers/${customer}/spaces/1/images/a`], ['DELETE', `/customers/${customer}/spaces/1/images/a`],
+    ['POST', `/customers/${customer}/keys/k1`], ['POST', `/customers/${customer}/spaces/1/images/a`], ['DELETE', `/customers/${customer}/spaces/1/images/a`],
+    ['POST', '/openapi.json'],
   ];
   for (const [method, path] of wrongMethods) {
     cases.push({ category: 'wrong method', name: `${method} ${path}`, request: { method, path, authorization, ...(method === 'GET' || method === 'OPTIONS' ? {} : { headers: JSON_HEADERS, body: '{}' }) }, status: 405, allow: true });

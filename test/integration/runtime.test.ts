@@ -184,7 +184,7 @@ describe('API Gateway emulation', () => {
     expect(res.headers.get('allow')).toBe('POST');
     const keys = await call('/customers/1/keys', { method: 'PUT' });
     expect(keys.status).toBe(405);
-    expect(keys.headers.get('allow')).toBe('GET, POST');
+    expect(keys.headers.get('allow')).toBe('GET, POST, HEAD');
     expect(keys.json).toMatchObject({ statusCode: 405 });
   });
 

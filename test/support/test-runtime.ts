@@ -25,7 +25,8 @@ export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promi
     usageLimits: false,
     ...options,
     // Suites read GET /queue right after submits; the cache has a test of its own.
-    env: { ORIGIN_TIMEOUT_MS: '30000', QUEUE_COUNTS_CACHE_SECONDS: '0', ...options.env },
+    // Transient origin failures are tried again after 1 s, then 2 s (not 5 s growing to minutes).
+    env: { ORIGIN_TIMEOUT_MS: '30000', QUEUE_COUNTS_CACHE_SECONDS: '0', TRANSIENT_RETRY_SECONDS: '1', TRANSIENT_RETRY_MAX_SECONDS: '2', ...options.env },
   });
   return {
     runtime,

@@ -1,5 +1,6 @@
 import { deltasFor, isAllowed, type Transition } from '../../lambdas/domain/accounting';
 import { emptyCounters } from '../../lambdas/domain/model';
+import { transientRetryDelaySeconds } from '../../lambdas/domain/processing';
 import { reconcileCounters } from '../../lambdas/domain/reconcile';
 import { membersOf, supersedeTasks } from '../../lambdas/domain/submit';
 import { estimateCompletion, throughputOf } from '../../lambdas/http/hydra';
@@ -42,6 +43,13 @@ describe('deltasFor', () => {
     expect(isAllowed('running', 'running')).toBe(false);
     expect(isAllowed('waiting', 'running')).toBe(true);
     expect(() => deltasFor([{ member: member({ state: 'error' }), to: 'completed' }], new Map())).toThrow(/illegal/);
+  });
+});
+
+describe('transientRetryDelaySeconds', () => {
+  it('triples from the first delay up to the maximum', () => {
+    const delays = { firstSeconds: 5, maxSeconds: 100 };
+    expect([1, 2, 3, 4, 5].map((n) => transientRetryDelaySeconds(n, delays))).toEqual([5, 15, 45, 100, 100]);
   });
 });
 
