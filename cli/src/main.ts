@@ -14,6 +14,7 @@ import { registerRead } from './commands/read';
 import { registerSmoke } from './commands/smoke';
 import { registerSubmit } from './commands/submit';
 import { registerWatch } from './commands/watch';
+import { resolveOwnCustomer } from './own-customer';
 
 export function buildProgram(): Command {
   const program = new Command('image-queue')
@@ -24,7 +25,8 @@ export function buildProgram(): Command {
     .option('--customer <n>', `customer to act on (env ${ENV_NAMES.customer})`)
     .option('--json', 'print the raw JSON instead of text (for scripts)')
     .showHelpAfterError('(image-queue --help lists the commands and options)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => resolveOwnCustomer(action));
   for (const register of [registerSubmit, registerWatch, registerRead, registerManage, registerLoad, registerKeys, registerSmoke]) {
     register(program);
   }

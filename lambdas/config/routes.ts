@@ -10,7 +10,8 @@ export type ApiFunctionName = 'api-read' | 'api-submit' | 'api-test-batch' | 'ap
  * Who may call a route.
  * - `public`: anyone (no credentials);
  * - `customer`: a key of the customer named in the path, or an admin key;
- * - `authenticated`: any valid key (the handler narrows what a customer key sees);
+ * - `authenticated`: any valid key (the handler narrows what a customer key sees); with no
+ *   `privilege`, every key may call it whatever privileges it holds;
  * - `admin`: an admin key only.
  */
 export type Access = 'public' | 'customer' | 'authenticated' | 'admin';
@@ -58,6 +59,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: `${B}/test`, fn: 'api-test-batch', access: 'customer', privilege: 'manage' },
   { method: 'GET', resource: `${C}/spaces/{space}/images/{image}`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: '/openapi.json', fn: 'api-read', access: 'public' },
+  // The key making the request (its customer and privileges): any valid key, whatever its privileges.
+  { method: 'GET', resource: '/key', fn: 'api-read', access: 'authenticated' },
   { method: 'GET', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'GET', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },

@@ -250,7 +250,8 @@ export function policyFor(principal: AuthPrincipal, methodArn: string): PolicyDo
     const held = new Set(principal.privileges ?? PRIVILEGES);
     const customer = principal.customer;
     // Every GET route also answers HEAD (the same function, without the body).
-    resources = ROUTES.filter((r) => r.privilege !== undefined && held.has(r.privilege)).flatMap((r) =>
+    const open = (r: (typeof ROUTES)[number]) => (r.privilege === undefined ? r.access === 'authenticated' : held.has(r.privilege));
+    resources = ROUTES.filter(open).flatMap((r) =>
       (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]).map((method) => routeResource(base, method, r.resource, customer)),
     );
   } else {
@@ -276,7 +277,7 @@ export function denialReason(principal: AuthPrincipal, methodArn: string): strin
   const match = matchResource(path);
   const route = match && method ? findRoute(method === 'HEAD' ? 'GET' : method, match.resource) : undefined;
   if (!route || !match) return GENERIC_DENIAL;
-  if (route.privilege === undefined) return 'Only an admin key may call this route.';
+  if (route.privilege === undefined) return route.access === 'authenticated' ? undefined : 'Only an admin key may call this route.';
   const pathCustomer = match.pathParameters['customer'];
   if (pathCustomer !== undefined && pathCustomer !== String(principal.customer)) {
     return `This key belongs to customer ${principal.customer}; it cannot reach customer ${pathCustomer}.`;

@@ -11,6 +11,7 @@ import { authorizedCustomer } from '../http/access';
 import { apiHandler, intParam, type ApiRequest, type RouteFunction } from '../http/api';
 import {
   batchResource,
+  callerResource,
   collection,
   customerQueueResource,
   globalQueueResource,
@@ -119,6 +120,11 @@ function waitParam(request: ApiRequest): number | undefined {
 
 export const handler = apiHandler({
   'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
+  'GET /key': async (request) => {
+    const principal = request.principal;
+    if (!principal) throw new HttpError(401, 'Credentials are required.', { headers: { 'WWW-Authenticate': 'Basic realm="image-queue", Bearer' } });
+    return { status: 200, body: callerResource(request.baseUrl, principal) };
+  },
   'GET /queue': async (request) => {
     const { incoming, priority } = await queueDepths();
     const maxAge = settings.queueCountsCacheSeconds();

@@ -15,6 +15,8 @@ export interface Principal {
   admin: boolean;
   /** The customer a customer key belongs to (absent for admin keys). */
   customer?: number;
+  /** What the key may do (all privileges for admin keys). */
+  privileges: string[];
 }
 
 export interface ApiRequest {
@@ -91,6 +93,9 @@ function principalOf(event: APIGatewayProxyEvent): Principal | undefined {
     key: authorizer['key'],
     admin: authorizer['admin'] === true || authorizer['admin'] === 'true',
     ...(customer !== undefined && customer !== '' ? { customer: Number(customer) } : {}),
+    privileges: String(authorizer['privileges'] ?? '')
+      .split(',')
+      .filter(Boolean),
   };
 }
 

@@ -116,6 +116,22 @@ export function customerQueueResource(base: string, counters: CustomerCounters) 
   };
 }
 
+/** `GET /key`: the key making the request, so a client with only its key can find its customer. */
+export function callerResource(base: string, principal: { key: string; admin: boolean; customer?: number; privileges: readonly string[] }) {
+  return omitUndefined({
+    '@context': CONTEXT_URL,
+    '@id': `${base}/key`,
+    '@type': 'vocab:Caller',
+    key: principal.key,
+    admin: principal.admin,
+    customer: principal.customer,
+    privileges: [...principal.privileges],
+    // The key's own resource (admin keys have none in the API).
+    keyResource: principal.customer !== undefined ? `${base}/customers/${principal.customer}/keys/${encodeURIComponent(principal.key)}` : undefined,
+    queue: principal.customer !== undefined ? urls.customerQueue(base, principal.customer) : undefined,
+  });
+}
+
 export function globalQueueResource(base: string, depth: { incoming: number; priority: number }) {
   return {
     '@context': CONTEXT_URL,

@@ -43,6 +43,7 @@ const RESPONSE_SCHEMAS = {
   ImageCollection: S.imageCollectionSchema,
   CustomerQueue: S.customerQueueSchema,
   Queue: S.queueSchema,
+  Caller: S.callerSchema,
   Key: S.keySchema,
   KeyCollection: S.keyCollectionSchema,
   TestResult: S.testResultSchema,
@@ -156,6 +157,13 @@ const OPERATIONS: Record<string, OperationSpec> = {
     summary: 'The service-wide queue depths',
     tag: 'queue',
     responses: { 200: { description: 'vocab:Queue (depths reused for a few seconds).', schema: 'Queue', headers: ['Cache-Control'] } },
+  },
+  'GET /key': {
+    operationId: 'getCaller',
+    summary: 'The key making the request',
+    description: 'Its customer and privileges (any valid key may ask, whatever its privileges).',
+    tag: 'keys',
+    responses: { 200: { description: 'vocab:Caller.', schema: 'Caller' } },
   },
   'GET /queue/load': {
     operationId: 'getQueueLoad',

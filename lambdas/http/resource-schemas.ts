@@ -85,6 +85,20 @@ export const customerQueueSchema = z
   })
   .describe("vocab:CustomerQueue: one customer's queue counters and links.");
 
+export const callerSchema = z
+  .strictObject({
+    '@context': context,
+    '@id': id,
+    '@type': z.literal('vocab:Caller'),
+    key: z.string().describe('The key making the request.'),
+    admin: z.boolean().describe('True for an admin key (every customer, every route).'),
+    customer: count('The customer a customer key acts for (absent for admin keys).').optional(),
+    privileges: z.array(z.enum(PRIVILEGES)).describe('What the key may do.'),
+    keyResource: link("The key's own resource (customer keys; an admin may read it).").optional(),
+    queue: link("The customer's queue (customer keys).").optional(),
+  })
+  .describe('vocab:Caller: the key making the request, so a client holding only a key can find its customer.');
+
 export const queueSchema = z
   .strictObject({
     '@context': context,

@@ -320,6 +320,21 @@ describe('completion notices', () => {
   });
 });
 
+describe('the caller', () => {
+  it('GET /key names the key, its customer and privileges, for any valid key whatever its privileges', async () => {
+    const created = await env.api.call('POST', '/customers/851/keys', { privileges: ['submit'] });
+    const client = new QueueClient(env.runtime.apiUrl, { key: created.body.key, secret: created.body.secret });
+    const own = await client.get('/key');
+    expect(own.status).toBe(200);
+    expect(own.body).toMatchObject({ '@type': 'vocab:Caller', key: created.body.key, admin: false, customer: 851, privileges: ['submit'] });
+    expect((await env.api.get(own.body.keyResource)).body).toMatchObject({ key: created.body.key, customer: 851 });
+    expect((await env.api.get('/key')).body).toMatchObject({ admin: true, privileges: ['read', 'submit', 'manage'] });
+    expect((await env.api.get('/key')).body.customer).toBeUndefined();
+    const anonymous = await fetch(`${env.runtime.apiUrl}/key`);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
 describe('long-poll', () => {
   it('answers as soon as the batch finishes when asked to wait', async () => {
     const customer = 831;

@@ -223,11 +223,17 @@ test('keys create, list and revoke; the new key works until revoked', async () =
   expect(key.privileges).toEqual(['read', 'submit']);
   const listed = await cli(['keys', 'list', '--customer', customer]);
   const asKey = await cli(['status', '--customer', customer], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
+  // With only its key and the API's URL, a customer key's own customer is found by itself (GET /key).
+  const ownCustomer = await cli(['status', '--json'], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
+  const submitted = await cli(['submit', file('own.txt', `${env.origins.url}/png/9x9.png`), '--wait'], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
   const revoked = await cli(['keys', 'revoke', key.key, '--customer', customer]);
   const afterRevoke = await cli(['status', '--customer', customer], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
 
   expect(listed.stdout).toMatch(new RegExp(`│ ${key.key} +│ read,submit +│`));
   expect(asKey.code).toBe(0);
+  expect(ownCustomer.code).toBe(0);
+  expect(JSON.parse(ownCustomer.stdout)['@id']).toMatch(new RegExp(`/customers/${customer}/queue$`));
+  expect([submitted.code, submitted.stdout]).toEqual([0, expect.stringMatching(new RegExp(`/customers/${customer}/queue/batches/\\d+`))]);
   expect(revoked.stdout).toBe(`revoked key ${key.key} of customer ${customer}\n`);
   expect(afterRevoke.code).toBe(1);
   expect(afterRevoke.stderr).toMatch(/401/);

@@ -188,7 +188,8 @@ describe('policyFor', () => {
       const policy = policyFor({ key: 'k1', admin: false, customer: 7, privileges }, calledArn);
       for (const route of ROUTES) {
         if (route.access === 'public') continue;
-        const expected = route.privilege !== undefined && privileges.includes(route.privilege);
+        // A route without a privilege open to any valid key (GET /key) is every key's.
+        const expected = route.privilege !== undefined ? privileges.includes(route.privilege) : route.access === 'authenticated';
         const own = arn(route.method, pathFor(route.resource, 7));
         expect([privileges.join(','), route.method, route.resource, allows(policy, own)]).toEqual([
           privileges.join(','),
@@ -201,7 +202,7 @@ describe('policyFor', () => {
     // Every route a customer key may call names its privilege: GETs read, batch POSTs submit;
     // test, retry and cancel (DELETE of a batch) manage.
     const manages = (r: (typeof ROUTES)[number]) => r.method === 'DELETE' || r.resource.endsWith('/test') || r.resource.endsWith('/retry');
-    for (const route of ROUTES.filter((r) => r.access === 'customer' || r.access === 'authenticated')) {
+    for (const route of ROUTES.filter((r) => r.access === 'customer' || (r.access === 'authenticated' && r.resource !== '/key'))) {
       expect(route.privilege).toBe(route.method === 'GET' ? 'read' : manages(route) ? 'manage' : 'submit');
     }
   });

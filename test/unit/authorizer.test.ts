@@ -86,7 +86,7 @@ describe('authorizer', () => {
         `${BASE}/GET/queue/load`,
       ]),
     );
-    expect(statement?.Resource.every((r) => r.includes('/customers/7/') || r.endsWith('/queue/load'))).toBe(true);
+    expect(statement?.Resource.every((r) => r.includes('/customers/7/') || r.endsWith('/queue/load') || r.endsWith('/key'))).toBe(true);
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'credentials-table',
       Key: { pk: `KEY#${KEY}`, sk: 'KEY' },
