@@ -66,9 +66,8 @@ export const FUNCTION_GRANTS: Record<FunctionName, FunctionGrants> = {
   },
   'api-test-batch': { table: { actions: [...READ, 'UpdateItem'], indexes: true }, notices: true },
   // Cancel moves members and finishes the batch; retry submits a new batch like api-submit.
-  // (Query on an index: a batch's error members are read from their sparse index.)
   'api-batch-actions': {
-    table: { actions: [...READ, 'PutItem', 'UpdateItem', 'BatchWriteItem'], indexes: true },
+    table: { actions: [...READ, 'PutItem', 'UpdateItem', 'BatchWriteItem'] },
     queues: { main: ['SendMessage'], priority: ['SendMessage'], tasks: ['SendMessage'] },
     notices: true,
   },

@@ -5,11 +5,12 @@
  * and processing are the same.
  */
 import type { AssetInput, BatchRecord, MemberRecord } from './model';
+import { chunk } from './async';
 import type { QueueReader, SubmitStore, WorkQueue } from './ports';
 import { submitBatch, type SubmitLimits, type SubmitResult } from './submit';
 
-/** Members read per page while collecting the error members. */
-const PAGE = 500;
+/** Members read per BatchGetItem round while collecting the error members. */
+const CHUNK = 100;
 
 export type RetryOutcome = { kind: 'notFound' } | { kind: 'noErrors'; batch: BatchRecord } | ({ kind: 'retried' } & SubmitResult);
 
@@ -21,20 +22,19 @@ export function assetOf(member: MemberRecord): AssetInput {
 }
 
 export async function retryBatch(
-  store: SubmitStore & Pick<QueueReader, 'listMembers'>,
+  store: SubmitStore & Pick<QueueReader, 'getMembers'>,
   work: WorkQueue,
   request: { customer: number; batch: number },
   limits: SubmitLimits,
 ): Promise<RetryOutcome> {
   const original = await store.getBatch(request.customer, request.batch, true);
   if (!original) return { kind: 'notFound' };
+  // From the batch's own partitions, read consistently: the error index (errorImages) lags a
+  // moment behind on AWS, and a retry sent as soon as the batch finished must see every error.
+  const refs = await store.memberRefsOfBatch(original.customer, original.batch, 'error');
   const failed: MemberRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.listMembers(original.customer, original.batch, 'error', { limit: PAGE, ...(cursor ? { cursor } : {}) });
-    failed.push(...page.items);
-    cursor = page.next;
-  } while (cursor);
+  for (const step of chunk(refs, CHUNK)) failed.push(...(await store.getMembers(step, true)).filter((m) => m.state === 'error'));
+  failed.sort((a, b) => a.index - b.index);
   if (failed.length === 0) return { kind: 'noErrors', batch: original };
   const result = await submitBatch(
     store,

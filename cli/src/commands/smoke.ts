@@ -14,6 +14,9 @@ import { silentReporter } from '../progress';
 import { exitWith, printLine, session } from '../session';
 import { watchBatches } from '../watch';
 
+/** How long an index-backed listing may lag behind the batch it lists. */
+const INDEX_LAG_ALLOWANCE_MS = 10_000;
+
 /** A small (1 KB), long-lived public image: the IIIF logo. */
 export const DEFAULT_SMOKE_ORIGIN = 'https://iiif.io/img/logo-iiif-34x30.png';
 /** Admin keys act on any customer; this one is used unless --customer or IMAGE_QUEUE_CUSTOMER names another. */
@@ -126,7 +129,13 @@ export function registerSmoke(program: Command): void {
             expect(badFinal.errors === 1 && badFinal.completed === 0, `completed ${badFinal.completed}, errors ${badFinal.errors}`);
           });
           await steps.run('errorImages lists it with its error', async () => {
-            const images = await s.client.collect<Image>(badFinal.errorImages);
+            // errorImages reads an index, which shows a write a moment after the batch does (AWS's
+            // global secondary indexes are eventually consistent): allow it a few seconds.
+            let images = await s.client.collect<Image>(badFinal.errorImages);
+            for (const deadline = Date.now() + INDEX_LAG_ALLOWANCE_MS; images.length === 0 && Date.now() < deadline; ) {
+              await new Promise((resolve) => setTimeout(resolve, 500));
+              images = await s.client.collect<Image>(badFinal.errorImages);
+            }
             expect(images.length === 1 && images[0]?.id === `smoke-${runId}-missing` && !!images[0].error, `errorImages holds ${JSON.stringify(images.map((i) => i.id))}`);
           });
         }
