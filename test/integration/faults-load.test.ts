@@ -218,7 +218,8 @@ test(`50 concurrent submits of ${CONCURRENT_BATCH_SIZE} overlapping assets to on
       latest = await listBatches(api, customer);
       return latest.length === 50 && latest.every((b) => b.finished !== undefined);
     },
-    { timeoutMs: 230_000, intervalMs: 500, description: () => `50 batches to finish (${latest.filter((b) => b.finished).length} finished)` },
+    // Generous: this is a load test on a shared 2-core machine; the benchmark measures speed.
+    { timeoutMs: 400_000, intervalMs: 500, description: () => `50 batches to finish (${latest.filter((b) => b.finished).length} finished)` },
   );
   const processedMs = Date.now() - started;
   // The supersede tasks (and the checks after processing) have all run.
@@ -243,4 +244,4 @@ test(`50 concurrent submits of ${CONCURRENT_BATCH_SIZE} overlapping assets to on
   expect(supersede.expected).toBeGreaterThanOrEqual(7);
   expect(supersede.mismatches).toEqual([]);
   await expectNoDrift();
-}, 300_000);
+}, 540_000);
