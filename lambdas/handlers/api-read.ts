@@ -7,7 +7,7 @@ import { queueStore, workQueue } from '../adapters';
 import type { QueueName } from '../config/resources';
 import { settings } from '../config/settings';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
-import { authorizedCustomer } from '../http/access';
+import { authorizedCustomer, requirePrincipal } from '../http/access';
 import { apiHandler, intParam, type ApiRequest, type RouteFunction } from '../http/api';
 import {
   batchResource,
@@ -120,11 +120,7 @@ function waitParam(request: ApiRequest): number | undefined {
 
 export const handler = apiHandler({
   'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
-  'GET /key': async (request) => {
-    const principal = request.principal;
-    if (!principal) throw new HttpError(401, 'Credentials are required.', { headers: { 'WWW-Authenticate': 'Basic realm="image-queue", Bearer' } });
-    return { status: 200, body: callerResource(request.baseUrl, principal) };
-  },
+  'GET /key': async (request) => ({ status: 200, body: callerResource(request.baseUrl, requirePrincipal(request)) }),
   'GET /queue': async (request) => {
     const { incoming, priority } = await queueDepths();
     const maxAge = settings.queueCountsCacheSeconds();

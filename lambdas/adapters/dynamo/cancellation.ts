@@ -9,7 +9,7 @@ import type { CancelStore } from '../../domain/ports';
 import { prefixed } from './codec';
 import { addToCustomerShard, batchShards, batchView } from './counters';
 import { runTransaction } from './transactions';
-import { db, getItems, isConditionFailure, tableName } from './table';
+import { getItems, tableName, writeIf } from './table';
 
 /** Conditions shared by both forms of the mark: the batch exists, is not finished, not cancelled. */
 const OPEN = 'attribute_exists(pk) AND attribute_not_exists(finished) AND attribute_not_exists(cancelledAt)';
@@ -44,21 +44,15 @@ export async function markCancelled(customer: number, batch: number): Promise<Ba
       ]);
       applied = outcome.ok;
     } else {
-      try {
-        await db().send(
-          new UpdateCommand({
-            TableName: tableName(),
-            Key: keys.batch(customer, batch),
-            UpdateExpression: 'SET cancelledAt = :at',
-            ConditionExpression: `${OPEN} AND attribute_exists(started)`,
-            ExpressionAttributeValues: { ':at': at },
-          }),
-        );
-        applied = true;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-        applied = false;
-      }
+      applied = await writeIf(
+        new UpdateCommand({
+          TableName: tableName(),
+          Key: keys.batch(customer, batch),
+          UpdateExpression: 'SET cancelledAt = :at',
+          ConditionExpression: `${OPEN} AND attribute_exists(started)`,
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
     }
     if (applied) return { ...current, cancelledAt: at, started: current.started ?? at };
     // Started, finished or cancelled meanwhile: read it again and decide again.

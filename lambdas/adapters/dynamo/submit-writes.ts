@@ -14,7 +14,7 @@ import { memberItem, prefixed } from './codec';
 import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
 import { digestItems } from './asset-digests';
 import { outcomeUnknown, putAll, runTransaction, type TransactItems } from './transactions';
-import { db, getItems, isConditionFailure, pick, queryAll, tableName } from './table';
+import { db, getItems, isConditionFailure, pick, queryAll, tableName, writeIf } from './table';
 
 /** Members that left the customer's queue, summed over its shards (only ever grows). */
 async function releasedByShards(customer: number): Promise<number> {
@@ -217,13 +217,9 @@ export async function putMembers(members: readonly MemberRecord[]): Promise<void
 }
 
 export async function putMembersIfAbsent(members: readonly MemberRecord[]): Promise<void> {
+  // A member stored already (or by the first attempt of an SDK retry) may have moved on since.
   await inParallel(members, 16, async (member) => {
-    try {
-      await db().send(new PutCommand({ TableName: tableName(), Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' }));
-    } catch (error) {
-      // Stored already (or by the first attempt of an SDK retry): it may have moved on since.
-      if (!isConditionFailure(error)) throw error;
-    }
+    await writeIf(new PutCommand({ TableName: tableName(), Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' }));
   });
   // A digest holds only the members' asset hashes and indexes, so writing it again is harmless.
   await putAll(tableName(), digestItems(members));

@@ -3,7 +3,7 @@
  * may re-point them between runs), paged queries and BatchGetItem with retries of unprocessed keys.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, QueryCommand, type PutCommand, type QueryCommandInput, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { settings } from '../../config/settings';
 import { backoffMs, chunk, inParallel, sleep } from '../../domain/async';
 import { dynamoDocument } from '../aws-clients';
@@ -19,6 +19,21 @@ export const RETRY_DEADLINE_MS = 20_000;
 
 export function isConditionFailure(error: unknown): boolean {
   return error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * Sends a conditional single-item write; false when its condition failed (an answer here, not an
+ * error: the item was already as wanted, or had moved on).
+ */
+export async function writeIf(command: PutCommand | UpdateCommand): Promise<boolean> {
+  try {
+    // `send` is typed per command, not for a union of them.
+    await db().send(command as UpdateCommand);
+    return true;
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return false;
+  }
 }
 
 export function pick(item: Item, names: readonly string[]): Item {

@@ -17,7 +17,7 @@ import type { BatchState, MemberRef, NoticeStore, ProcessingStore, TransitionRes
 import { memberErrorIndex, prefixed, stripKeys, toMember } from './codec';
 import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
-import { db, getItems, isConditionFailure, tableName, type Item } from './table';
+import { db, getItems, isConditionFailure, tableName, writeIf, type Item } from './table';
 
 const now = () => new Date().toISOString();
 /**
@@ -148,21 +148,18 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
   return actions;
 }
 
+/** A member that has moved on (ended meanwhile) is left as it is. */
 export async function noteTransientFailure(member: MemberRecord, error: string): Promise<void> {
-  try {
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.member(member.customer, member.batch, member.index),
-        UpdateExpression: 'SET lastError = :e',
-        ConditionExpression: '#state IN (:waiting, :running)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':e': error, ':waiting': 'waiting', ':running': 'running' },
-      }),
-    );
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-  }
+  await writeIf(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: keys.member(member.customer, member.batch, member.index),
+      UpdateExpression: 'SET lastError = :e',
+      ConditionExpression: '#state IN (:waiting, :running)',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':e': error, ':waiting': 'waiting', ':running': 'running' },
+    }),
+  );
 }
 
 /**
@@ -230,22 +227,20 @@ export async function pendingNotices(before: string, limit = 100): Promise<Batch
   return batchViews(heads.filter((h) => h['gsi2pk'] === keys.pendingNotice(0, '', 0).gsi2pk), true);
 }
 
-/** The completion notice of a batch was published: it leaves the pending notices. */
+/**
+ * The completion notice of a batch was published: it leaves the pending notices (unless the
+ * sweeper, or the first attempt of an SDK retry, cleared it already).
+ */
 export async function noticeSent(customer: number, batch: number): Promise<void> {
-  try {
-    await db().send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: keys.batch(customer, batch),
-        UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
-        ConditionExpression: 'gsi2pk = :p',
-        ExpressionAttributeValues: { ':p': keys.pendingNotice(0, '', 0).gsi2pk },
-      }),
-    );
-  } catch (error) {
-    // Cleared already (by the sweeper, or by the first attempt of an SDK retry).
-    if (!isConditionFailure(error)) throw error;
-  }
+  await writeIf(
+    new UpdateCommand({
+      TableName: tableName(),
+      Key: keys.batch(customer, batch),
+      UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+      ConditionExpression: 'gsi2pk = :p',
+      ExpressionAttributeValues: { ':p': keys.pendingNotice(0, '', 0).gsi2pk },
+    }),
+  );
 }
 
 export const dynamoTransitions = { getMembers, getBatchStates, startBatches, applyTransitions, noteTransientFailure, finalizeBatch, pendingNotices, noticeSent } satisfies ProcessingStore & NoticeStore;
