@@ -69,7 +69,7 @@ export interface PollerOptions {
   only?: PollerName[];
   /** Long-poll wait in seconds (default 1, so stop() is quick). */
   waitTimeSeconds?: number;
-  /** Fault injection: rewrite the event before the handler sees it (duplicate or reorder records…). */
+  /** Rewrites the event before the handler sees it (the tests duplicate or reorder records with it). */
   transformEvent?: (event: SQSEvent, info: { poller: PollerName; handler: HandlerName }) => SQSEvent | Promise<SQSEvent>;
   /** Called before each invocation (may await to delay it; throwing counts as a handler failure). */
   onBeforeInvoke?: (info: InvocationInfo) => void | Promise<void>;

@@ -53,7 +53,7 @@ export interface LocalRuntimeOptions {
   visibilityTimeoutSeconds?: number | Partial<Record<WorkQueueName, number>>;
   /** Concurrent poll loops per queue (0 = no poller for that queue). */
   pollerConcurrency?: Partial<Record<PollerName, number>>;
-  /** Fault-injection hooks passed to the pollers. */
+  /** Hooks around each poller invocation (the tests rewrite, delay or observe deliveries). */
   pollerHooks?: Pick<PollerOptions, 'transformEvent' | 'onBeforeInvoke' | 'onAfterInvoke'>;
   /** false: no pollers at all (messages stay in the queues). */
   pollers?: boolean;

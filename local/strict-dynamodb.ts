@@ -466,7 +466,7 @@ class StrictDynamo {
       return this.forward(req, body); // upstream answers the malformed request
     }
 
-    // Random faults: one draw per data-plane call. [0, t) throttles, [t, t+e/2) fails before
+    // Random failures: one draw per data-plane call. [0, t) throttles, [t, t+e/2) fails before
     // forwarding, [t+e/2, t+e) fails after the request was applied.
     const { throttleRate, errorRate } = this.options;
     const draw = this.random();

@@ -10,9 +10,3 @@ let work: WorkQueue | undefined;
 /** The table, announcing each batch it finishes on the notices topic. */
 export const queueStore = (): QueueStore => (store ??= withCompletionNotices(dynamoQueueStore, snsCompletionNotices));
 export const workQueue = (): WorkQueue => (work ??= new SqsWorkQueue());
-
-/** Forgets the adapters (tests that change the environment between runtimes). */
-export function resetAdapters(): void {
-  store = undefined;
-  work = undefined;
-}

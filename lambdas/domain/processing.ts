@@ -8,7 +8,6 @@ import { logger } from '../adapters/logger';
 import { DEFAULTS } from '../config/resources';
 import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
-import { faults } from './faults';
 import type { MemberMessage, MemberRecord } from './model';
 import type { ProcessingStore } from './ports';
 
@@ -128,16 +127,13 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
         await deps.retryLater(ids, seconds).catch((error: unknown) => logger.warn('could not shorten a retry delay', { error: error as Error }));
       }
     }
-    faults.hit('process:before-transaction');
     // Every batch is started by now (here or by another delivery).
     await store.applyTransitions(
       transitions,
       batches.map((b) => ({ ...b, started: b.started ?? new Date().toISOString() })),
     );
-    faults.hit('process:after-transaction');
   }
   for (const b of touched.values()) await store.finalizeBatch(b.customer, b.batch, b.count);
-  faults.hit('process:after-finalize');
   return [...failed];
 }
 

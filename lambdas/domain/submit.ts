@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { API_TIMEOUT_SECONDS, SCHEDULES, type QueueName } from '../config/resources';
 import { HttpError } from '../http/problem';
-import { faults } from './faults';
 import type { AssetInput, BatchRecord, MemberRecord, TaskMessage } from './model';
 import type { SubmitStore, WorkQueue } from './ports';
 
@@ -129,7 +128,6 @@ export async function submitBatch(
   }
   if ('idempotent' in result) return replay(store, work, request, result.idempotent);
   const batch = result.created;
-  faults.hit('submit:after-batch');
   await enqueue(store, work, batch, membersOf(batch, assets));
   return { status: 201, batch: { ...batch, enqueueing: false } };
 }
@@ -140,17 +138,9 @@ export async function submitBatch(
  * member may already have been processed, and an unconditional put would reset it to waiting.
  */
 async function enqueue(store: SubmitStore, work: WorkQueue, batch: BatchRecord, members: MemberRecord[], replay = false): Promise<void> {
-  if (faults.isArmed('submit:mid-members')) {
-    await store.putMembers(members.slice(0, Math.ceil(members.length / 2)));
-    faults.hit('submit:mid-members');
-  }
   if (replay) await store.putMembersIfAbsent(members);
   else await store.putMembers(members);
   const messages = members.map(({ customer, batch: b, index }) => ({ customer, batch: b, index }));
-  if (faults.isArmed('submit:mid-send')) {
-    await work.sendMembers(batch.queue, messages.slice(0, Math.ceil(messages.length / 2)));
-    faults.hit('submit:mid-send');
-  }
   await Promise.all([work.sendMembers(batch.queue, messages), work.sendTasks(supersedeTasks(batch))]);
   // Every member was written, so the processors finish the batch themselves (even before this).
   await store.markEnqueued(batch, members.length);

@@ -1,19 +1,32 @@
 /**
- * Issue 4, exactly-once accounting under faults: crashes injected at the named fault points of the
- * processing and submit paths (lambdas/domain/faults.ts; the handlers run in this process, so arming
- * here affects them), dead letters, origin timeouts, the enqueueing sweeper and Idempotency-Key
+ * Issue 4, exactly-once accounting under faults: crashes injected at named points of the
+ * processing and submit paths (test/support/fault-injection.ts wraps the store and the work queue;
+ * the handlers run in this process, so they get the wrapped adapters), dead letters, origin timeouts, the enqueueing sweeper and Idempotency-Key
  * retries. Every scenario ends with every batch finished, exact counters, the customer's queue empty
  * and `reconcileTable()` reporting zero drift.
  */
 import { QUEUES } from '../../lambdas/config/resources';
-import { faults, type FaultPoint } from '../../lambdas/domain/faults';
 import { silentLogger } from '../../local/handlers';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { faults, type FaultPoint } from '../support/fault-injection';
 import { expectNoDrift, expectSettled, listBatches, pngMember, runSweeper, waitForDrain } from '../support/faults-support';
 import { startOriginServer, type OriginServer } from '../support/origin-server';
 import { QueueClient, waitFor } from '../support/queue-client';
 
 jest.setTimeout(120_000);
+
+// Every handler of the runtime gets the store and the work queue with the fault points around them.
+jest.mock('../../lambdas/adapters', () => {
+  const actual = jest.requireActual('../../lambdas/adapters');
+  const { injectStoreFaults, injectQueueFaults } = jest.requireActual('../support/fault-injection');
+  let store: unknown;
+  let work: unknown;
+  return {
+    ...actual,
+    queueStore: () => (store ??= injectStoreFaults(actual.queueStore())),
+    workQueue: () => (work ??= injectQueueFaults(actual.workQueue())),
+  };
+});
 
 let runtime: LocalRuntime;
 let origins: OriginServer;
