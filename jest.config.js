@@ -1,12 +1,18 @@
 // Three projects (unit, infra, integration) so each can be run on its own; `npm test` runs all.
 // @swc/jest strips types fast (type-checking is `tsc --noEmit`); middy, fauxqs and other ESM-only
 // packages are transformed to CommonJS so Jest can load them.
+// Quiet output: each suite logs to test-output/logs/<project>/<name>.log (test/support/jest-setup.js)
+// and passing suites print nothing, so a green run shows only the summaries; `TEST_LOGS=stdout`
+// brings back logs on the terminal and Jest's default reporter.
+const { logsToFiles } = require('./test/support/test-logs');
+
 const esmPackages = ['@middy', 'fauxqs', 'request-filtering-agent'].join('|');
 const base = {
   transform: { '^.+\\.(t|j|mj)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
+  setupFilesAfterEnv: ['<rootDir>/test/support/jest-setup.js'],
 };
 module.exports = {
   projects: [
@@ -18,6 +24,11 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
     },
   ],
+  // The summary reporter would list the failures again after 20 suites; with passing suites silent
+  // they are already the last thing printed.
+  reporters: logsToFiles()
+    ? ['<rootDir>/test/support/quiet-reporter.js', ['summary', { summaryThreshold: Number.MAX_SAFE_INTEGER }]]
+    : ['default'],
   // Integration suites drive emulators and wait (by polling) for queues to drain.
   testTimeout: 300_000,
 };
