@@ -12,14 +12,14 @@
  * - SQS: every request counted is one billed request (all messages are far below 64 KB); the event
  *   source's ReceiveMessage / DeleteMessageBatch are included, its empty long polls are not.
  * - Lambda: requests = invocations; duration = the measured time inside each handler × the
- *   function's memory (lib/: API functions 1024 MB, authorizer 512 MB, processors
- *   QUEUES.main.memoryMiB, tasks QUEUES.tasks.memoryMiB), priced at the x86 GB-second rate given.
+ *   function's memory (FUNCTIONS in lambdas/config/functions.ts: API functions 1024 MB, authorizer
+ *   512 MB, processors 512 MB, tasks 256 MB), priced at the x86 GB-second rate given.
  *   Measured locally, where every invocation shares one Node.js event loop, so durations overstate
  *   what a Lambda (its own vCPU share per invocation) would take.
  * - API Gateway REST: one request per batch.
  * Not included: CloudWatch Logs and metrics, data transfer, fetching the origins, storage.
  */
-import { QUEUES } from '../lambdas/config/resources';
+import { FUNCTIONS } from '../lambdas/config/functions';
 
 export interface Prices {
   /** USD per million DynamoDB write request units. */
@@ -53,10 +53,10 @@ export interface MemorySizes {
 }
 
 export const DEFAULT_MEMORY: MemorySizes = {
-  submitMiB: 1024,
-  authorizerMiB: 512,
-  processorMiB: QUEUES.main.memoryMiB,
-  tasksMiB: QUEUES.tasks.memoryMiB,
+  submitMiB: FUNCTIONS['api-submit'].memoryMiB,
+  authorizerMiB: FUNCTIONS.authorizer.memoryMiB,
+  processorMiB: FUNCTIONS['process-images'].memoryMiB,
+  tasksMiB: FUNCTIONS['run-tasks'].memoryMiB,
 };
 
 /** What the benchmark measured, per member (image) unless said otherwise. */

@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { QUEUES, type WorkQueueName } from '../lambdas/config/resources';
 import type { AssetInput } from '../lambdas/domain/model';
-import { createHandlerLoader, silentLogger, type HandlerName, type HandlerRegistry, type RuntimeLogger } from '../local/handlers';
+import { FUNCTION_NAMES, type FunctionName } from '../lambdas/config/functions';
+import { createHandlerLoader, silentLogger, type HandlerRegistry, type RuntimeLogger } from '../local/handlers';
 import type { InvocationOutcome, PollerName } from '../local/pollers';
 import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, startLocalRuntime, type LocalRuntime } from '../local/runtime';
 import { startOriginServer, type OriginServer } from '../test/support/origin-server';
@@ -15,20 +16,8 @@ import type { StrictDynamoOptions } from '../local/strict-dynamodb';
 import { PartitionWrites } from './partition-writes';
 import { SdkCounters, withTag } from './sdk-counters';
 
-export const HANDLER_NAMES: readonly HandlerName[] = [
-  'authorizer',
-  'api-read',
-  'api-submit',
-  'api-test-batch',
-  'api-batch-actions',
-  'api-keys',
-  'api-operator',
-  'process-images',
-  'run-tasks',
-  'record-dead-letters',
-  'sweep-enqueueing',
-  'sample-load',
-];
+/** Every function (FUNCTIONS in lambdas/config/functions.ts). */
+export const HANDLER_NAMES: readonly FunctionName[] = FUNCTION_NAMES;
 
 /** Time spent inside each handler (what Lambda would bill, as measured here). */
 export interface HandlerTime {
@@ -92,7 +81,7 @@ const LONG_POLL_MS = 1_200;
  * The tag of an invocation: the handler's name, and for the image processor also the queue it
  * consumes (`process-images:main`, `process-images:priority`), read from the records' source ARN.
  */
-export function tagFor(name: HandlerName, event: unknown): string {
+export function tagFor(name: FunctionName, event: unknown): string {
   if (name !== 'process-images') return name;
   const arn = (event as { Records?: { eventSourceARN?: string }[] })?.Records?.[0]?.eventSourceARN ?? '';
   const queueName = arn.split(':').pop() ?? '';

@@ -3,15 +3,16 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS, FUNCTION_NAMES, FUNCTIONS } from '../lambdas/config/functions';
 import { API_TIMEOUT_SECONDS, ENV, USAGE_LIMITS, type UsageLimits } from '../lambdas/config/resources';
-import type { ApiFunctionName } from '../lambdas/config/routes';
+import { type ApiFunctionName, ROUTES } from '../lambdas/config/routes';
 import { acknowledgeFindings } from './acknowledgements';
 import { QueueApi } from './constructs/api';
 import { applyGrants, type FunctionDefaults, limitsEnvironment, type RuntimeLimits, ServiceFunction } from './constructs/functions';
 import { Monitoring, type OldestMessageAlarmAges } from './constructs/monitoring';
 import { WorkQueues } from './constructs/queues';
 import { CredentialsTable, QueueTable } from './constructs/table';
-import { DEAD_LETTER_RECORDER_TIMEOUT, Workers } from './constructs/workers';
+import { Workers } from './constructs/workers';
 
 /** Stack output names (`aws cloudformation describe-stacks` → Outputs[].OutputKey). */
 export const OUTPUTS = {
@@ -73,12 +74,12 @@ export interface ImageQueueStackProps extends StackProps {
   /**
    * Timeout of the API functions, at most 29 s (API Gateway gives up then anyway; recovery of
    * interrupted submits relies on it).
-   * @default Duration.seconds(29)
+   * @default - their `FUNCTIONS` timeout (lambdas/config/functions.ts): API_TIMEOUT_SECONDS, 29 s
    */
   readonly apiTimeout?: Duration;
   /**
    * Memory of the API functions (submit parses and writes batches of up to `maxBatchSize`).
-   * @default 1024
+   * @default - their `FUNCTIONS` memory (lambdas/config/functions.ts): 1024
    */
   readonly apiMemoryMiB?: number;
   /**
@@ -118,14 +119,11 @@ export class ImageQueueStack extends Stack {
     }
     const removalPolicy = (props.retain ?? retainFromContext(this)) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
+    // Timeout, memory and each function's own variables come from FUNCTIONS (ServiceFunction).
     const defaults: FunctionDefaults = {
       tracing: props.tracing ?? false,
       removalPolicy,
-      environment: {
-        ...limitsEnvironment(props.limits),
-        // Only the local runtime may fetch loopback/private origins.
-        [ENV.allowPrivateOrigins]: 'false',
-      },
+      environment: limitsEnvironment(props.limits),
     };
 
     this.table = new QueueTable(this, 'Data', { removalPolicy });
@@ -133,7 +131,7 @@ export class ImageQueueStack extends Stack {
     this.credentials = new CredentialsTable(this, 'Credentials', { removalPolicy });
     this.queues = new WorkQueues(this, 'Queues', {
       removalPolicy,
-      deadLetterVisibilityTimeout: Duration.seconds(DEAD_LETTER_RECORDER_TIMEOUT.toSeconds() * 6),
+      deadLetterVisibilityTimeout: Duration.seconds(DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS),
     });
     const { main, priority, tasks } = this.queues.queues;
 
@@ -153,30 +151,16 @@ export class ImageQueueStack extends Stack {
       removalPolicy,
     });
 
-    const apiFunction = (fnId: string, handler: ApiFunctionName | 'authorizer', extra: { timeout?: Duration; memoryMiB?: number } = {}) =>
-      new ServiceFunction(this, fnId, {
-        ...defaults,
-        handler,
-        timeout: extra.timeout ?? props.apiTimeout ?? Duration.seconds(API_TIMEOUT_SECONDS),
-        memoryMiB: extra.memoryMiB ?? props.apiMemoryMiB ?? 1024,
-      });
-
-    const apiRead = apiFunction('ApiRead', 'api-read');
-    const apiOperator = apiFunction('ApiOperator', 'api-operator');
-    const apiSubmit = apiFunction('ApiSubmit', 'api-submit');
-    const apiTestBatch = apiFunction('ApiTestBatch', 'api-test-batch');
-    const apiBatchActions = apiFunction('ApiBatchActions', 'api-batch-actions');
-    const apiKeys = apiFunction('ApiKeys', 'api-keys');
-    this.authorizerFunction = apiFunction('Authorizer', 'authorizer', { timeout: Duration.seconds(10), memoryMiB: 512 });
-
-    this.apiFunctions = {
-      'api-read': apiRead,
-      'api-submit': apiSubmit,
-      'api-test-batch': apiTestBatch,
-      'api-batch-actions': apiBatchActions,
-      'api-keys': apiKeys,
-      'api-operator': apiOperator,
-    };
+    // One function per `fn` of ROUTES, with its FUNCTIONS settings (the stack props may narrow them).
+    const apiFunctionNames = FUNCTION_NAMES.filter((name) => ROUTES.some((route) => route.fn === name)) as ApiFunctionName[];
+    this.apiFunctions = Object.fromEntries(
+      apiFunctionNames.map((name) => [
+        name,
+        new ServiceFunction(this, FUNCTIONS[name].id, { ...defaults, handler: name, timeout: props.apiTimeout, memoryMiB: props.apiMemoryMiB }),
+      ]),
+    ) as Record<ApiFunctionName, ServiceFunction>;
+    const apiKeys = this.apiFunctions['api-keys'];
+    this.authorizerFunction = new ServiceFunction(this, FUNCTIONS.authorizer.id, { ...defaults, handler: 'authorizer' });
 
     this.workers = new Workers(this, 'Workers', { queues: this.queues, defaults });
 
@@ -260,16 +244,6 @@ export class ImageQueueStack extends Stack {
 
   /** Every function of the stack. */
   allFunctions(): ServiceFunction[] {
-    const { processors, runTasks, recordDeadLetters, sweepEnqueueing, sampleLoad } = this.workers;
-    return [
-      ...Object.values(this.apiFunctions),
-      this.authorizerFunction,
-      processors.main,
-      processors.priority,
-      runTasks,
-      recordDeadLetters,
-      sweepEnqueueing,
-      sampleLoad,
-    ];
+    return [...Object.values(this.apiFunctions), this.authorizerFunction, ...this.workers.functions];
   }
 }

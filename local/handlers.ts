@@ -1,15 +1,13 @@
 /**
  * How the local runtime finds and calls the Lambda handlers: file names under `lambdas/handlers/`,
  * lazy loading (so `process.env` is set before any handler module runs), an injectable registry for
- * tests, and a fake Lambda `Context`.
+ * tests, and a fake Lambda `Context` with the function's timeout and memory from `FUNCTIONS`
+ * (lambdas/config/functions.ts), as the stack deploys it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { FunctionName } from '../lambdas/config/grants';
-
-/** Every Lambda entry point the runtime may call (files `lambdas/handlers/<name>.ts` exporting `handler`). */
-export type HandlerName = FunctionName;
+import { FUNCTIONS, type FunctionName } from '../lambdas/config/functions';
 
 /** The Lambda function name of the invocation running now (for tests that record AWS calls per function). */
 const invocation = new AsyncLocalStorage<string>();
@@ -22,9 +20,9 @@ export function currentFunctionName(): string | undefined {
 export type LambdaHandler = (event: any, context: Context) => unknown;
 
 /** Handlers to use instead of the modules under `lambdas/handlers/` (tests, benchmarks). */
-export type HandlerRegistry = Partial<Record<HandlerName | (string & {}), LambdaHandler>>;
+export type HandlerRegistry = Partial<Record<FunctionName | (string & {}), LambdaHandler>>;
 
-export type HandlerLoader = (name: HandlerName) => Promise<LambdaHandler>;
+export type HandlerLoader = (name: FunctionName) => Promise<LambdaHandler>;
 
 /**
  * Returns a loader that prefers `registry` and otherwise imports `lambdas/handlers/<name>` on first
@@ -45,7 +43,7 @@ export function createHandlerLoader(registry: HandlerRegistry = {}): HandlerLoad
   };
 }
 
-async function importHandler(name: HandlerName): Promise<LambdaHandler> {
+async function importHandler(name: FunctionName): Promise<LambdaHandler> {
   let mod: { handler?: unknown; default?: { handler?: unknown } };
   try {
     mod = await import(`../lambdas/handlers/${name}`);
@@ -77,6 +75,22 @@ export function fakeContext(functionName: string, timeoutSeconds: number, memory
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * Invokes function `fn` as Lambda would: a context named `<prefix>-<fn>` with its `FUNCTIONS`
+ * timeout and memory, and that timeout as the deadline (or `deadlineMs` if sooner: API Gateway's
+ * integration timeout).
+ */
+export function invokeFunction<T>(
+  fn: FunctionName,
+  handler: LambdaHandler,
+  event: unknown,
+  options: { prefix: string; deadlineMs?: number },
+): Promise<T> {
+  const { timeoutSeconds, memoryMiB } = FUNCTIONS[fn];
+  const context = fakeContext(`${options.prefix}-${fn}`, timeoutSeconds, memoryMiB);
+  return invokeWithTimeout<T>(handler, event, context, Math.min(timeoutSeconds * 1000, options.deadlineMs ?? Infinity));
 }
 
 /** Calls a handler with a deadline, like Lambda's timeout (the handler's promise keeps running). */

@@ -16,29 +16,21 @@ import type {
   APIGatewayProxyResult,
   APIGatewayTokenAuthorizerEvent,
 } from 'aws-lambda';
-import { DEFAULTS, ENV } from '../lambdas/config/resources';
+import { API_TIMEOUT_SECONDS, DEFAULTS, ENV } from '../lambdas/config/resources';
 import { settings } from '../lambdas/config/settings';
 import { allowedMethods, findRoute, matchResource, withHead, type Route } from '../lambdas/config/routes';
-import { errorResponse } from '../lambdas/http/problem';
-import {
-  consoleLogger,
-  fakeContext,
-  invokeWithTimeout,
-  type HandlerLoader,
-  type HandlerName,
-  type RuntimeLogger,
-} from './handlers';
+import { errorResponse, WWW_AUTHENTICATE } from '../lambdas/http/problem';
+import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
 import { UsageMeter, type LimitVerdict, type LocalUsageLimits } from './usage-limits';
 
 export const LOCAL_STAGE = 'local';
 export const LOCAL_API_ID = 'local';
 export const LOCAL_ACCOUNT = '000000000000';
-export const WWW_AUTHENTICATE = 'Basic realm="image-queue", Bearer';
 /** The 429 details, as the stack's gateway responses word them (lib/constructs/api.ts). */
 export const THROTTLE_DETAIL = 'Too many requests; retry later.';
 export const QUOTA_DETAIL = "This key's request quota for the period is spent.";
 /** API Gateway's integration timeout (29 s): a slower handler answers 504. */
-export const INTEGRATION_TIMEOUT_MS = 29_000;
+export const INTEGRATION_TIMEOUT_MS = API_TIMEOUT_SECONDS * 1000;
 
 export interface HttpAdapterOptions {
   loadHandler: HandlerLoader;
@@ -371,12 +363,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
       let output: APIGatewayAuthorizerResult;
       try {
         const handler = await options.loadHandler('authorizer');
-        output = await invokeWithTimeout<APIGatewayAuthorizerResult>(
-          handler,
-          event,
-          fakeContext(`${prefix}-authorizer`, 30),
-          30_000,
-        );
+        output = await invokeFunction<APIGatewayAuthorizerResult>('authorizer', handler, event, { prefix });
       } catch (err) {
         if ((err as Error)?.message === 'Unauthorized') throw unauthorized('The credentials are not valid.');
         logger.error(`authorizer failed (request ${requestId})`, err);
@@ -443,11 +430,11 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
       authorizer,
     });
     let result: unknown;
-    const fn: HandlerName = route.fn;
+    const fn = route.fn;
     try {
       const handler = await options.loadHandler(fn);
-      const timeoutMs = options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS;
-      result = await invokeWithTimeout(handler, event, fakeContext(`${prefix}-${fn}`, timeoutMs / 1000), timeoutMs);
+      // The function's own timeout (FUNCTIONS), cut short by API Gateway's integration timeout.
+      result = await invokeFunction(fn, handler, event, { prefix, deadlineMs: options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS });
     } catch (err) {
       logger.error(`${fn} failed on ${method} ${url.pathname} (request ${requestId})`, err);
       const timedOut = (err as Error)?.message?.startsWith('Task timed out');

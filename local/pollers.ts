@@ -2,7 +2,8 @@
  * Emulates Lambda's SQS event source mapping: concurrent long-poll loops per queue that build an
  * `SQSEvent`, invoke the consumer and delete what succeeded, honouring `batchItemFailures`
  * (ReportBatchItemFailures) with AWS's rules. Redelivery and dead-lettering are the emulator's job
- * (visibility timeout + RedrivePolicy), exactly as on AWS.
+ * (visibility timeout + RedrivePolicy), exactly as on AWS. Which function consumes which queue, in
+ * batches of how many, is `CONSUMERS` (lambdas/config/functions.ts), as in the stack.
  */
 import { setMaxListeners } from 'node:events';
 import {
@@ -14,38 +15,24 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
-import { QUEUES, type QueueName, type WorkQueueName } from '../lambdas/config/resources';
-import {
-  consoleLogger,
-  fakeContext,
-  invokeWithTimeout,
-  type HandlerLoader,
-  type HandlerName,
-  type RuntimeLogger,
-} from './handlers';
-import { DLQ_URL_ENV } from './provision';
+import { CONSUMERS, EVENT_SOURCES, type EventSourceName, type FunctionName, urlEnvOf } from '../lambdas/config/functions';
+import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
 
 /**
- * The dead-letter queues that have a consumer: the member ones. The tasks dead-letter queue has
- * none (as in the CDK stack): a task that kept failing stays there to be inspected and redriven.
+ * One poller per event source of `CONSUMERS`: the work queues and the member dead-letter queues.
+ * The tasks dead-letter queue has none (as in the CDK stack): a task that kept failing stays there
+ * to be inspected and redriven.
  */
-export type DeadLetterPollerName = `${QueueName}-dlq`;
-export type PollerName = WorkQueueName | DeadLetterPollerName;
+export type PollerName = EventSourceName;
 
-/** Which handler consumes each queue (as the CDK stack wires them). */
-export const CONSUMERS: Record<PollerName, HandlerName> = {
-  main: 'process-images',
-  priority: 'process-images',
-  tasks: 'run-tasks',
-  'main-dlq': 'record-dead-letters',
-  'priority-dlq': 'record-dead-letters',
-};
+/** The table the pollers run from (the stack's event source mappings read the same). */
+export { CONSUMERS };
 
-export const POLLER_NAMES = Object.keys(CONSUMERS) as PollerName[];
+export const POLLER_NAMES: readonly PollerName[] = EVENT_SOURCES;
 
 export interface InvocationInfo {
   poller: PollerName;
-  handler: HandlerName;
+  handler: FunctionName;
   event: SQSEvent;
 }
 
@@ -59,18 +46,18 @@ export interface InvocationOutcome extends InvocationInfo {
 
 export interface PollerOptions {
   sqs: SQSClient;
-  /** Environment returned by provision() (queue URLs by ENV name and DLQ_URL_ENV). */
+  /** Environment returned by provision() (every queue's URL by its ENV name, dead-letter queues' included). */
   env: Record<string, string>;
   loadHandler: HandlerLoader;
   region?: string;
-  /** Loops per queue; default min(QUEUES[q].maxConcurrency, 4) for work queues, 1 for DLQs. */
+  /** Loops per queue; default min(CONSUMERS[q].maxConcurrency, 4), or 1 where it has none (the DLQs). */
   concurrency?: Partial<Record<PollerName, number>>;
   /** Only these pollers are started (default all). */
   only?: PollerName[];
   /** Long-poll wait in seconds (default 1, so stop() is quick). */
   waitTimeSeconds?: number;
   /** Rewrites the event before the handler sees it (the tests duplicate or reorder records with it). */
-  transformEvent?: (event: SQSEvent, info: { poller: PollerName; handler: HandlerName }) => SQSEvent | Promise<SQSEvent>;
+  transformEvent?: (event: SQSEvent, info: { poller: PollerName; handler: FunctionName }) => SQSEvent | Promise<SQSEvent>;
   /** Called before each invocation (may await to delay it; throwing counts as a handler failure). */
   onBeforeInvoke?: (info: InvocationInfo) => void | Promise<void>;
   /** Called after each invocation with what was deleted. */
@@ -149,15 +136,9 @@ export function recordsToDelete(records: SQSRecord[], response: unknown): SQSRec
 }
 
 function queueUrlFor(name: PollerName, env: Record<string, string>): string {
-  const url = name.endsWith('-dlq')
-    ? env[DLQ_URL_ENV[name.slice(0, -4) as WorkQueueName]]
-    : env[QUEUES[name as WorkQueueName].urlEnv];
+  const url = env[urlEnvOf(name)];
   if (!url) throw new Error(`no queue URL for poller ${name} in the environment`);
   return url;
-}
-
-function definitionFor(name: PollerName) {
-  return QUEUES[(name.endsWith('-dlq') ? name.slice(0, -4) : name) as WorkQueueName];
 }
 
 export async function startPollers(options: PollerOptions): Promise<Pollers> {
@@ -216,8 +197,7 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
   }
 
   async function invoke(name: PollerName, url: string, event: SQSEvent): Promise<void> {
-    const handlerName = CONSUMERS[name];
-    const definition = definitionFor(name);
+    const handlerName = CONSUMERS[name].fn;
     const info: InvocationInfo = { poller: name, handler: handlerName, event };
     invocations[name] += 1;
     let response: unknown;
@@ -227,12 +207,7 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
       info.event = event;
       await options.onBeforeInvoke?.(info);
       const handler = await options.loadHandler(handlerName);
-      response = await invokeWithTimeout(
-        handler,
-        event,
-        fakeContext(`${prefix}-${handlerName}`, definition.processorTimeoutSeconds, definition.memoryMiB),
-        definition.processorTimeoutSeconds * 1000,
-      );
+      response = await invokeFunction(handlerName, handler, event, { prefix });
     } catch (err) {
       error = err;
       logger.error(`${handlerName} failed on ${name} (${event.Records.length} records; they will be redelivered)`, err);
@@ -249,7 +224,7 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
   }
 
   async function loop(name: PollerName, url: string, arn: string): Promise<void> {
-    const batchSize = definitionFor(name).batchSize;
+    const batchSize = CONSUMERS[name].batchSize;
     let failures = 0;
     while (!stopped) {
       const gate = paused.get(name);
@@ -296,8 +271,8 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
 
   const loops: Promise<void>[] = [];
   for (const q of queues) {
-    const isDlq = q.name.endsWith('-dlq');
-    const n = options.concurrency?.[q.name] ?? (isDlq ? 1 : Math.min(definitionFor(q.name).maxConcurrency, 4));
+    const cap = CONSUMERS[q.name].maxConcurrency;
+    const n = options.concurrency?.[q.name] ?? (cap === undefined ? 1 : Math.min(cap, 4));
     for (let i = 0; i < n; i += 1) loops.push(loop(q.name, q.url, q.arn));
   }
 

@@ -20,6 +20,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS } from '../lambdas/config/functions';
 import {
   CREDENTIALS_TABLE,
   DEAD_LETTER_RETENTION_DAYS,
@@ -39,13 +40,10 @@ export interface LocalCredentials {
   sessionToken?: string;
 }
 
-/** Local-only environment variables holding each work queue's dead-letter queue URL (e.g. MAIN_DLQ_URL). */
+/** The variables holding each work queue's dead-letter queue URL (e.g. MAIN_DLQ_URL). */
 export const DLQ_URL_ENV = Object.fromEntries(
-  (Object.keys(QUEUES) as WorkQueueName[]).map((q) => [q, QUEUES[q].urlEnv.replace(/_QUEUE_URL$/, '_DLQ_URL')]),
+  (Object.keys(QUEUES) as WorkQueueName[]).map((q) => [q, QUEUES[q].deadLetterUrlEnv]),
 ) as Record<WorkQueueName, string>;
-
-/** Visibility timeout of the dead-letter queues (read by record-dead-letters) unless overridden. */
-const DLQ_VISIBILITY_TIMEOUT_SECONDS = 60;
 
 export interface ProvisionOptions {
   dynamoEndpoint: string;
@@ -97,7 +95,8 @@ function dlqVisibility(options: ProvisionOptions): number {
   const v = options.visibilityTimeoutSeconds;
   if (typeof v === 'number') return v;
   const given = Object.values(v ?? {}).filter((n): n is number => typeof n === 'number');
-  return given.length > 0 ? Math.min(...given) : DLQ_VISIBILITY_TIMEOUT_SECONDS;
+  // As on AWS: 6 × the timeout of record-dead-letters, which consumes them.
+  return given.length > 0 ? Math.min(...given) : DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,19 +1,13 @@
 /**
- * The scheduled jobs (EventBridge rules on AWS) as unref'd timers, with `runNow` for tests.
+ * The scheduled jobs (EventBridge rules on AWS) as unref'd timers, with `runNow` for tests: which
+ * function runs every how many minutes is `SCHEDULES` (lambdas/config/functions.ts), as in the stack.
  */
 import { randomUUID } from 'node:crypto';
 import type { ScheduledEvent } from 'aws-lambda';
-import { SCHEDULES } from '../lambdas/config/resources';
-import { consoleLogger, fakeContext, invokeWithTimeout, type HandlerLoader, type HandlerName, type RuntimeLogger } from './handlers';
+import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from '../lambdas/config/functions';
+import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
 
-export type ScheduleName = keyof typeof SCHEDULES;
-
-export const SCHEDULE_HANDLERS: Record<ScheduleName, HandlerName> = {
-  sweepEnqueueing: 'sweep-enqueueing',
-  sampleLoad: 'sample-load',
-};
-
-const SCHEDULE_TIMEOUT_SECONDS = 300;
+export type { ScheduleName };
 
 export interface ScheduleOptions {
   loadHandler: HandlerLoader;
@@ -55,15 +49,10 @@ export function startSchedules(options: ScheduleOptions): Schedules {
   let stopped = false;
 
   function run(name: ScheduleName): Promise<unknown> {
-    const fn = SCHEDULE_HANDLERS[name];
+    const fn = SCHEDULES[name].fn;
     const p = (async () => {
       const handler = await options.loadHandler(fn);
-      return invokeWithTimeout(
-        handler,
-        scheduledEvent(name, region),
-        fakeContext(`${prefix}-${fn}`, SCHEDULE_TIMEOUT_SECONDS),
-        SCHEDULE_TIMEOUT_SECONDS * 1000,
-      );
+      return invokeFunction(fn, handler, scheduledEvent(name, region), { prefix });
     })();
     const tracked = p.finally(() => {
       if (running.get(name) === tracked) running.delete(name);
@@ -73,11 +62,11 @@ export function startSchedules(options: ScheduleOptions): Schedules {
   }
 
   if (options.enabled !== false) {
-    for (const name of Object.keys(SCHEDULES) as ScheduleName[]) {
+    for (const name of SCHEDULE_NAMES) {
       const period = options.periodMs?.[name] ?? SCHEDULES[name].everyMinutes * 60_000;
       const timer = setInterval(() => {
         if (stopped || running.has(name)) return; // no overlapping runs
-        run(name).catch((err) => logger.error(`scheduled ${SCHEDULE_HANDLERS[name]} failed`, err));
+        run(name).catch((err) => logger.error(`scheduled ${SCHEDULES[name].fn} failed`, err));
       }, period);
       timer.unref();
       timers.push(timer);

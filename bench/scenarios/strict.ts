@@ -27,7 +27,7 @@
 import { performance } from 'node:perf_hooks';
 import { resetClients, SERVICE_ENDPOINT_ENV } from '../../lambdas/adapters/aws-clients';
 import { BATCH_COUNTER_SHARDS, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/adapters/dynamo/counters';
-import { MEMBER_PARTITIONS } from '../../lambdas/domain/model';
+import { MEMBER_PARTITIONS } from '../../lambdas/adapters/dynamo/keys';
 import type { QueueName } from '../../lambdas/config/resources';
 import { DEFAULT_STRICT_OPTIONS, type StrictDynamoOptions, type StrictDynamoProxy, type StrictStats } from '../../local/strict-dynamodb';
 import { assets, collectionBody, type Harness } from '../harness';

@@ -19,7 +19,7 @@ import { settings } from '../config/settings';
 import { hashSecret, KEY_PATTERN, newKeyPair, normalisePrivileges } from '../domain/auth';
 import { dynamoDocument } from './aws-clients';
 import { runTransaction } from './dynamo/transactions';
-import { logger } from './logger';
+import { logger } from '../observability/logger';
 
 /** The credentials table's key scheme. */
 const credentialKeys = {

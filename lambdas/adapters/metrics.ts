@@ -16,7 +16,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS, type OriginFailureKind } from '../config/metrics';
 import type { ProcessingStore } from '../domain/ports';
-import { logger } from './logger';
+import { logger } from '../observability/logger';
 
 let instance: Metrics | undefined;
 

@@ -11,7 +11,7 @@ import type { BatchRecord } from '../domain/model';
 import { completionNotice } from '../domain/notices';
 import type { CompletionNotices, NoticeStore, ProcessingStore } from '../domain/ports';
 import { sns } from './aws-clients';
-import { logger } from './logger';
+import { logger } from '../observability/logger';
 
 const batchUrl = (b: BatchRecord) => `${settings.apiBaseUrl()}/customers/${b.customer}/queue/batches/${b.batch}`;
 

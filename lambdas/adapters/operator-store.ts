@@ -24,8 +24,8 @@ import type { QueueName } from '../config/resources';
 import { TABLE } from '../config/resources';
 import { settings } from '../config/settings';
 import { inParallel } from '../domain/async';
-import { keys } from '../domain/model';
 import { batchViews } from './dynamo/counters';
+import { keys, submittedFromOpenKey } from './dynamo/keys';
 import { getItems } from './dynamo/table';
 import {
   loadPoint,
@@ -33,7 +33,6 @@ import {
   OPERATOR_QUEUES,
   pageLinks,
   pageOf,
-  submittedFromOpenKey,
   windowSlices,
   zeroLoad,
   type LoadCounts,

@@ -17,6 +17,7 @@ import * as net from 'node:net';
 import { imageSize } from 'image-size';
 import ipaddr from 'ipaddr.js';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
+import type { IngestResult } from '../domain/processing';
 
 export interface IngestOptions {
   /** Bound on the whole operation: connect, headers, redirects and body. */
@@ -28,10 +29,6 @@ export interface IngestOptions {
   /** Redirects followed before giving up (default 3). */
   maxRedirects?: number;
 }
-
-export type IngestResult =
-  | { ok: true; width: number; height: number; mediaType: string; contentLength: number }
-  | { ok: false; error: string; retryable: boolean };
 
 export const DEFAULT_MAX_REDIRECTS = 3;
 

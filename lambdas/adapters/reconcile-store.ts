@@ -5,7 +5,8 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { settings } from '../config/settings';
-import { keys, type MemberRecord } from '../domain/model';
+import type { MemberRecord } from '../domain/model';
+import { keys } from './dynamo/keys';
 import { reconcileCounters, type Drift } from '../domain/reconcile';
 import { dynamoDocument } from './aws-clients';
 import { batchView, customerView } from './dynamo/counters';

@@ -4,21 +4,11 @@
  * handlers make through the local runtime and checks it against the same table, so a missing
  * grant fails a test here instead of an AccessDenied on AWS, and an unused one is noticed.
  *
- * The queue consumers' receive/delete/visibility rights come from their event sources (the stack
- * grants them with the mapping), not from this table.
+ * The queue consumers' receive/delete rights come from their event sources (`CONSUMERS` in
+ * functions.ts; the stack grants them with the mapping), not from this table.
  */
+import type { FunctionName } from './functions';
 import type { WorkQueueName } from './resources';
-import type { ApiFunctionName } from './routes';
-
-/** Every Lambda entry point (files `lambdas/handlers/<name>.ts` exporting `handler`). */
-export type FunctionName =
-  | ApiFunctionName
-  | 'authorizer'
-  | 'process-images'
-  | 'run-tasks'
-  | 'record-dead-letters'
-  | 'sweep-enqueueing'
-  | 'sample-load';
 
 /**
  * DynamoDB actions as IAM names them. A TransactWriteItems needs the action of each item it holds

@@ -1,6 +1,7 @@
 /**
  * The one source of truth for everything both the CDK stack and the local runtime need:
- * environment variable names, the table's keys and indexes, queue settings and limits.
+ * environment variable names, the table's keys and indexes, queue settings and limits. Which
+ * function consumes which queue, with what timeout and memory, and the schedules: functions.ts.
  * Nothing here may import from aws-cdk-lib or the AWS SDK: it is plain data.
  */
 
@@ -12,6 +13,13 @@ export const ENV = {
   mainQueueUrl: 'MAIN_QUEUE_URL',
   priorityQueueUrl: 'PRIORITY_QUEUE_URL',
   tasksQueueUrl: 'TASKS_QUEUE_URL',
+  /**
+   * Dead-letter queue URLs, given to the function consuming each (how it tells which queue a
+   * record came from); the local runtime sets all three.
+   */
+  mainDeadLetterQueueUrl: 'MAIN_DLQ_URL',
+  priorityDeadLetterQueueUrl: 'PRIORITY_DLQ_URL',
+  tasksDeadLetterQueueUrl: 'TASKS_DLQ_URL',
   /** Largest number of members one POST may carry. */
   maxBatchSize: 'MAX_BATCH_SIZE',
   /** Largest `size` a customer's queue may reach before submits answer 503. */
@@ -42,6 +50,12 @@ export const ENV = {
    * callers cannot turn requests into SQS calls (default 3; 0 turns the cache off).
    */
   queueCountsCacheSeconds: 'QUEUE_COUNTS_CACHE_SECONDS',
+  /**
+   * Seconds the authorizer remembers, per container, that a header's secret matched a stored hash,
+   * so scrypt runs once per container (default 300; 0 verifies every time). The key item is read
+   * on every request whatever this says, so revocation is immediate.
+   */
+  authCacheSeconds: 'AUTH_CACHE_SECONDS',
   /**
    * Seconds before a member is tried again after a transient origin failure (refused, timed out,
    * 5xx); each further failure triples the delay, up to TRANSIENT_RETRY_MAX_SECONDS.
@@ -81,6 +95,7 @@ export const DEFAULTS = {
   transientRetrySeconds: 5,
   transientRetryMaxSeconds: 900,
   queueCountsCacheSeconds: 3,
+  authCacheSeconds: 300,
   pageSize: 100,
   maxPageSize: 500,
 } as const;
@@ -169,57 +184,46 @@ export interface QueueDefinition {
   id: string;
   /** Environment variable holding the queue URL. */
   urlEnv: EnvName;
-  /** Processor Lambda timeout. */
-  processorTimeoutSeconds: number;
-  /** ≥ 6 × processor timeout (AWS guidance for Lambda event sources). */
+  /** Environment variable holding its dead-letter queue's URL. */
+  deadLetterUrlEnv: EnvName;
+  /**
+   * ≥ 6 × the timeout of the function consuming it (AWS guidance for Lambda event sources; which
+   * function that is, and its timeout: CONSUMERS and FUNCTIONS in functions.ts).
+   */
   visibilityTimeoutSeconds: number;
   /**
    * Receives before a message goes to the dead-letter queue: at least 5, AWS's guidance for queues
    * consumed by Lambda, whose poller can receive a message and lose it to throttling or scaling.
    */
   maxReceiveCount: number;
-  /** Records per Lambda invocation. */
-  batchSize: number;
-  /** Concurrent Lambda invocations for this event source (2–1000). */
-  maxConcurrency: number;
-  /** Processor memory in MB. */
-  memoryMiB: number;
 }
 
 /**
- * The work queues. The main queue's processor is capped by `maxConcurrency` so that a backlog there
- * can never take the capacity the priority queue needs; the priority queue gets its own processor.
+ * The work queues: members of main-queue and priority-queue batches, and the tasks (supersede
+ * checks). Who consumes each, in batches of how many, at what concurrency: `CONSUMERS` in
+ * functions.ts.
  */
 export const QUEUES: Record<WorkQueueName, QueueDefinition> = {
   main: {
     id: 'Main',
     urlEnv: ENV.mainQueueUrl,
-    processorTimeoutSeconds: 60,
+    deadLetterUrlEnv: ENV.mainDeadLetterQueueUrl,
     visibilityTimeoutSeconds: 360,
     maxReceiveCount: 5,
-    batchSize: 10,
-    maxConcurrency: 20,
-    memoryMiB: 512,
   },
   priority: {
     id: 'Priority',
     urlEnv: ENV.priorityQueueUrl,
-    processorTimeoutSeconds: 60,
+    deadLetterUrlEnv: ENV.priorityDeadLetterQueueUrl,
     visibilityTimeoutSeconds: 360,
     maxReceiveCount: 5,
-    batchSize: 10,
-    maxConcurrency: 10,
-    memoryMiB: 512,
   },
   tasks: {
     id: 'Tasks',
     urlEnv: ENV.tasksQueueUrl,
-    processorTimeoutSeconds: 60,
+    deadLetterUrlEnv: ENV.tasksDeadLetterQueueUrl,
     visibilityTimeoutSeconds: 360,
     maxReceiveCount: 5,
-    batchSize: 10,
-    maxConcurrency: 5,
-    memoryMiB: 256,
   },
 };
 
@@ -236,11 +240,3 @@ export const DEAD_LETTER_RETENTION_DAYS = 14;
 
 /** API Gateway's integration timeout, and so the longest an API handler can run. */
 export const API_TIMEOUT_SECONDS = 29;
-
-/** Scheduled jobs (EventBridge on AWS, timers in the local runtime). */
-export const SCHEDULES = {
-  /** Re-sends messages of batches whose submit handler died before enqueueing every member. */
-  sweepEnqueueing: { everyMinutes: 1, staleAfterSeconds: 120 },
-  /** Records one load sample per customer and queue. */
-  sampleLoad: { everyMinutes: 1, retentionDays: 35 },
-} as const;

@@ -2,6 +2,7 @@
  * Runtime settings read from the environment at call time (not module load), so the local runtime
  * and tests can set variables before the first invocation.
  */
+import { type EventSourceName, urlEnvOf } from './functions';
 import { DEFAULTS, ENV } from './resources';
 
 function intFromEnv(name: string, fallback: number): number {
@@ -46,4 +47,8 @@ export const settings = {
   noticesTopicArn: () => process.env[ENV.noticesTopicArn] || undefined,
   apiBaseUrl: () => (process.env[ENV.apiBaseUrl] ?? '').replace(/\/$/, ''),
   queueCountsCacheSeconds: () => intFromEnv(ENV.queueCountsCacheSeconds, DEFAULTS.queueCountsCacheSeconds),
+  /** Seconds the authorizer remembers a verified secret; 0 (or less) verifies every time. */
+  authCacheSeconds: () => Math.max(0, intFromEnv(ENV.authCacheSeconds, DEFAULTS.authCacheSeconds)),
+  /** The URL of a queue this function consumes, if it was given (see `urlEnvOf`); undefined otherwise. */
+  eventSourceUrl: (source: EventSourceName) => process.env[urlEnvOf(source)] || undefined,
 };

@@ -12,15 +12,15 @@ export interface Credentials {
 }
 
 /**
- * Who a verified credential belongs to. Structurally the same as `Principal` in `http/api.ts`
- * (which the API handlers rebuild from the authorizer context).
+ * Who is calling: the owner of a verified credential. The authorizer establishes it; the API
+ * handlers read it back from the authorizer context (`principalOf` in http/api.ts).
  */
-export interface AuthPrincipal {
+export interface Principal {
   key: string;
   admin: boolean;
   /** The customer a customer key belongs to (absent for admin keys). */
   customer?: number;
-  /** What a customer key may do (admin keys may do everything). */
+  /** What the key may do; absent means every privilege (admin keys may do everything). */
   privileges?: readonly Privilege[];
 }
 
@@ -209,8 +209,8 @@ export interface AuthContext {
   /** Comma-separated privileges ('read,submit,manage' for admin keys). */
   privileges: string;
   /**
-   * Why this request is refused, or a generic sentence when it is allowed: API Gateway's 403
-   * response quotes it (`$context.authorizer.denied`), so it holds no quote or backslash.
+   * Why this request is refused, or a generic sentence when it is allowed: API Gateway's
+   * access-denied response quotes it (`$context.authorizer.denied`), so it holds no quote or backslash.
    */
   denied: string;
 }
@@ -240,7 +240,7 @@ function routeResource(base: string, method: string, resource: string, customer:
  *   C and `/queue/status` are admin-only. (`GET /queue` is public and has no authorizer.)
  * In resource ARNs `*` matches any run of characters, slashes included.
  */
-export function policyFor(principal: AuthPrincipal, methodArn: string): PolicyDocument {
+export function policyFor(principal: Principal, methodArn: string): PolicyDocument {
   const { prefix, stage } = parseMethodArn(methodArn);
   const base = `${prefix}/${stage}`;
   let resources: string[];
@@ -267,10 +267,10 @@ export function policyFor(principal: AuthPrincipal, methodArn: string): PolicyDo
 export const GENERIC_DENIAL = 'These credentials do not allow this request.';
 
 /**
- * Why the policy refuses this very request (the method ARN of the call), in words for the 403
- * body; undefined when it is allowed. API Gateway shows it through the `denied` context value.
+ * Why the policy refuses this very request (the method ARN of the call), in words for the
+ * refusal's body; undefined when it is allowed. API Gateway shows it through the `denied` context value.
  */
-export function denialReason(principal: AuthPrincipal, methodArn: string): string | undefined {
+export function denialReason(principal: Principal, methodArn: string): string | undefined {
   if (principal.admin) return undefined;
   const [, , method, ...rest] = methodArn.split('/');
   const path = `/${rest.join('/')}`;
@@ -290,7 +290,7 @@ export function denialReason(principal: AuthPrincipal, methodArn: string): strin
 }
 
 /** The authorizer context for a principal and this request (API Gateway context values must be scalars). */
-export function authContext(principal: AuthPrincipal, methodArn: string): AuthContext {
+export function authContext(principal: Principal, methodArn: string): AuthContext {
   return {
     key: principal.key,
     admin: principal.admin ? 'true' : 'false',

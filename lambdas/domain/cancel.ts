@@ -6,31 +6,27 @@
  * so the customer's counters drop at once, and finishes the batch when nothing remains.
  */
 import { chunk, inParallel } from './async';
+import { BatchNotFoundError, ConflictError } from './errors';
 import type { BatchRecord } from './model';
 import type { CancelStore } from './ports';
 
 /** Members read and moved per step (four transactions' worth). */
 const CANCEL_STEP = 96;
 
-export type CancelOutcome =
-  | { kind: 'notFound' }
-  /** The batch had finished before it could be cancelled. */
-  | { kind: 'finished'; batch: BatchRecord }
-  | { kind: 'cancelled'; batch: BatchRecord };
-
 /**
- * Cancels the batch; a second call finds it cancelled and answers the same way. Members left when
- * `deadline` (epoch ms) passes are cancelled by the processors as their messages arrive.
+ * Cancels the batch and returns it; a second call finds it cancelled and answers the same way.
+ * Members left when `deadline` (epoch ms) passes are cancelled by the processors as their messages
+ * arrive. A batch that had finished before it could be cancelled is a ConflictError.
  */
-export async function cancelBatch(store: CancelStore, customer: number, batch: number, deadline: number): Promise<CancelOutcome> {
+export async function cancelBatch(store: CancelStore, customer: number, batch: number, deadline: number): Promise<BatchRecord> {
   const marked = await store.markCancelled(customer, batch);
-  if (!marked) return { kind: 'notFound' };
-  if (!marked.cancelledAt) return { kind: 'finished', batch: marked };
+  if (!marked) throw new BatchNotFoundError(customer, batch);
+  if (!marked.cancelledAt) throw new ConflictError(`Batch ${batch} finished at ${marked.finished}; there is nothing left to cancel.`);
   if (!marked.finished) {
     await cancelWaitingMembers(store, marked, deadline);
     await store.finalizeBatch(customer, batch);
   }
-  return { kind: 'cancelled', batch: (await store.getBatch(customer, batch, true)) ?? marked };
+  return (await store.getBatch(customer, batch, true)) ?? marked;
 }
 
 async function cancelWaitingMembers(store: CancelStore, batch: BatchRecord, deadline: number): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * The queue's domain model: what is stored for customers, batches and members, and the key scheme
- * of the single table. Plain data and pure functions only.
+ * The queue's domain model: what is stored for customers, batches and members, and the messages
+ * that carry work. Plain data and pure functions only (how it is keyed in DynamoDB is the
+ * adapter's: adapters/dynamo/keys.ts).
  */
 import type { QueueName } from '../config/resources';
 
@@ -138,83 +139,3 @@ export type TaskMessage = {
   from: number;
   to: number;
 };
-
-const pad = (n: number, width: number) => String(n).padStart(width, '0');
-
-/** Partition keys a batch's members are spread over (see `keys.member`). */
-export const MEMBER_PARTITIONS = 8;
-
-function memberPartition(customer: number, batch: number, partition: number): string {
-  return `CUST#${customer}#BATCH#${pad(batch, 12)}#P${partition}`;
-}
-
-/** The key scheme of the single table, in one place. */
-export const keys = {
-  /** The customer's head item: batch ids, and what submits add to its counters. */
-  customer: (customer: number) => ({ pk: `CUST#${customer}`, sk: 'QUEUE' }),
-  /**
-   * Counter shards: each change adds its deltas to one shard chosen at random, so concurrent
-   * processors rarely write the same item (conflicts are per item); the shards share a partition
-   * key, so a reader sums them all with one Query.
-   */
-  customerCounters: (customer: number, shard: number) => ({ pk: `CUST#${customer}#COUNTERS`, sk: `S#${shard}` }),
-  customerList: (customer: number) => ({ gsi3pk: 'CUSTOMERS', gsi3sk: pad(customer, 12) }),
-  batch: (customer: number, batch: number) => ({ pk: `CUST#${customer}`, sk: `BATCH#${pad(batch, 12)}` }),
-  batchPrefix: 'BATCH#',
-  batchCounters: (customer: number, batch: number, shard: number) => ({
-    pk: `CUST#${customer}#BATCH#${pad(batch, 12)}#COUNTERS`,
-    sk: `S#${shard}`,
-  }),
-  batchOpen: (customer: number, queue: QueueName, submitted: string, batch: number) => ({
-    gsi1pk: `CUST#${customer}#OPEN#${queue}`,
-    gsi1sk: `${submitted}#${pad(batch, 12)}`,
-  }),
-  batchFinished: (customer: number, finished: string, batch: number) => ({
-    gsi1pk: `CUST#${customer}#FINISHED`,
-    gsi1sk: `${finished}#${pad(batch, 12)}`,
-  }),
-  batchActive: (customer: number, batch: number) => ({ gsi2pk: `CUST#${customer}#ACTIVE`, gsi2sk: pad(batch, 12) }),
-  /**
-   * A finished batch whose completion notice is not known to be sent: set by the finish itself,
-   * removed once the notice is published; the sweeper publishes what a crashed finisher left.
-   * On the active index (a finished batch has left its customer's active list), in its own partition.
-   */
-  pendingNotice: (customer: number, finished: string, batch: number) => ({
-    gsi2pk: 'NOTICES',
-    gsi2sk: `${finished}#${pad(customer, 12)}#${pad(batch, 12)}`,
-  }),
-  batchEnqueueing: (customer: number, submitted: string, batch: number) => ({
-    gsi3pk: 'ENQUEUEING',
-    gsi3sk: `${submitted}#${pad(customer, 12)}#${pad(batch, 12)}`,
-  }),
-  /**
-   * A batch's members are spread over MEMBER_PARTITIONS partition keys by index, so no key of a
-   * large batch takes more than its share of submit and processing writes (AWS: 1,000 write
-   * units/s per partition key); readers merge the partitions in index order.
-   */
-  member: (customer: number, batch: number, index: number) => ({
-    pk: memberPartition(customer, batch, index % MEMBER_PARTITIONS),
-    sk: `M#${pad(index, 6)}`,
-  }),
-  memberPartition,
-  memberAsset: (customer: number, space: number, id: string, batch: number) => ({
-    gsi4pk: assetKey(customer, space, id),
-    gsi4sk: pad(batch, 12),
-  }),
-  idempotency: (customer: number, key: string) => ({ pk: `CUST#${customer}#IDEM#${key}`, sk: 'IDEM' }),
-} as const;
-
-export function assetKey(customer: number, space: number, id: string): string {
-  return `CUST#${customer}#ASSET#${space}/${id}`;
-}
-
-/** Parses the batch id back out of a batch or member sort/partition key. */
-export function batchIdFromKey(key: string): number {
-  const match = /BATCH#(\d+)/.exec(key);
-  if (!match) throw new Error(`not a batch key: ${key}`);
-  return Number(match[1]);
-}
-
-export function memberIndexFromKey(sk: string): number {
-  return Number(sk.slice(2));
-}

@@ -4,13 +4,14 @@
  * Messages arrive at least once and in any order; a member already in a terminal state is
  * acknowledged without counting again.
  */
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { DEFAULTS } from '../config/resources';
 import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import type { MemberMessage, MemberRecord } from './model';
 import type { ProcessingStore } from './ports';
 
+/** What fetching a member's origin found (adapters/origin.ts): the image's facts, or why it failed and whether to try again. */
 export type IngestResult =
   | { ok: true; width: number; height: number; mediaType: string; contentLength: number }
   | { ok: false; error: string; retryable: boolean };

@@ -4,8 +4,9 @@
  * handler that dies midway leaves a trail the sweeper (`resumeEnqueueing`) follows.
  */
 import { createHash } from 'node:crypto';
-import { API_TIMEOUT_SECONDS, SCHEDULES, type QueueName } from '../config/resources';
-import { HttpError } from '../http/problem';
+import { SCHEDULES } from '../config/functions';
+import { API_TIMEOUT_SECONDS, type QueueName } from '../config/resources';
+import { BatchBeingCreatedError, IdempotencyMismatchError, QueueFullError } from './errors';
 import type { AssetInput, BatchRecord, MemberRecord, TaskMessage } from './model';
 import type { SubmitStore, WorkQueue } from './ports';
 
@@ -34,8 +35,8 @@ export interface SubmitLimits {
 }
 
 export interface SubmitResult {
-  /** 201 for a new batch, 200 when an Idempotency-Key returned an existing one. */
-  status: 201 | 200;
+  /** True for a new batch, false when an Idempotency-Key returned an existing one. */
+  created: boolean;
   batch: BatchRecord;
 }
 
@@ -119,17 +120,11 @@ export async function submitBatch(
     },
     limits.maxQueueSize,
   );
-  if ('queueFull' in result) {
-    throw new HttpError(
-      503,
-      `Customer ${customer}'s queue holds ${result.queueFull.size} images; accepting ${assets.length} more would exceed its limit of ${result.queueFull.limit}. Nothing was queued; retry later.`,
-      { headers: { 'Retry-After': '60' } },
-    );
-  }
+  if ('queueFull' in result) throw new QueueFullError(customer, result.queueFull.size, result.queueFull.limit, assets.length);
   if ('idempotent' in result) return replay(store, work, request, result.idempotent);
   const batch = result.created;
   await enqueue(store, work, batch, membersOf(batch, assets));
-  return { status: 201, batch: { ...batch, enqueueing: false } };
+  return { created: true, batch: { ...batch, enqueueing: false } };
 }
 
 /**
@@ -153,23 +148,18 @@ async function replay(
   request: SubmitRequest,
   existing: { batch: number; hash: string },
 ): Promise<SubmitResult> {
-  if (existing.hash !== (request.bodyHash ?? '')) {
-    throw new HttpError(
-      422,
-      `Idempotency-Key '${request.idempotencyKey}' was already used for a different request body (batch ${existing.batch}).`,
-    );
-  }
+  if (existing.hash !== (request.bodyHash ?? '')) throw new IdempotencyMismatchError(request.idempotencyKey, existing.batch);
   const batch = await store.getBatch(request.customer, existing.batch, true);
-  if (!batch) throw new HttpError(409, `The batch for Idempotency-Key '${request.idempotencyKey}' is still being created; retry.`);
+  if (!batch) throw new BatchBeingCreatedError(request.idempotencyKey);
   if (batch.enqueueing) {
     const age = (Date.now() - Date.parse(batch.submitted)) / 1000;
     // Past this age the sweeper may be resuming the batch at the same time: leave it to the sweeper
     // (it completes the enqueueing of the members written) rather than race it.
-    if (age > REPLAY_WINDOW_SECONDS) return { status: 200, batch };
+    if (age > REPLAY_WINDOW_SECONDS) return { created: false, batch };
     await enqueue(store, work, batch, membersOf(batch, request.assets), true);
-    return { status: 200, batch: (await store.getBatch(batch.customer, batch.batch, true)) ?? batch };
+    return { created: false, batch: (await store.getBatch(batch.customer, batch.batch, true)) ?? batch };
   }
-  return { status: 200, batch };
+  return { created: false, batch };
 }
 
 /**

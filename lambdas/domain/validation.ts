@@ -1,12 +1,13 @@
 /**
  * Validation of a submitted hydra Collection of assets. All-or-nothing: every problem of every
  * member is collected and reported together, and nothing is written unless there are none.
+ * (Reading the request body into the `member` array is the edge's: http/submit-body.ts.)
  */
 // zod/mini: the same engine as zod 4 with a tree-shakable API, so the submit bundle stays small
 // (the classic API alone is ~400 KB minified).
 import * as z from 'zod/mini';
 import type { $ZodIssue } from 'zod/v4/core';
-import { HttpError, type MemberProblem } from '../http/problem';
+import { type MemberProblem, ValidationFailedError } from './errors';
 import type { AssetInput } from './model';
 
 const ID_PATTERN = /^[A-Za-z0-9._~-]{1,200}$/;
@@ -55,48 +56,15 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const JSON_TYPES = ['application/json', 'application/ld+json'];
-
-/** 415 unless the request says it carries JSON or JSON-LD. */
-export function requireJsonContentType(contentType: string | undefined): void {
-  const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (!JSON_TYPES.includes(mediaType)) {
-    throw new HttpError(
-      415,
-      `Content-Type must be application/json or application/ld+json${contentType ? `, not '${contentType.slice(0, 100)}'` : ''}.`,
-    );
-  }
-}
-
-/** Parses the body as JSON: 400 when it is not JSON, or not an object with a `member` array. */
-export function parseCollection(body: string | undefined): unknown[] {
-  if (body === undefined || body.trim() === '') throw new HttpError(400, 'The request body is empty: send a hydra Collection with a member array.');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    const reason = error instanceof SyntaxError ? error.message : 'too deeply nested';
-    throw new HttpError(400, `The request body is not valid JSON (${reason.slice(0, 200)}).`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpError(400, 'The request body must be a JSON object (a hydra Collection) with a member array.');
-  }
-  const member = (parsed as Record<string, unknown>)['member'];
-  if (!Array.isArray(member)) {
-    throw new HttpError(400, 'The request body must have a "member" array of images.');
-  }
-  return member;
-}
-
 /**
- * Validates every member; returns the assets or throws 422 listing every problem (member index,
- * field, message). Duplicate `space`+`id` pairs inside one batch are problems too.
+ * Validates every member; returns the assets or throws a ValidationFailedError listing every
+ * problem (member index, field, message). Duplicate `space`+`id` pairs inside one batch are
+ * problems too.
  */
 export function validateMembers(members: unknown[], maxBatchSize: number): AssetInput[] {
-  if (members.length === 0) throw new HttpError(422, 'The collection has no members: submit at least one image.');
+  if (members.length === 0) throw new ValidationFailedError('The collection has no members: submit at least one image.');
   if (members.length > maxBatchSize) {
-    throw new HttpError(
-      422,
+    throw new ValidationFailedError(
       `The collection has ${members.length} members; at most ${maxBatchSize} may be submitted in one batch.`,
     );
   }
@@ -127,11 +95,10 @@ export function validateMembers(members: unknown[], maxBatchSize: number): Asset
   });
   if (problems.length > 0) {
     const shown = problems.slice(0, 1000);
-    throw new HttpError(
-      422,
+    throw new ValidationFailedError(
       `${problems.length} problem${problems.length === 1 ? '' : 's'} in the submitted members; nothing was queued.` +
         (shown.length < problems.length ? ` The first ${shown.length} are listed.` : ''),
-      { errors: shown },
+      shown,
     );
   }
   return assets;

@@ -10,7 +10,6 @@ import { retryBatch } from '../domain/retry';
 import { authorizedCustomer } from '../http/access';
 import { apiHandler, intParam } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
-import { HttpError } from '../http/problem';
 
 const B = '/customers/{customer}/queue/batches/{batch}';
 
@@ -24,26 +23,17 @@ export const handler = apiHandler({
   [`DELETE ${B}`]: async (request) => {
     const customer = authorizedCustomer(request);
     const batchId = intParam(request, 'batch');
-    const outcome = await cancelBatch(queueStore(), customer, batchId, Date.now() + CANCEL_BUDGET_MS);
-    if (outcome.kind === 'notFound') throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
-    if (outcome.kind === 'finished') {
-      throw new HttpError(409, `Batch ${batchId} finished at ${outcome.batch.finished}; there is nothing left to cancel.`);
-    }
-    return { status: 200, body: batchResource(request.baseUrl, outcome.batch) };
+    const batch = await cancelBatch(queueStore(), customer, batchId, Date.now() + CANCEL_BUDGET_MS);
+    return { status: 200, body: batchResource(request.baseUrl, batch) };
   },
   [`POST ${B}/retry`]: async (request) => {
     const customer = authorizedCustomer(request);
     const batchId = intParam(request, 'batch');
-    const outcome = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, { maxQueueSize: settings.maxQueueSize() });
-    if (outcome.kind === 'notFound') throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
-    if (outcome.kind === 'noErrors') {
-      const state = outcome.batch.finished ? 'it finished without errors' : 'none of its members has failed so far';
-      throw new HttpError(409, `Batch ${batchId} has no error members to retry: ${state}.`);
-    }
+    const { batch } = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, { maxQueueSize: settings.maxQueueSize() });
     return {
       status: 201,
-      headers: { Location: urls.batch(request.baseUrl, customer, outcome.batch.batch) },
-      body: batchResource(request.baseUrl, outcome.batch),
+      headers: { Location: urls.batch(request.baseUrl, customer, batch.batch) },
+      body: batchResource(request.baseUrl, batch),
     };
   },
 });

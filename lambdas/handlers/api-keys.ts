@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { keyStore, type ApiKeyInfo, type NewApiKey } from '../adapters/key-store';
 import { usageKeysFromEnv } from '../adapters/usage-keys';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { PRIVILEGES, type Privilege } from '../config/routes';
 import { apiHandler, intParam, type ApiRequest, type ApiResponse } from '../http/api';
 import { CONTEXT_URL, HttpError } from '../http/problem';

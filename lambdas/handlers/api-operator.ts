@@ -8,23 +8,11 @@
 import { queueStore } from '../adapters';
 import { operatorStore } from '../adapters/operator-store';
 import { inParallel } from '../domain/async';
-import { loadPageUrl, orderStatus, pageOf, parseLoadQuery, parseStatusQuery, queueGroups, queueStatus, statusPageUrl } from '../domain/operator';
-import { apiHandler, type ApiRequest, type Principal } from '../http/api';
+import { orderStatus, pageOf, queueGroups, queueStatus } from '../domain/operator';
+import { requirePrincipal } from '../http/access';
+import { apiHandler } from '../http/api';
+import { loadPageUrl, parseLoadQuery, parseStatusQuery, queryValues, statusPageUrl } from '../http/operator-query';
 import { HttpError } from '../http/problem';
-
-/** Every value of each query parameter (single values too, should an event lack the multi-value map). */
-function queryValues(request: ApiRequest): Record<string, string[]> {
-  const multi: Record<string, string[]> = { ...request.multiQuery };
-  for (const [name, value] of Object.entries(request.query)) if (!multi[name]) multi[name] = [value];
-  return multi;
-}
-
-function requirePrincipal(request: ApiRequest): Principal {
-  if (!request.principal) {
-    throw new HttpError(401, 'Credentials are required.', { headers: { 'WWW-Authenticate': 'Basic realm="image-queue", Bearer' } });
-  }
-  return request.principal;
-}
 
 export const handler = apiHandler({
   'GET /queue/load': async (request) => {

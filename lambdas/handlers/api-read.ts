@@ -6,6 +6,9 @@
 import { queueStore, workQueue } from '../adapters';
 import type { QueueName } from '../config/resources';
 import { settings } from '../config/settings';
+import { NotFoundError } from '../domain/errors';
+import { needsQueueThroughput, throughputOf, type QueueThroughput } from '../domain/estimate';
+import { findBatch } from '../domain/find-batch';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
 import { authorizedCustomer, requirePrincipal } from '../http/access';
 import { apiHandler, intParam, type ApiRequest, type RouteFunction } from '../http/api';
@@ -16,10 +19,7 @@ import {
   customerQueueResource,
   globalQueueResource,
   imageResource,
-  needsQueueThroughput,
   pageParams,
-  throughputOf,
-  type QueueThroughput,
   withByteBudget,
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
@@ -32,14 +32,8 @@ import openApiDocument from '../../openapi.json';
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
 
-async function findBatch(request: ApiRequest) {
-  const customer = authorizedCustomer(request);
-  const batchId = intParam(request, 'batch');
-  // Consistent: the Location of a batch just created must resolve at once.
-  const batch = await queueStore().getBatch(customer, batchId, true);
-  if (!batch) throw new HttpError(404, `Customer ${customer} has no batch ${batchId}.`);
-  return batch;
-}
+/** The batch of a `…/batches/{batch}` route, for a caller that may act on its customer. */
+const requestedBatch = (request: ApiRequest) => findBatch(queueStore(), authorizedCustomer(request), intParam(request, 'batch'));
 
 /**
  * The customer's recent throughput, for the estimate of a batch with no rate of its own yet
@@ -61,7 +55,7 @@ async function queueThroughput(customer: number): Promise<((queue: QueueName) =>
 const batchImages =
   (state: MemberState | 'any', path: string, total: (b: { count: number; completed: number; errors: number }) => number): RouteFunction =>
   async (request) => {
-    const batch = await findBatch(request);
+    const batch = await requestedBatch(request);
     const params = pageParams(request);
     const render = (m: MemberRecord) => imageResource(request.baseUrl, m, false);
     const page = await queueStore().listMembers(batch.customer, batch.batch, state, withByteBudget(params, render));
@@ -156,7 +150,7 @@ export const handler = apiHandler({
   },
   [`GET ${B}`]: async (request) => {
     const waitSeconds = waitParam(request);
-    const found = await findBatch(request);
+    const found = await requestedBatch(request);
     const batch = waitSeconds
       ? await pollUntil(
           async () => (await queueStore().getBatch(found.customer, found.batch, true)) ?? found,
@@ -174,10 +168,10 @@ export const handler = apiHandler({
     const customer = authorizedCustomer(request);
     const space = intParam(request, 'space');
     const id = request.pathParameters['image'] ?? '';
-    if (!isAssetId(id)) throw new HttpError(404, `Customer ${customer} has no image '${id.slice(0, 200)}' in space ${space}.`);
+    if (!isAssetId(id)) throw new NotFoundError(`Customer ${customer} has no image '${id.slice(0, 200)}' in space ${space}.`);
     // Not only the asset index: it may not show a batch submitted a moment ago yet.
     const member = await queueStore().currentMember(customer, space, id);
-    if (!member) throw new HttpError(404, `Customer ${customer} has no image '${id}' in space ${space}.`);
+    if (!member) throw new NotFoundError(`Customer ${customer} has no image '${id}' in space ${space}.`);
     return { status: 200, body: imageResource(request.baseUrl, member) };
   },
 });

@@ -2,11 +2,12 @@
 import { queueStore, workQueue } from '../adapters';
 import { settings } from '../config/settings';
 import { hashBody, submitBatch } from '../domain/submit';
-import { parseCollection, requireJsonContentType, validateMembers } from '../domain/validation';
+import { validateMembers } from '../domain/validation';
 import { authorizedCustomer } from '../http/access';
 import { apiHandler, type RouteFunction } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
 import { HttpError } from '../http/problem';
+import { parseCollection, requireJsonContentType } from '../http/submit-body';
 
 // No '#': submit.ts scopes stored keys by route with it.
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:-]{1,128}$/;
@@ -24,7 +25,7 @@ const submit =
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new HttpError(400, 'Idempotency-Key must be 1–128 characters of letters, digits and . _ ~ : -');
     }
-    const { status, batch } = await submitBatch(
+    const { created, batch } = await submitBatch(
       queueStore(),
       workQueue(),
       {
@@ -36,7 +37,7 @@ const submit =
       { maxQueueSize: settings.maxQueueSize() },
     );
     return {
-      status,
+      status: created ? 201 : 200,
       headers: { Location: urls.batch(request.baseUrl, customer, batch.batch) },
       body: batchResource(request.baseUrl, batch),
     };

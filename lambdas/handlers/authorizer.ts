@@ -16,7 +16,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import { settings } from '../config/settings';
 import { adminCredential } from '../adapters/admin-credential';
 import { keyStore } from '../adapters/key-store';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import {
   authContext,
   headerDigest,
@@ -25,23 +25,13 @@ import {
   safeEqual,
   usageKeyValue,
   verifySecret,
-  type AuthPrincipal,
+  type Principal,
 } from '../domain/auth';
 
-/** Seconds a verified secret is remembered in this container (`0` disables; the key is read anyway). */
-export const AUTH_CACHE_SECONDS_ENV = 'AUTH_CACHE_SECONDS';
-const DEFAULT_CACHE_SECONDS = 300;
 const MAX_CACHE_ENTRIES = 1000;
 
 /** Stored hashes a header's secret was verified against, by digest of the header (never the secret). */
 const verified = new Map<string, { secretHash: string; expires: number }>();
-
-function cacheSeconds(): number {
-  const raw = process.env[AUTH_CACHE_SECONDS_ENV];
-  if (raw === undefined || raw.trim() === '') return DEFAULT_CACHE_SECONDS;
-  const value = Number(raw);
-  return Number.isFinite(value) && value > 0 ? value : 0;
-}
 
 function verifiedBefore(digest: string, secretHash: string, now: number): boolean {
   const entry = verified.get(digest);
@@ -52,7 +42,8 @@ function verifiedBefore(digest: string, secretHash: string, now: number): boolea
 }
 
 function remember(digest: string, secretHash: string, now: number): void {
-  const seconds = cacheSeconds();
+  // Seconds a verified secret is remembered in this container (AUTH_CACHE_SECONDS; 0 disables).
+  const seconds = settings.authCacheSeconds();
   if (seconds <= 0) return;
   verified.delete(digest);
   if (verified.size >= MAX_CACHE_ENTRIES) {
@@ -75,7 +66,7 @@ function unauthorized(reason: string, key?: string): never {
 }
 
 /** Verifies a header's credentials; throws `Error('Unauthorized')` when they are not valid. */
-async function authenticate(authorization: string | undefined): Promise<AuthPrincipal> {
+async function authenticate(authorization: string | undefined): Promise<Principal> {
   const credentials = parseCredentials(authorization);
   if (!credentials || !authorization) return unauthorized(authorization ? 'malformed credentials' : 'no credentials');
 

@@ -4,16 +4,16 @@
  * Emits OriginFailures (per failed fetch, by kind) and BatchesFinished.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { countingFinishedBatches, originFailureKind, withInvocationMetrics } from '../adapters/metrics';
 import { ingestOrigin } from '../adapters/origin';
 import { delayRedelivery } from '../adapters/sqs-work-queue';
-import { QUEUES } from '../config/resources';
 import { settings } from '../config/settings';
 import { processDelivery, type IngestResult } from '../domain/processing';
-import { deliveredMessages } from './sqs-records';
+import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
 export const handler = middy(
   withInvocationMetrics(async (event: SQSEvent, observed): Promise<SQSBatchResponse> => {
@@ -40,12 +40,12 @@ export const handler = middy(
         retryLater: (ids, seconds) => delayRedelivery(ids.flatMap((id) => received.get(id) ?? []), seconds),
         ingest,
         markRunningAfterMs: settings.markRunningAfterMs(),
-        // main and priority share the value (test/infra/monitoring.test.ts).
-        maxReceiveCount: QUEUES.main.maxReceiveCount,
+        // Of the queue the records came from (main or priority).
+        maxReceiveCount: maxReceiveCountFor(event.Records, 'process-images'),
       },
       deliveredMessages(event.Records),
     );
     if (failed.length > 0) logger.info('some messages will be retried', { failed: failed.length, of: event.Records.length });
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   }),
-).before(async (request) => logger.addContext(request.context));
+).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -6,15 +6,17 @@
  * redrive.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { countingFinishedBatches, withInvocationMetrics } from '../adapters/metrics';
-import { QUEUES } from '../config/resources';
 import { recordDeadLetters } from '../domain/processing';
-import { deliveredMessages } from './sqs-records';
+import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
-const REASON = `processing failed ${QUEUES.main.maxReceiveCount} times (the processor crashed or timed out each time); the image was not ingested`;
+/** Why the member failed: its queue gave up after `receives` deliveries (the count of the queue the dead letter came from). */
+const reasonFor = (receives: number) =>
+  `processing failed ${receives} times (the processor crashed or timed out each time); the image was not ingested`;
 
 /** `image-queue-Main-dlq` from the record's queue ARN, for the log. */
 const queueOf = (arn: string | undefined) => arn?.split(':').pop() ?? 'unknown';
@@ -22,13 +24,14 @@ const queueOf = (arn: string | undefined) => arn?.split(':').pop() ?? 'unknown';
 export const handler = middy(
   withInvocationMetrics(async (event: SQSEvent, observed): Promise<SQSBatchResponse> => {
     const messages = deliveredMessages(event.Records);
+    const reason = reasonFor(maxReceiveCountFor(event.Records, 'record-dead-letters'));
     const members = messages.filter((m) => m.member);
     const recordOf = new Map(event.Records.map((r) => [r.messageId, r]));
     for (const m of messages) {
       if (!m.member) logger.error('dead letter that is not a member message', { messageId: m.messageId, body: recordOf.get(m.messageId)?.body.slice(0, 500) });
     }
     try {
-      await recordDeadLetters(countingFinishedBatches(queueStore(), observed), members, REASON);
+      await recordDeadLetters(countingFinishedBatches(queueStore(), observed), members, reason);
     } catch (error) {
       logger.error('could not record dead letters; they will be retried', { error: error as Error });
       return { batchItemFailures: members.map((m) => ({ itemIdentifier: m.messageId })) };
@@ -40,10 +43,10 @@ export const handler = middy(
         member: `${customer}/${batch}/${index}`,
         messageId: m.messageId,
         deadLetterQueue: queueOf(recordOf.get(m.messageId)?.eventSourceARN),
-        reason: REASON,
+        reason,
       });
     }
     observed.imagesDeadLettered(members.length);
     return { batchItemFailures: [] };
   }),
-).before(async (request) => logger.addContext(request.context));
+).use(injectLambdaContext(logger, { resetKeys: true }));

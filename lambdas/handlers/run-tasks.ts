@@ -4,9 +4,10 @@
  * there (14 days) for a person to inspect and redrive, and its alarm fires.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { QUEUES } from '../config/resources';
 import { runSupersedeTask } from '../domain/supersede';
 
@@ -53,4 +54,4 @@ export const handler = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
     }),
   );
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-}).before(async (request) => logger.addContext(request.context));
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -5,9 +5,10 @@
  * Returns the sample time and what was written so callers (tests, operators running it by hand)
  * can find the samples.
  */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { operatorStore } from '../adapters/operator-store';
 import { loadRun, sampleExpiresAt } from '../domain/operator';
 
@@ -26,4 +27,4 @@ export const handler = middy(async (): Promise<SampleLoadResult> => {
   const items = await operatorStore().putRun(run, sampleExpiresAt(now));
   logger.debug('recorded load samples', { time, samples: run.samples.length, items });
   return { time, samples: run.samples.length, items };
-}).before(async (request) => logger.addContext(request.context));
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -3,11 +3,12 @@
  * sent every message (see domain/submit.ts `resumeEnqueueing`), and publishes the completion
  * notices that a finisher did not get to send (adapters/notices.ts).
  */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore, workQueue } from '../adapters';
-import { logger } from '../adapters/logger';
+import { logger } from '../observability/logger';
 import { sendPendingNotices, snsCompletionNotices } from '../adapters/notices';
-import { SCHEDULES } from '../config/resources';
+import { SCHEDULES } from '../config/functions';
 import { resumeEnqueueing } from '../domain/submit';
 
 /** A notice still pending this long after its batch finished was not sent by the finisher. */
@@ -27,4 +28,4 @@ export const handler = middy(
     if (notices > 0) logger.warn('sent completion notices their finishers had left pending', { notices });
     return { resumed: stale.length, notices };
   },
-).before(async (request) => logger.addContext(request.context));
+).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -3,21 +3,14 @@
  * request, runs one route function, renders its result or a JSON error. Handlers built with
  * `apiHandler` never see API Gateway types.
  */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { logger } from '../adapters/logger';
 import { settings } from '../config/settings';
+import { normalisePrivileges, type Principal } from '../domain/auth';
+import { logger } from '../observability/logger';
+import { toHttpError } from './domain-errors';
 import { errorResponse, HttpError } from './problem';
-
-/** Who is calling, as established by the authorizer. */
-export interface Principal {
-  key: string;
-  admin: boolean;
-  /** The customer a customer key belongs to (absent for admin keys). */
-  customer?: number;
-  /** What the key may do (all privileges for admin keys). */
-  privileges: string[];
-}
 
 export interface ApiRequest {
   method: string;
@@ -93,9 +86,8 @@ function principalOf(event: APIGatewayProxyEvent): Principal | undefined {
     key: authorizer['key'],
     admin: authorizer['admin'] === true || authorizer['admin'] === 'true',
     ...(customer !== undefined && customer !== '' ? { customer: Number(customer) } : {}),
-    privileges: String(authorizer['privileges'] ?? '')
-      .split(',')
-      .filter(Boolean),
+    // The authorizer sends every privilege of an admin key, in canonical order (domain/auth.ts).
+    privileges: normalisePrivileges(String(authorizer['privileges'] ?? '').split(',').filter(Boolean)),
   };
 }
 
@@ -110,10 +102,10 @@ export function renderResponse(response: ApiResponse): APIGatewayProxyResult {
   };
 }
 
+/** An HttpError or a domain error as its JSON error body; anything else is a logged 500. */
 export function renderError(error: unknown): APIGatewayProxyResult {
-  if (error instanceof HttpError) {
-    return errorResponse(error.statusCode, error.message, error.options);
-  }
+  const known = toHttpError(error);
+  if (known) return errorResponse(known.statusCode, known.message, known.options);
   logger.error('unhandled error', { error: error as Error });
   return errorResponse(500, 'The service failed to handle this request; it has been logged.');
 }
@@ -124,6 +116,8 @@ export function renderError(error: unknown): APIGatewayProxyResult {
  */
 export function apiHandler(routes: Record<string, RouteFunction>) {
   const handle = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
+    // Reset after every invocation by injectLambdaContext's `resetKeys`.
+    logger.appendKeys({ resource: event.resource, method: event.httpMethod });
     const request = toApiRequest(event);
     // HEAD is GET without the body (RFC 9110 §9.3.2): same route, status and headers.
     const head = request.method === 'HEAD';
@@ -137,10 +131,7 @@ export function apiHandler(routes: Record<string, RouteFunction>) {
     }
     return withCors(head ? { ...result, body: '' } : result, request.headers['origin']);
   };
-  return middy(handle).before(async (request) => {
-    logger.addContext(request.context);
-    logger.appendKeys({ resource: request.event.resource, method: request.event.httpMethod });
-  });
+  return middy(handle).use(injectLambdaContext(logger, { resetKeys: true }));
 }
 
 /**

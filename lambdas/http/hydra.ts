@@ -4,6 +4,10 @@
  * every collection page fits in a Lambda response (it ends at a byte budget as well as a count).
  */
 import { DEFAULTS } from '../config/resources';
+import { PRIVILEGES } from '../config/routes';
+import type { Principal } from '../domain/auth';
+import { BadPageTokenError } from '../domain/errors';
+import { estimateCompletion, type QueueThroughput } from '../domain/estimate';
 import { imagesWaiting, isSuperseded, queueSize, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
 import type { Page, PageRequest } from '../domain/ports';
 import { CONTEXT_URL, HttpError } from './problem';
@@ -17,62 +21,6 @@ export const urls = {
 
 const omitUndefined = <T extends object>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-
-/** What the queue knows about throughput, for estimating a batch before its own rate is known. */
-export interface QueueThroughput {
-  /**
-   * Members the customer's queue ingests per millisecond recently: the summed observed rates of its
-   * active batches, or else the rate of its last finished batch.
-   */
-  membersPerMs: number;
-  /** Members waiting on the batch's queue (its own included). */
-  waiting: number;
-}
-
-/**
- * Estimated completion, while unfinished. Once the batch has ingested a member: from its own
- * observed rate. Before that (waiting behind another batch, or picked up with nothing done yet):
- * from the queue's recent throughput and the members waiting ahead of and in it. Absent once
- * finished, and when the customer's queue has never ingested anything (no rate to go by).
- */
-export function estimateCompletion(batch: BatchRecord, throughput?: QueueThroughput, nowMs = Date.now()): string | undefined {
-  if (batch.finished) return undefined;
-  const own = observedRate(batch, nowMs);
-  if (own !== undefined) return new Date(nowMs + batch.remaining / own).toISOString();
-  if (throughput && throughput.membersPerMs > 0) {
-    const ahead = batch.started ? batch.remaining : Math.max(throughput.waiting, batch.remaining);
-    return new Date(nowMs + ahead / throughput.membersPerMs).toISOString();
-  }
-  return undefined;
-}
-
-/** Whether a batch's estimate needs the queue's throughput (it has no rate of its own yet). */
-export function needsQueueThroughput(batch: BatchRecord, nowMs = Date.now()): boolean {
-  return !batch.finished && observedRate(batch, nowMs) === undefined;
-}
-
-/** Members per ms a started, unfinished batch has ingested since it started, if any. */
-function observedRate(batch: BatchRecord, nowMs: number): number | undefined {
-  const done = batch.completed + batch.errors;
-  if (!batch.started || batch.finished || done <= 0) return undefined;
-  const elapsed = nowMs - Date.parse(batch.started);
-  return elapsed > 0 ? done / elapsed : undefined;
-}
-
-/**
- * The queue's recent throughput in members per ms: the summed rates of the batches being
- * processed now (they share the processors), or else the rate of the last finished batch.
- */
-export function throughputOf(lastFinished: BatchRecord | undefined, active: readonly BatchRecord[] = [], nowMs = Date.now()): number | undefined {
-  const rates = active.flatMap((b) => {
-    const rate = observedRate(b, nowMs);
-    return rate !== undefined ? [rate] : [];
-  });
-  if (rates.length > 0) return rates.reduce((a, b) => a + b, 0);
-  if (!lastFinished?.started || !lastFinished.finished) return undefined;
-  const elapsed = Date.parse(lastFinished.finished) - Date.parse(lastFinished.started);
-  return elapsed > 0 ? lastFinished.count / elapsed : undefined;
-}
 
 export function batchResource(base: string, batch: BatchRecord, throughput?: QueueThroughput) {
   const id = urls.batch(base, batch.customer, batch.batch);
@@ -117,7 +65,7 @@ export function customerQueueResource(base: string, counters: CustomerCounters) 
 }
 
 /** `GET /key`: the key making the request, so a client with only its key can find its customer. */
-export function callerResource(base: string, principal: { key: string; admin: boolean; customer?: number; privileges: readonly string[] }) {
+export function callerResource(base: string, principal: Principal) {
   return omitUndefined({
     '@context': CONTEXT_URL,
     '@id': `${base}/key`,
@@ -125,7 +73,7 @@ export function callerResource(base: string, principal: { key: string; admin: bo
     key: principal.key,
     admin: principal.admin,
     customer: principal.customer,
-    privileges: [...principal.privileges],
+    privileges: [...(principal.privileges ?? PRIVILEGES)],
     // The key's own resource (admin keys have none in the API).
     keyResource: principal.customer !== undefined ? `${base}/customers/${principal.customer}/keys/${encodeURIComponent(principal.key)}` : undefined,
     queue: principal.customer !== undefined ? urls.customerQueue(base, principal.customer) : undefined,
@@ -175,14 +123,6 @@ export function imageResource(base: string, m: MemberRecord, withContext = true)
   });
 }
 
-export interface PageParams {
-  limit: number;
-  /** The opaque token of a `next` link (efficient forward paging). */
-  cursor?: string;
-  /** A 1-based page number, as DLCS clients send `page` (links then carry page numbers too). */
-  pageNumber?: number;
-}
-
 /**
  * The most items a page number may pass over: reaching page n reads the (n-1)·pageSize matching
  * items before it (keys only where the listing allows), so deep pages are capped; a client goes
@@ -225,20 +165,21 @@ export function escapedJsonBytes(value: unknown): number {
  * A page request whose items are measured as `render` will emit them (plus the comma between
  * two), so the reader stops before a page would pass PAGE_ITEMS_BUDGET_BYTES.
  */
-export function withByteBudget<T>(params: PageParams, render: (item: T) => unknown): PageRequest<T> {
-  return {
-    limit: params.limit,
-    ...(params.cursor !== undefined ? { cursor: params.cursor } : {}),
-    ...(params.pageNumber !== undefined ? { skip: (params.pageNumber - 1) * params.limit } : {}),
-    budget: { bytes: PAGE_ITEMS_BUDGET_BYTES, sizeOf: (item) => escapedJsonBytes(render(item)) + 1 },
-  };
+export function withByteBudget<T>(params: PageRequest, render: (item: T) => unknown): PageRequest<T> {
+  return { ...params, budget: { bytes: PAGE_ITEMS_BUDGET_BYTES, sizeOf: (item) => escapedJsonBytes(render(item)) + 1 } };
+}
+
+/** The 1-based page number a request asked for (`?page=n` passes over (n-1)·limit items); undefined when it pages by token. */
+export function pageNumberOf(params: PageRequest): number | undefined {
+  return params.skip === undefined ? undefined : params.skip / params.limit + 1;
 }
 
 /**
  * Reads `pageSize` (default 100, 1–500, else 400) and `page`: either a 1-based page number as DLCS
- * clients send it, or the opaque token of a `next` link (never all digits: it is base64url JSON).
+ * clients send it (links then carry page numbers too), or the opaque token of a `next` link (never
+ * all digits: it is base64url JSON).
  */
-export function pageParams(request: ApiRequest): PageParams {
+export function pageParams(request: ApiRequest): PageRequest {
   const raw = request.query['pageSize'];
   let limit: number = DEFAULTS.pageSize;
   if (raw !== undefined) {
@@ -257,11 +198,9 @@ export function pageParams(request: ApiRequest): PageParams {
         `page ${pageNumber} starts past item ${MAX_PAGE_SKIP}, the deepest a page number reaches (each page number re-reads the items before it); follow the collection's next links instead.`,
       );
     }
-    return { limit, pageNumber };
+    return { limit, skip: (pageNumber - 1) * limit };
   }
-  if (page !== undefined && (page.length === 0 || page.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(page))) {
-    throw new HttpError(400, "The 'page' token is not one this API issued for this collection.");
-  }
+  if (page !== undefined && (page.length === 0 || page.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(page))) throw new BadPageTokenError();
   return page !== undefined ? { limit, cursor: page } : { limit };
 }
 
@@ -275,7 +214,7 @@ export function collection<T>(
   request: ApiRequest,
   path: string,
   page: Page<T>,
-  params: PageParams,
+  params: PageRequest,
   render: (item: T) => unknown,
   totalItems?: number,
   extraQuery: Record<string, string> = {},
@@ -284,13 +223,13 @@ export function collection<T>(
   const link = (pageValue?: string) => {
     const query = new URLSearchParams({ ...extraQuery });
     if (pageValue) query.set('page', pageValue);
-    if (params.limit !== DEFAULTS.pageSize || (pageValue !== undefined && params.pageNumber !== undefined)) {
+    if (params.limit !== DEFAULTS.pageSize || (pageValue !== undefined && params.skip !== undefined)) {
       query.set('pageSize', String(params.limit));
     }
     const qs = query.toString();
     return qs ? `${base}?${qs}` : base;
   };
-  const n = params.pageNumber;
+  const n = pageNumberOf(params);
   let view: Record<string, string | undefined>;
   if (n === undefined) {
     view = { '@id': link(params.cursor), first: link(), next: page.next ? link(page.next) : undefined };

@@ -3,15 +3,17 @@
  * (404 for unknown paths, 405, 401/403 from the authorizer) so every error looks the same.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { MemberProblem } from '../domain/errors';
 
 export const CONTEXT_URL = 'https://dlcs.github.io/vocab/context/future.json';
 
-export interface MemberProblem {
-  /** Index of the offending member in the submitted `member` array. */
-  member: number;
-  field: string;
-  message: string;
-}
+export type { MemberProblem };
+
+/**
+ * The challenge of every 401: HTTP Basic (a key id and its secret) or a Bearer token of the same
+ * pair. Used by the handlers, API Gateway's own 401 (lib/) and the local runtime.
+ */
+export const WWW_AUTHENTICATE = 'Basic realm="image-queue", Bearer';
 
 export interface ErrorBody {
   '@context': string;
@@ -52,7 +54,11 @@ export function errorBody(statusCode: number, detail: string, errors?: MemberPro
   };
 }
 
-/** A client-facing failure: thrown anywhere below a handler, rendered by the error middleware. */
+/**
+ * A client-facing failure of the HTTP layer itself (a malformed query, missing credentials, a wrong
+ * Content-Type…), thrown by http/ and the handlers and rendered by `renderError` in api.ts. The
+ * domain throws its own errors (domain/errors.ts), which domain-errors.ts turns into these.
+ */
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,

@@ -1,7 +1,8 @@
 /**
- * Defaults shared by every Lambda function of the stack, and `applyGrants`, which gives a function
- * its rights from `FUNCTION_GRANTS` (lambdas/config/grants.ts) together with the environment
- * variables naming the resources.
+ * `ServiceFunction`, every Lambda function of the stack with its settings from `FUNCTIONS`
+ * (lambdas/config/functions.ts); `applyGrants`, which gives a function its rights from
+ * `FUNCTION_GRANTS` (lambdas/config/grants.ts) together with the environment variables naming the
+ * resources; and `consumeQueue`, which wires an event source of `CONSUMERS`.
  */
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -14,17 +15,15 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { CONSUMERS, type EventSourceName, FUNCTIONS, type FunctionName, urlEnvOf } from '../../lambdas/config/functions';
 import { FUNCTION_GRANTS, type QueueAction } from '../../lambdas/config/grants';
+import { METRICS } from '../../lambdas/config/metrics';
 import { DEFAULTS, ENV, QUEUES, TABLE, type WorkQueueName } from '../../lambdas/config/resources';
-import type { FunctionName } from '../../lambdas/config/grants';
-
-/** Lambda entry files under `lambdas/handlers/` (each exports `handler`). */
-export type HandlerName = FunctionName;
 
 export const HANDLERS_DIR = path.join(__dirname, '..', '..', 'lambdas', 'handlers');
 
 /** Path of a handler's entry file. */
-export function entryOf(handler: HandlerName): string {
+export function entryOf(handler: FunctionName): string {
   return path.join(HANDLERS_DIR, `${handler}.ts`);
 }
 
@@ -85,13 +84,13 @@ export interface FunctionDefaults {
 }
 
 export interface ServiceFunctionProps extends FunctionDefaults {
-  /** The entry file under `lambdas/handlers/`. */
-  readonly handler: HandlerName;
-  /** @default Duration.seconds(10) */
+  /** The entry file under `lambdas/handlers/`, and its settings in `FUNCTIONS`. */
+  readonly handler: FunctionName;
+  /** @default - `FUNCTIONS[handler].timeoutSeconds` */
   readonly timeout?: Duration;
-  /** @default 256 */
+  /** @default - `FUNCTIONS[handler].memoryMiB` */
   readonly memoryMiB?: number;
-  /** @default - none */
+  /** @default - `FUNCTIONS[handler].description` */
   readonly description?: string;
 }
 
@@ -99,12 +98,14 @@ export interface ServiceFunctionProps extends FunctionDefaults {
  * A Node.js Lambda function with the stack's defaults: Node 22 on arm64, minified bundle with
  * source maps (and `--enable-source-maps` so stack traces point at TypeScript), the AWS SDK
  * bundled at the version the tests ran against, an explicit log group kept for one month, and a
- * role of its own that may write to that log group only (no AWS managed policy).
+ * role of its own that may write to that log group only (no AWS managed policy). Timeout, memory,
+ * description and the function's own variables come from its `FUNCTIONS` entry.
  */
 export class ServiceFunction extends NodejsFunction {
-  readonly handlerName: HandlerName;
+  readonly handlerName: FunctionName;
 
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    const definition = FUNCTIONS[props.handler];
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
@@ -121,17 +122,20 @@ export class ServiceFunction extends NodejsFunction {
       role,
       entry: entryOf(props.handler),
       handler: 'handler',
-      description: props.description,
+      description: props.description ?? definition.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      timeout: props.timeout ?? Duration.seconds(10),
-      memorySize: props.memoryMiB ?? 256,
+      timeout: props.timeout ?? Duration.seconds(definition.timeoutSeconds),
+      memorySize: props.memoryMiB ?? definition.memoryMiB,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       // An explicit log group, so retention and removal are ours rather than Lambda's defaults.
       logGroup,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
+        ...definition.environment,
+        // Its custom metrics carry the stack name, the dimension the alarms read.
+        ...(definition.metrics ? { [METRICS.serviceEnv]: Stack.of(scope).stackName } : {}),
       },
       bundling: {
         minify: true,
@@ -211,17 +215,17 @@ export function applyGrants(fn: ServiceFunction, targets: GrantTargets): void {
 }
 
 /**
- * Lambda's SQS event source on `queue` for `fn`, with partial batch failures. The role gets what
- * Lambda's poller needs and nothing more (CDK's SqsEventSource would also grant GetQueueUrl and
- * ChangeMessageVisibility, which nothing here calls).
+ * Lambda's SQS event source `source` of `CONSUMERS` on `queue` for `fn`, with its batch size and
+ * maximum concurrency and partial batch failures. The role gets what Lambda's poller needs and
+ * nothing more (CDK's SqsEventSource would also grant GetQueueUrl and ChangeMessageVisibility,
+ * which nothing here calls); the function gets the queue's URL, by which it tells which of its
+ * queues a record came from (lambdas/handlers/sqs-records.ts).
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
  */
-export function consumeQueue(
-  fn: lambda.Function,
-  id: string,
-  queue: sqs.IQueue,
-  options: { batchSize: number; maxConcurrency?: number },
-): lambda.EventSourceMapping {
+export function consumeQueue(fn: ServiceFunction, id: string, queue: sqs.IQueue, source: EventSourceName): lambda.EventSourceMapping {
+  const consumer = CONSUMERS[source];
+  if (consumer.fn !== fn.handlerName) throw new Error(`CONSUMERS has ${consumer.fn} consume ${source}, not ${fn.handlerName}`);
+  fn.addEnvironment(urlEnvOf(source), queue.queueUrl);
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
@@ -230,8 +234,8 @@ export function consumeQueue(
   );
   return fn.addEventSourceMapping(id, {
     eventSourceArn: queue.queueArn,
-    batchSize: options.batchSize,
-    ...(options.maxConcurrency !== undefined ? { maxConcurrency: options.maxConcurrency } : {}),
+    batchSize: consumer.batchSize,
+    ...(consumer.maxConcurrency !== undefined ? { maxConcurrency: consumer.maxConcurrency } : {}),
     // Without it one failed record makes the whole batch visible again.
     reportBatchItemFailures: true,
   });

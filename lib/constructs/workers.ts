@@ -1,25 +1,30 @@
 /**
- * The functions fed by queues and schedules: one image processor per work queue (main, priority),
- * the task runner, the dead-letter recorder and the two scheduled jobs.
+ * The functions fed by queues and schedules, built from `CONSUMERS` and `SCHEDULES`
+ * (lambdas/config/functions.ts): one image processor per member queue (main, priority), the task
+ * runner, the dead-letter recorder (both member dead-letter queues) and the scheduled jobs. Each
+ * function's timeout, memory and own variables come from its `FUNCTIONS` entry.
  *
- * Only the main and priority dead-letter queues have a consumer (the recorder turns each dead
- * letter into an error so its batch finishes). The tasks dead-letter queue has none on purpose: a
- * task that kept failing stays there for a person to inspect and redrive, and its alarm fires.
+ * The tasks dead-letter queue has no consumer on purpose: a task that kept failing stays there for
+ * a person to inspect and redrive, and its alarm fires.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { METRICS } from '../../lambdas/config/metrics';
-import { ENV, type QueueName, SCHEDULES } from '../../lambdas/config/resources';
+import {
+  CONSUMERS,
+  type EventSourceName,
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  type FunctionName,
+  SCHEDULE_NAMES,
+  SCHEDULES,
+  type ScheduleName,
+  sourcesOf,
+} from '../../lambdas/config/functions';
+import { QUEUES, type QueueName } from '../../lambdas/config/resources';
 import { consumeQueue, type FunctionDefaults, ServiceFunction } from './functions';
-import type { WorkQueue, WorkQueues } from './queues';
-
-/** Timeout of the dead-letter recorder; the dead-letter queues' visibility timeout is 6 × this. */
-export const DEAD_LETTER_RECORDER_TIMEOUT = Duration.seconds(30);
-
-/** Records per dead-letter recorder invocation. */
-const DEAD_LETTER_BATCH_SIZE = 10;
+import type { WorkQueues } from './queues';
 
 export interface WorkersProps {
   readonly queues: WorkQueues;
@@ -27,6 +32,12 @@ export interface WorkersProps {
 }
 
 export class Workers extends Construct {
+  /** Every function built here, in `FUNCTIONS` order. */
+  readonly functions: ServiceFunction[] = [];
+  /** The function consuming each event source of `CONSUMERS`. */
+  readonly consumers: Record<EventSourceName, ServiceFunction>;
+  /** The function each schedule of `SCHEDULES` runs. */
+  readonly scheduled: Record<ScheduleName, ServiceFunction>;
   /** Image processors by the queue they consume. */
   readonly processors: Record<QueueName, ServiceFunction>;
   readonly runTasks: ServiceFunction;
@@ -37,66 +48,52 @@ export class Workers extends Construct {
   constructor(scope: Construct, id: string, props: WorkersProps) {
     super(scope, id);
     const { queues, defaults } = props;
+    const consumers: Partial<Record<EventSourceName, ServiceFunction>> = {};
+    const scheduled: Partial<Record<ScheduleName, ServiceFunction>> = {};
 
-    /** A function consuming one work queue with that queue's settings from `QUEUES`. */
-    const consumer = (fnId: string, handler: 'process-images' | 'run-tasks', work: WorkQueue): ServiceFunction => {
-      const fn = new ServiceFunction(this, fnId, {
-        ...defaults,
-        handler,
-        description: `Consumes the ${work.name} queue`,
-        timeout: Duration.seconds(work.definition.processorTimeoutSeconds),
-        memoryMiB: work.definition.memoryMiB,
-      });
-      consumeQueue(fn, 'Queue', work.queue, { batchSize: work.definition.batchSize, maxConcurrency: work.definition.maxConcurrency });
+    const build = (name: FunctionName, fnId: string, sources: EventSourceName[], description?: string): ServiceFunction => {
+      const fn = new ServiceFunction(this, fnId, { ...defaults, handler: name, description });
+      for (const source of sources) {
+        const { queue, deadLetters } = CONSUMERS[source];
+        const work = queues.queues[queue];
+        // Mapping ids as they always were, so that redeploying replaces no event source.
+        consumeQueue(fn, deadLetters ? `${work.definition.id}DeadLetters` : 'Queue', deadLetters ? work.deadLetterQueue : work.queue, source);
+        consumers[source] = fn;
+      }
+      this.functions.push(fn);
       return fn;
     };
 
-    this.processors = {
-      main: consumer(`Process${queues.queues.main.definition.id}`, 'process-images', queues.queues.main),
-      priority: consumer(`Process${queues.queues.priority.definition.id}`, 'process-images', queues.queues.priority),
-    };
-    for (const fn of Object.values(this.processors)) fn.addEnvironment(ENV.allowPrivateOrigins, 'false');
-
-    this.runTasks = consumer('RunTasks', 'run-tasks', queues.queues.tasks);
-    this.runTasks.addEnvironment(ENV.allowPrivateOrigins, 'false');
-
-    this.recordDeadLetters = new ServiceFunction(this, 'RecordDeadLetters', {
-      ...defaults,
-      handler: 'record-dead-letters',
-      description: 'Records messages that reached a dead-letter queue',
-      timeout: DEAD_LETTER_RECORDER_TIMEOUT,
-    });
-    for (const work of [queues.queues.main, queues.queues.priority]) {
-      consumeQueue(this.recordDeadLetters, `${work.definition.id}DeadLetters`, work.deadLetterQueue, { batchSize: DEAD_LETTER_BATCH_SIZE });
+    for (const name of FUNCTION_NAMES) {
+      const definition = FUNCTIONS[name];
+      const sources = sourcesOf(name);
+      const schedules = SCHEDULE_NAMES.filter((schedule) => SCHEDULES[schedule].fn === name);
+      if (sources.length === 0 && schedules.length === 0) continue; // an API function (QueueApi)
+      if (definition.perQueue) {
+        if (schedules.length > 0) throw new Error(`${name} is deployed per queue and cannot also run on a schedule`);
+        for (const source of sources) {
+          const queue = CONSUMERS[source].queue;
+          build(name, `${definition.id}${QUEUES[queue].id}`, [source], `${definition.description} (the ${queue} queue)`);
+        }
+        continue;
+      }
+      const fn = build(name, definition.id, sources);
+      for (const schedule of schedules) {
+        new events.Rule(this, `${schedule[0]!.toUpperCase()}${schedule.slice(1)}Schedule`, {
+          schedule: events.Schedule.rate(Duration.minutes(SCHEDULES[schedule].everyMinutes)),
+          // A missed run is not retried: the next one comes within minutes and does the same work.
+          targets: [new targets.LambdaFunction(fn, { retryAttempts: 0 })],
+        });
+        scheduled[schedule] = fn;
+      }
     }
 
-    // The functions that emit custom metrics tag them with the stack name (the alarms' dimension).
-    for (const fn of [...Object.values(this.processors), this.recordDeadLetters]) {
-      fn.addEnvironment(METRICS.serviceEnv, Stack.of(this).stackName);
-    }
-
-    this.sweepEnqueueing = new ServiceFunction(this, 'SweepEnqueueing', {
-      ...defaults,
-      handler: 'sweep-enqueueing',
-      description: 'Re-sends messages of batches whose submit stopped before enqueueing every member',
-      timeout: Duration.seconds(60),
-      memoryMiB: 512,
-    });
-
-    this.sampleLoad = new ServiceFunction(this, 'SampleLoad', {
-      ...defaults,
-      handler: 'sample-load',
-      description: 'Records one load sample per customer and queue',
-      timeout: Duration.seconds(60),
-    });
-
-    new events.Rule(this, 'SweepEnqueueingSchedule', {
-      schedule: events.Schedule.rate(Duration.minutes(SCHEDULES.sweepEnqueueing.everyMinutes)),
-      targets: [new targets.LambdaFunction(this.sweepEnqueueing, { retryAttempts: 0 })],
-    });
-    new events.Rule(this, 'SampleLoadSchedule', {
-      schedule: events.Schedule.rate(Duration.minutes(SCHEDULES.sampleLoad.everyMinutes)),
-      targets: [new targets.LambdaFunction(this.sampleLoad, { retryAttempts: 0 })],
-    });
+    this.consumers = consumers as Record<EventSourceName, ServiceFunction>;
+    this.scheduled = scheduled as Record<ScheduleName, ServiceFunction>;
+    this.processors = { main: this.consumers.main, priority: this.consumers.priority };
+    this.runTasks = this.consumers.tasks;
+    this.recordDeadLetters = this.consumers['main-dlq'];
+    this.sweepEnqueueing = this.scheduled.sweepEnqueueing;
+    this.sampleLoad = this.scheduled.sampleLoad;
   }
 }

@@ -58,10 +58,6 @@ describe('redrive', () => {
     expect(redrive.maxReceiveCount).toBe(QUEUES[name].maxReceiveCount);
     expect(refId(redrive.deadLetterTargetArn)).toBe(dlq);
   });
-
-  it('main and priority give up after the same number of receives (one processor handler reads one value)', () => {
-    expect(QUEUES.priority.maxReceiveCount).toBe(QUEUES.main.maxReceiveCount);
-  });
 });
 
 describe('dead-letter consumers', () => {

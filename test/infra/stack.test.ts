@@ -6,7 +6,8 @@
 import { App, type CfnElement, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, SCHEDULES, TABLE, type WorkQueueName } from '../../lambdas/config/resources';
+import { CONSUMERS, FUNCTIONS, SCHEDULES } from '../../lambdas/config/functions';
+import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, TABLE, type WorkQueueName } from '../../lambdas/config/resources';
 import { allowedMethods, findRoute, ROUTES, withHead } from '../../lambdas/config/routes';
 import { ImageQueueStack, type ImageQueueStackProps, OUTPUTS } from '../../lib/image-queue-stack';
 
@@ -73,13 +74,13 @@ describe('SQS event sources', () => {
   const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties as Json);
   const mappingFor = (queueLogicalId: string) => mappings.filter((m) => refId(m.EventSourceArn) === queueLogicalId);
 
-  it.each(Object.keys(QUEUES) as WorkQueueName[])('%s queue: partial failures, concurrency and batch size from QUEUES', (name) => {
+  it.each(Object.keys(QUEUES) as WorkQueueName[])('%s queue: partial failures, concurrency and batch size from CONSUMERS', (name) => {
     const found = mappingFor(queueIds(name).queue);
     expect(found).toHaveLength(1);
     const mapping = found[0]!;
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: QUEUES[name].maxConcurrency });
-    expect(mapping.BatchSize).toBe(QUEUES[name].batchSize);
+    expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: CONSUMERS[name].maxConcurrency });
+    expect(mapping.BatchSize).toBe(CONSUMERS[name].batchSize);
     expect(refId(mapping.FunctionName)).toBe(logicalId(consumerOf[name]()));
   });
 
@@ -88,15 +89,15 @@ describe('SQS event sources', () => {
     const found = mappingFor(queueIds(name).dlq);
     expect(found).toHaveLength(1);
     expect(found[0]!.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-    expect(found[0]!.BatchSize).toBe(10);
+    expect(found[0]!.BatchSize).toBe(CONSUMERS[`${name as 'main' | 'priority'}-dlq`].batchSize);
     expect(refId(found[0]!.FunctionName)).toBe(logicalId(stack.workers.recordDeadLetters));
   });
 
-  it('processor timeout and memory come from QUEUES', () => {
+  it('processor timeout and memory come from FUNCTIONS', () => {
     for (const name of Object.keys(QUEUES) as WorkQueueName[]) {
       const fn = resources[logicalId(consumerOf[name]())]!.Properties;
-      expect(fn.Timeout).toBe(QUEUES[name].processorTimeoutSeconds);
-      expect(fn.MemorySize).toBe(QUEUES[name].memoryMiB);
+      expect(fn.Timeout).toBe(FUNCTIONS[CONSUMERS[name].fn].timeoutSeconds);
+      expect(fn.MemorySize).toBe(FUNCTIONS[CONSUMERS[name].fn].memoryMiB);
     }
   });
 
@@ -315,11 +316,14 @@ describe('functions', () => {
     for (const [, group] of ofType('AWS::Logs::LogGroup')) expect(group.Properties.RetentionInDays).toBe(30);
   });
 
-  it('every function gets the limits and never allows private origins', () => {
+  it('every function gets the limits and never allows private origins; the processors say so', () => {
     for (const fn of functions) {
       const env = fn.Environment.Variables;
-      expect(env[ENV.allowPrivateOrigins]).toBe('false');
+      expect(env[ENV.allowPrivateOrigins]).not.toBe('true');
       expect(env[ENV.maxBatchSize]).toBeDefined();
+    }
+    for (const fn of Object.values(stack.workers.processors)) {
+      expect(resources[logicalId(fn)]!.Properties.Environment.Variables[ENV.allowPrivateOrigins]).toBe('false');
     }
     const overridden = synth({ limits: { maxBatchSize: 7 } }).json.Resources as Record<string, Json>;
     const values = Object.values(overridden)

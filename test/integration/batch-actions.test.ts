@@ -13,7 +13,7 @@ import { PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoQueueStore } from '../../lambdas/adapters/dynamo';
 import { db, tableName } from '../../lambdas/adapters/dynamo/table';
-import { keys } from '../../lambdas/domain/model';
+import { keys } from '../../lambdas/adapters/dynamo/keys';
 import { ENV } from '../../lambdas/config/resources';
 import type { BatchCompletedNotification } from '../../lambdas/domain/notices';
 import { fakeContext } from '../../local/handlers';

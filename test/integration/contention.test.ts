@@ -1,7 +1,7 @@
 /**
  * One customer under contention, against AWS-like DynamoDB (strict mode: transaction conflicts,
  * per-key ceilings, GSI lag, random throttles and 500s, some after the write was applied) and as
- * many concurrent processors as the stack allows (QUEUES.*.maxConcurrency): 2,000 valid members in
+ * many concurrent processors as the stack allows (CONSUMERS.*.maxConcurrency): 2,000 valid members in
  * six batches on both queues, then 30 small concurrent submits while they are being processed.
  * Every submit must be accepted, every valid image completed (none marked as an error), the
  * customer's queue empty afterwards and the counters free of drift.
@@ -9,9 +9,9 @@
  * CONTENTION_VERBOSE=1 shows the runtime's and the handlers' logs instead of capturing them.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { logger as handlerLogger } from '../../lambdas/adapters/logger';
+import { logger as handlerLogger } from '../../lambdas/observability/logger';
 import { reconcileTable } from '../../lambdas/adapters/reconcile-store';
-import { QUEUES } from '../../lambdas/config/resources';
+import { CONSUMERS } from '../../lambdas/config/functions';
 import { formatDrift } from '../../lambdas/domain/reconcile';
 import { silentLogger, type RuntimeLogger } from '../../local/handlers';
 import type { InvocationInfo, InvocationOutcome } from '../../local/pollers';
@@ -126,7 +126,7 @@ beforeAll(async () => {
   }
   env = await startTestRuntime({
     strict: { ...DEFAULT_STRICT_OPTIONS, conflictWindowMs: 20, throttleRate: 0.02, errorRate: 0.004 },
-    pollerConcurrency: { main: QUEUES.main.maxConcurrency, priority: QUEUES.priority.maxConcurrency, tasks: 2 },
+    pollerConcurrency: { main: CONSUMERS.main.maxConcurrency, priority: CONSUMERS.priority.maxConcurrency, tasks: 2 },
     visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_MS / 1000,
     pollerHooks: timing,
     logger: VERBOSE ? undefined : capturingRuntimeLogger,

@@ -6,7 +6,8 @@
  * statements from. A grant nothing used is reported too, unless it is listed with its reason.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { FUNCTION_GRANTS, type FunctionName } from '../../lambdas/config/grants';
+import type { FunctionName } from '../../lambdas/config/functions';
+import { FUNCTION_GRANTS } from '../../lambdas/config/grants';
 import { ENV, QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
 import { DLQ_URL_ENV } from '../../local/provision';
 import { AwsCallRecorder, type AwsCall } from '../support/aws-calls';

@@ -6,7 +6,8 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { addClientMiddleware } from '../../lambdas/adapters/aws-clients';
-import type { DynamoAction, FunctionName } from '../../lambdas/config/grants';
+import type { FunctionName } from '../../lambdas/config/functions';
+import type { DynamoAction } from '../../lambdas/config/grants';
 import { currentFunctionName } from '../../local/handlers';
 
 /** One call as IAM would authorise it: `dynamodb:PutItem table`, `dynamodb:Query table/index/gsi1`, `sqs:SendMessage <url>`. */

@@ -5,7 +5,7 @@ import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resetAdminCredential } from '../../lambdas/adapters/admin-credential';
 import { keyStore } from '../../lambdas/adapters/key-store';
-import { logger } from '../../lambdas/adapters/logger';
+import { logger } from '../../lambdas/observability/logger';
 import { hashSecret, verifySecret } from '../../lambdas/domain/auth';
 import { clearAuthCache, handler } from '../../lambdas/handlers/authorizer';
 

@@ -3,7 +3,7 @@ import { emptyCounters } from '../../lambdas/domain/model';
 import { transientRetryDelaySeconds } from '../../lambdas/domain/processing';
 import { reconcileCounters } from '../../lambdas/domain/reconcile';
 import { membersOf, supersedeTasks } from '../../lambdas/domain/submit';
-import { estimateCompletion, throughputOf } from '../../lambdas/http/hydra';
+import { estimateCompletion, throughputOf } from '../../lambdas/domain/estimate';
 import { aBatch, aMember } from '../support/records';
 
 const member = aMember;

@@ -1,29 +1,31 @@
+import { submittedFromOpenKey } from '../../lambdas/adapters/dynamo/keys';
 import { daysOf, loadItem, loadKeys, loadRunItems } from '../../lambdas/adapters/operator-store';
 import { emptyCounters, type CustomerCounters } from '../../lambdas/domain/model';
 import {
-  loadPageUrl,
   loadPoint,
   loadRun,
   mergePoints,
   orderStatus,
   pageLinks,
   pageOf,
-  parseDateTime,
-  parseDuration,
-  parseInstant,
-  parseLoadQuery,
   queueGroups,
   queueStatus,
-  resolveTimeRange,
   sampleExpiresAt,
   scopeCustomers,
-  submittedFromOpenKey,
-  subtractDuration,
   windowSlices,
   zeroLoad,
   type QueueLoad,
 } from '../../lambdas/domain/operator';
-import { HttpError } from '../../lambdas/http/problem';
+import { toHttpError } from '../../lambdas/http/domain-errors';
+import {
+  loadPageUrl,
+  parseDateTime,
+  parseDuration,
+  parseInstant,
+  parseLoadQuery,
+  resolveTimeRange,
+  subtractDuration,
+} from '../../lambdas/http/operator-query';
 
 const NOW = new Date('2024-03-31T12:00:00.000Z');
 const DAY = 86_400_000;
@@ -34,7 +36,8 @@ function statusOf(fn: () => unknown): number | undefined {
     fn();
     return undefined;
   } catch (error) {
-    if (error instanceof HttpError) return error.statusCode;
+    const answered = toHttpError(error);
+    if (answered) return answered.statusCode;
     throw error;
   }
 }

@@ -4,11 +4,12 @@
  * parameters, and the Idempotency-Key body hash and scoping.
  */
 import type { BatchRecord } from '../../lambdas/domain/model';
-import { parseStatusQuery, statusPageUrl } from '../../lambdas/domain/operator';
+import { estimateCompletion, throughputOf } from '../../lambdas/domain/estimate';
 import { hashBody, scopedIdempotencyKey } from '../../lambdas/domain/submit';
 import type { ApiRequest } from '../../lambdas/http/api';
-import { collection, estimateCompletion, MAX_PAGE_SKIP, pageParams, throughputOf, withByteBudget } from '../../lambdas/http/hydra';
-import { HttpError } from '../../lambdas/http/problem';
+import { toHttpError } from '../../lambdas/http/domain-errors';
+import { collection, MAX_PAGE_SKIP, pageNumberOf, pageParams, withByteBudget } from '../../lambdas/http/hydra';
+import { parseStatusQuery, statusPageUrl } from '../../lambdas/http/operator-query';
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
@@ -29,7 +30,7 @@ const statusOf = (fn: () => unknown): number | undefined => {
     fn();
     return undefined;
   } catch (error) {
-    return error instanceof HttpError ? error.statusCode : -1;
+    return toHttpError(error)?.statusCode ?? -1;
   }
 };
 
@@ -54,9 +55,10 @@ const NOW = Date.parse('2026-01-01T00:10:00.000Z');
 
 describe('pageParams', () => {
   it('reads a page number as DLCS clients send it, and the opaque token otherwise', () => {
-    expect(pageParams(request({ page: '2', pageSize: '2' }))).toEqual({ limit: 2, pageNumber: 2 });
+    expect(pageParams(request({ page: '2', pageSize: '2' }))).toEqual({ limit: 2, skip: 2 });
+    expect(pageNumberOf(pageParams(request({ page: '2', pageSize: '2' })))).toBe(2);
     expect(pageParams(request({ page: 'eyJwayI6IngifQ' }))).toEqual({ limit: 100, cursor: 'eyJwayI6IngifQ' });
-    expect(withByteBudget({ limit: 3, pageNumber: 4 }, () => ({})).skip).toBe(9);
+    expect(withByteBudget(pageParams(request({ page: '4', pageSize: '3' })), () => ({})).skip).toBe(9);
   });
 
   it('refuses page 0 and pages past the deepest a number may reach', () => {
@@ -71,7 +73,7 @@ describe('collection views', () => {
   const render = (n: number) => n;
 
   it('numbers first/previous/next/last for a page number', () => {
-    const body = collection(request(), '/c', { items: [3, 4], next: 'tok' }, { limit: 2, pageNumber: 2 }, render, 5);
+    const body = collection(request(), '/c', { items: [3, 4], next: 'tok' }, { limit: 2, skip: 2 }, render, 5);
     expect(body.view).toEqual({
       '@id': `${base}?page=2&pageSize=2`,
       '@type': 'PartialCollectionView',
@@ -83,7 +85,7 @@ describe('collection views', () => {
   });
 
   it('continues with a token when a numbered page was cut short by bytes (nothing skipped)', () => {
-    const body = collection(request(), '/c', { items: [3], next: 'tok' }, { limit: 2, pageNumber: 2 }, render, 5);
+    const body = collection(request(), '/c', { items: [3], next: 'tok' }, { limit: 2, skip: 2 }, render, 5);
     expect((body.view as Record<string, unknown>)['next']).toBe(`${base}?page=tok&pageSize=2`);
   });
 

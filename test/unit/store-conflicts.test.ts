@@ -44,7 +44,8 @@ import { supersede } from '../../lambdas/adapters/dynamo/supersession';
 import { runTransaction, type TransactAction } from '../../lambdas/adapters/dynamo/transactions';
 import { applyTransitions } from '../../lambdas/adapters/dynamo/transitions';
 import type { Transition } from '../../lambdas/domain/accounting';
-import { keys, type BatchRecord, type MemberRecord } from '../../lambdas/domain/model';
+import { keys } from '../../lambdas/adapters/dynamo/keys';
+import type { BatchRecord, MemberRecord } from '../../lambdas/domain/model';
 import { aBatch, aMember } from '../support/records';
 
 const TABLE = 'store-conflicts-test';

@@ -1,19 +1,24 @@
 /**
- * lambdas/domain/validation.ts: the Content-Type rule (415), parsing the collection (400) and the
- * per-member rules (422 with every problem listed as {member, field, message}).
+ * lambdas/http/submit-body.ts: the Content-Type rule (415) and parsing the collection (400); and
+ * lambdas/domain/validation.ts: the per-member rules (422 once mapped at the edge, with every
+ * problem listed as {member, field, message}).
  */
 import fc from 'fast-check';
-import { parseCollection, requireJsonContentType, validateMembers } from '../../lambdas/domain/validation';
-import { HttpError, type MemberProblem } from '../../lambdas/http/problem';
+import type { MemberProblem } from '../../lambdas/domain/errors';
+import { validateMembers } from '../../lambdas/domain/validation';
+import { toHttpError } from '../../lambdas/http/domain-errors';
+import type { HttpError } from '../../lambdas/http/problem';
+import { parseCollection, requireJsonContentType } from '../../lambdas/http/submit-body';
 
 const valid = (extra: Record<string, unknown> = {}) => ({ id: 'img-1', space: 1, origin: 'https://example.org/a.jpg', ...extra });
 
-/** Runs `fn` and returns the HttpError it throws (fails if it does not throw one). */
+/** Runs `fn` and returns what it throws as the client sees it (fails if it does not throw a client error). */
 function httpError(fn: () => unknown): HttpError {
   try {
     fn();
   } catch (error) {
-    if (error instanceof HttpError) return error;
+    const answered = toHttpError(error);
+    if (answered) return answered;
     throw error;
   }
   throw new Error('expected an HttpError');
@@ -305,8 +310,9 @@ describe('validateMembers: properties', () => {
       fc.property(fc.array(fc.oneof(fc.jsonValue(), fc.record({ id: fc.string(), space: fc.integer(), origin: fc.webUrl() })), { maxLength: 20 }), (members) => {
         try {
           expect(validateMembers(members, 20)).toHaveLength(members.length);
-        } catch (error) {
-          if (!(error instanceof HttpError)) throw error;
+        } catch (thrown) {
+          const error = toHttpError(thrown);
+          if (!error) throw thrown;
           expect(error.statusCode).toBe(422);
           for (const p of error.options.errors ?? []) {
             expect(p.member).toBeGreaterThanOrEqual(0);

@@ -4,9 +4,10 @@
  * deltas, so cancelling races with processing exactly as two processors race: per member.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { keys, type BatchRecord } from '../../domain/model';
+import type { BatchRecord } from '../../domain/model';
 import type { CancelStore } from '../../domain/ports';
 import { prefixed } from './codec';
+import { keys } from './keys';
 import { addToCustomerShard, batchShards, batchView } from './counters';
 import { runTransaction } from './transactions';
 import { getItems, tableName, writeIf } from './table';

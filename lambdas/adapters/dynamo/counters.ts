@@ -14,8 +14,9 @@
  * partition key takes at most 1,000 write units/s; see shared/reference/aws-semantics.md.
  */
 import type { QueueName } from '../../config/resources';
-import { emptyCounters, keys, type BatchRecord, type CustomerCounters } from '../../domain/model';
+import { emptyCounters, type BatchRecord, type CustomerCounters } from '../../domain/model';
 import { stripKeys } from './codec';
+import { keys } from './keys';
 import type { TransactAction } from './transactions';
 import { inParallel } from '../../domain/async';
 import { getItems, queryAll, tableName, type Item } from './table';

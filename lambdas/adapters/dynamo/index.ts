@@ -1,5 +1,5 @@
 /**
- * The QueueStore ports on one DynamoDB table (key scheme in domain/model.ts), one module per use:
+ * The QueueStore ports on one DynamoDB table (key scheme in keys.ts), one module per use:
  * submit writes, transitions and their sharded counters, supersession, and reads.
  */
 import type { QueueStore } from '../../domain/ports';

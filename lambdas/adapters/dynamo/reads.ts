@@ -9,18 +9,10 @@
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
-import {
-  batchIdFromKey,
-  keys,
-  MEMBER_PARTITIONS,
-  memberIndexFromKey,
-  type BatchRecord,
-  type CustomerCounters,
-  type MemberRecord,
-  type MemberState,
-} from '../../domain/model';
+import type { BatchRecord, CustomerCounters, MemberRecord, MemberState } from '../../domain/model';
 import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
-import { BATCH_SK, customerOf, decodeCursor, encodeCursor, errorIndexPartition, MEMBER_SK, toMember, withNext } from './codec';
+import { decodeCursor, encodeCursor, toMember, withNext } from './codec';
+import { BATCH_SK, batchIdFromKey, customerOf, errorIndexPartition, keys, MEMBER_PARTITIONS, MEMBER_SK, memberIndexFromKey } from './keys';
 import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
 import { recentMemberRefs } from './asset-digests';
 import { memberRefsOfBatch } from './submit-writes';
@@ -242,7 +234,7 @@ interface Lane {
  * resumes after it.
  *
  * Reads go on until the page is full or the partitions end, never giving up with an empty page:
- * - `error`: from the sparse error index (codec.ts memberErrorIndex), which holds only error
+ * - `error`: from the sparse error index (keys.ts memberErrorIndex), which holds only error
  *   members, then their items: reads are bounded by the page;
  * - `completed`, or `waiting`/`running` (the queue): a filter over the members, each Query
  *   evaluating twice as many as the last (up to 1,000), so reads are bounded by the batch's

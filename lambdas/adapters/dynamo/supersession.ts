@@ -5,7 +5,8 @@
 import { TABLE } from '../../config/resources';
 import { chunk } from '../../domain/async';
 import { batchRef } from '../../domain/accounting';
-import { batchIdFromKey, keys, memberIndexFromKey, type MemberRecord } from '../../domain/model';
+import type { MemberRecord } from '../../domain/model';
+import { batchIdFromKey, keys, memberIndexFromKey } from './keys';
 import type { MemberRef, SupersedeStore } from '../../domain/ports';
 import { addToBatchShard } from './counters';
 import { runTransaction, type TransactItems } from './transactions';

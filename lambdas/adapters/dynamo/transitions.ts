@@ -12,9 +12,10 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLE } from '../../config/resources';
 import { chunk } from '../../domain/async';
 import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../../domain/accounting';
-import { keys, type BatchRecord, type MemberRecord } from '../../domain/model';
+import type { BatchRecord, MemberRecord } from '../../domain/model';
 import type { BatchState, MemberRef, NoticeStore, ProcessingStore, TransitionResult } from '../../domain/ports';
-import { memberErrorIndex, prefixed, stripKeys, toMember } from './codec';
+import { prefixed, stripKeys, toMember } from './codec';
+import { keys, memberErrorIndex } from './keys';
 import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES } from './counters';
 import { runTransaction, type TransactItems } from './transactions';
 import { db, getItems, isConditionFailure, tableName, writeIf, type Item } from './table';
@@ -110,7 +111,7 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
     for (const field of ['width', 'height', 'mediaType', 'contentLength', 'error'] as const) {
       if (outcome?.[field] !== undefined) fields[field] = outcome[field];
     }
-    // The sparse error index (codec.ts memberErrorIndex, read by errorImages): error members only.
+    // The sparse error index (keys.ts memberErrorIndex, read by errorImages): error members only.
     if (to === 'error') Object.assign(fields, memberErrorIndex(member.customer, member.batch, member.index));
     const names = Object.keys(fields);
     actions.push({
