@@ -4,12 +4,13 @@
  * (BatchWriteItem 8 in flight, SendMessageBatch 16 in flight), but no HTTP, no validation, no
  * authorizer. handler time / bare time is then the handler's overhead over what the work costs.
  */
-import { DynamoDBDocumentClient, BatchWriteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+
 import { performance } from 'node:perf_hooks';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { BatchWriteCommand, DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { memberItem } from '../lambdas/adapters/dynamo/codec';
-import { chunk, inParallel } from '../lambdas/domain/async';
 import { keys } from '../lambdas/adapters/dynamo/keys';
+import { chunk, inParallel } from '../lambdas/domain/async';
 import type { AssetInput, MemberRecord } from '../lambdas/domain/model';
 import { localDynamoClient, localSqsClient } from '../local/provision';
 import { BATCH_WRITE_LIMIT, SEND_BATCH_LIMIT } from './minimum';
@@ -55,7 +56,7 @@ export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareS
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      const batch = Number(Attributes?.['batchSeq']);
+      const batch = Number(Attributes?.batchSeq);
       // 2. The batch item and the customer counters, atomically.
       await db.send(
         new TransactWriteCommand({
@@ -94,7 +95,15 @@ export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareS
         }),
       );
       // 3. The members.
-      const members: MemberRecord[] = assets.map((a, index) => ({ ...a, customer, batch, index, queue: 'main', state: 'waiting', submitted }));
+      const members: MemberRecord[] = assets.map((a, index) => ({
+        ...a,
+        customer,
+        batch,
+        index,
+        queue: 'main',
+        state: 'waiting',
+        submitted,
+      }));
       await inParallel(chunk(members.map(memberItem), BATCH_WRITE_LIMIT), 8, async (group) => {
         let requests = group.map((Item) => ({ PutRequest: { Item } }));
         while (requests.length > 0) {
@@ -106,7 +115,10 @@ export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareS
       const bodies = members.map((m) => JSON.stringify({ c: m.customer, b: m.batch, i: m.index }));
       await inParallel(chunk(bodies, SEND_BATCH_LIMIT), 16, async (group) => {
         await sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: target.queueUrl, Entries: group.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: target.queueUrl,
+            Entries: group.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
+          }),
         );
       });
       // 5. End of enqueueing.

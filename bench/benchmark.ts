@@ -12,15 +12,15 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../lambdas/config/resources';
 import type { StrictDynamoOptions } from '../local/strict-dynamodb';
-import { costPerMillion, DEFAULT_MEMORY, DEFAULT_PRICES, type CostModel, type MemorySizes, type Prices } from './cost';
-import { startHarness, type Harness } from './harness';
-import { runBundlesScenario, type BundlesResult } from './scenarios/bundles';
-import { DEFAULT_LOAD_SEED, runLoadScenario, type LoadScaleResult } from './scenarios/load';
-import { runProcessingScenario, type ProcessingResult } from './scenarios/processing';
-import { measurePriorityAlone, measurePriorityBehind, priorityResult, type PriorityProbe, type PriorityResult } from './scenarios/priority';
-import { runReadsScenario, type ReadsResult } from './scenarios/reads';
+import { type CostModel, costPerMillion, DEFAULT_MEMORY, DEFAULT_PRICES, type MemorySizes, type Prices } from './cost';
+import { type Harness, startHarness } from './harness';
+import { type BundlesResult, runBundlesScenario } from './scenarios/bundles';
+import { DEFAULT_LOAD_SEED, type LoadScaleResult, runLoadScenario } from './scenarios/load';
+import { measurePriorityAlone, measurePriorityBehind, type PriorityProbe, type PriorityResult, priorityResult } from './scenarios/priority';
+import { type ProcessingResult, runProcessingScenario } from './scenarios/processing';
+import { type ReadsResult, runReadsScenario } from './scenarios/reads';
 import { runStrictScenario, type StrictResult } from './scenarios/strict';
-import { batchLimit, runSubmitScenario, type BatchLimit, type SubmitResult } from './scenarios/submit';
+import { type BatchLimit, batchLimit, runSubmitScenario, type SubmitResult } from './scenarios/submit';
 import { evaluateTargets, TARGETS, type TargetCheck } from './targets';
 
 export interface BenchmarkOptions {
@@ -156,7 +156,9 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     const loadSeed = { ...DEFAULT_LOAD_SEED, othersPerDay: settings.loadOthersPerDay };
     step(`load: ${loadSeed.customers} customers × ${loadSeed.days} days of samples, one customer's 31-day query`);
     const load = await runLoadScenario(harness, loadSeed);
-    step(`load: ${load.withOthers.customer.readUnits} read units (bound ${load.bound.customer}), independent of other customers: ${load.independent}`);
+    step(
+      `load: ${load.withOthers.customer.readUnits} read units (bound ${load.bound.customer}), independent of other customers: ${load.independent}`,
+    );
 
     step(`priority alone: ${settings.priorityMembers} members × ${settings.priorityReps}`);
     const alone = await measurePriorityAlone(harness, FLOW_CUSTOMER, settings.priorityMembers, settings.priorityReps);
@@ -178,8 +180,15 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     if (!settings.strict) strict = { skipped: 'not asked for (--no-strict)' };
     else if (!harness.runtime.strict) strict = { skipped: 'strict DynamoDB mode is off (STRICT_DYNAMODB)' };
     else {
-      const w = { mainBatches: settings.strictBatches, mainMembers: settings.strictMembers, priorityBatches: 1, priorityMembers: settings.strictPriority };
-      step(`strict: ${w.mainBatches} × ${w.mainMembers} main + ${w.priorityMembers} priority, ${settings.strictReps} run(s) without and with conflicts`);
+      const w = {
+        mainBatches: settings.strictBatches,
+        mainMembers: settings.strictMembers,
+        priorityBatches: 1,
+        priorityMembers: settings.strictPriority,
+      };
+      step(
+        `strict: ${w.mainBatches} × ${w.mainMembers} main + ${w.priorityMembers} priority, ${settings.strictReps} run(s) without and with conflicts`,
+      );
       strict = await runStrictScenario(harness, w, settings.strictReps, STRICT_CUSTOMER_BASE, {
         main: settings.mainPollers,
         priority: PRIORITY_POLLERS,
@@ -244,8 +253,8 @@ function costInputs(submit: SubmitResult, processing: ProcessingResult, batchSiz
       writeUnits: processing.perMember.writeUnits,
       readUnits: processing.perMember.readUnits,
       sqsRequests: processing.perMember.sqsRequests,
-      processorInvocations: (pollers['main']?.invocations ?? 0) / n,
-      tasksInvocations: (pollers['tasks']?.invocations ?? 0) / n,
+      processorInvocations: (pollers.main?.invocations ?? 0) / n,
+      tasksInvocations: (pollers.tasks?.invocations ?? 0) / n,
       processorMs: processing.perMember.handlerMs['process-images:main'] ?? 0,
       tasksMs: processing.perMember.handlerMs['run-tasks'] ?? 0,
     },

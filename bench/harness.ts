@@ -5,14 +5,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { FUNCTION_NAMES, type FunctionName } from '../lambdas/config/functions';
 import { QUEUES, type WorkQueueName } from '../lambdas/config/resources';
 import type { AssetInput } from '../lambdas/domain/model';
-import { FUNCTION_NAMES, type FunctionName } from '../lambdas/config/functions';
-import { createHandlerLoader, silentLogger, type HandlerRegistry, type RuntimeLogger } from '../local/handlers';
+import { createHandlerLoader, type HandlerRegistry, type RuntimeLogger, silentLogger } from '../local/handlers';
 import type { InvocationOutcome, PollerName } from '../local/pollers';
-import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, startLocalRuntime, type LocalRuntime } from '../local/runtime';
-import { startOriginServer, type OriginServer } from '../test/support/origin-server';
+import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, type LocalRuntime, startLocalRuntime } from '../local/runtime';
 import type { StrictDynamoOptions } from '../local/strict-dynamodb';
+import { type OriginServer, startOriginServer } from '../test/support/origin-server';
 import { PartitionWrites } from './partition-writes';
 import { SdkCounters, withTag } from './sdk-counters';
 
@@ -48,6 +48,22 @@ export interface HarnessOptions {
   logger?: RuntimeLogger;
 }
 
+/** An API answer: its status, its body (parsed JSON, or the text when it is not JSON) and the request's wall time. */
+export interface Answer<T = unknown> {
+  status: number;
+  json: T;
+  ms: number;
+}
+
+/** The fields of a batch resource (GET /customers/{c}/queue/batches/{b}) the scenarios read. */
+export interface BatchBody {
+  id: number;
+  count: number;
+  completed: number;
+  errors: number;
+  finished?: string;
+}
+
 export interface Harness {
   runtime: LocalRuntime;
   origin: OriginServer;
@@ -66,10 +82,14 @@ export interface Harness {
   depth(queue: WorkQueueName): Promise<number>;
   /** A PNG origin served locally. */
   originUrl(): string;
-  post(path: string, body: string): Promise<{ status: number; json: any; ms: number }>;
-  get(path: string): Promise<{ status: number; json: any; ms: number }>;
+  /**
+   * `T` is the body the caller expects of a successful answer. It is not checked: the caller looks at
+   * the status first (an error answer carries the error body).
+   */
+  post<T = unknown>(path: string, body: string): Promise<Answer<T>>;
+  get<T = unknown>(path: string): Promise<Answer<T>>;
   /** Polls GET batch until it has `finished`; returns the batch resource. */
-  waitForBatch(customer: number, batch: number, options?: { intervalMs?: number; timeoutMs?: number }): Promise<any>;
+  waitForBatch(customer: number, batch: number, options?: { intervalMs?: number; timeoutMs?: number }): Promise<BatchBody>;
   stop(): Promise<void>;
 }
 
@@ -161,7 +181,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const pollers = runtime.pollers!;
   const queueUrl = (queue: WorkQueueName) => runtime.env[QUEUES[queue].urlEnv] as string;
 
-  async function request(method: 'GET' | 'POST', path: string, body?: string) {
+  async function request<T>(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer<T>> {
     const started = performance.now();
     const response = await fetch(`${runtime.apiUrl}${path}`, {
       method,
@@ -176,7 +196,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     } catch {
       json = text;
     }
-    return { status: response.status, json: json as any, ms };
+    return { status: response.status, json: json as T, ms };
   }
 
   async function waitIdle(name?: PollerName) {
@@ -228,7 +248,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async waitForBatch(customer, batch, { intervalMs = 50, timeoutMs = 300_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const { status, json } = await request('GET', `/customers/${customer}/queue/batches/${batch}`);
+        const { status, json } = await request<BatchBody>('GET', `/customers/${customer}/queue/batches/${batch}`);
         if (status !== 200) throw new Error(`GET batch ${customer}/${batch} answered ${status}: ${JSON.stringify(json)}`);
         if (json.finished) return json;
         if (Date.now() > deadline) throw new Error(`batch ${customer}/${batch} did not finish in ${timeoutMs} ms: ${JSON.stringify(json)}`);

@@ -48,9 +48,9 @@ export function keyValue(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (isObject(value)) {
-    if (typeof value['S'] === 'string') return value['S'];
-    if (typeof value['N'] === 'string') return value['N'];
-    if (value['B'] !== undefined) return `(binary)`;
+    if (typeof value.S === 'string') return value.S;
+    if (typeof value.N === 'string') return value.N;
+    if (value.B !== undefined) return `(binary)`;
   }
   return undefined;
 }
@@ -68,20 +68,20 @@ export function writeTargets(command: string, input: unknown): WriteTarget[] {
   if (!isObject(input)) return [];
   switch (command) {
     case 'TransactWriteItems': {
-      const items = Array.isArray(input['TransactItems']) ? input['TransactItems'] : [];
+      const items = Array.isArray(input.TransactItems) ? input.TransactItems : [];
       return items.map((wrapper) => {
         const [kind, action] = (isObject(wrapper) ? Object.entries(wrapper).find(([, a]) => isObject(a)) : undefined) ?? ['', undefined];
         const body = isObject(action) ? action : {};
-        return kind === 'Put' ? { pk: pkOf(body['Item']), units: 2 * itemKb(body['Item']) } : { pk: pkOf(body['Key']), units: 2 };
+        return kind === 'Put' ? { pk: pkOf(body.Item), units: 2 * itemKb(body.Item) } : { pk: pkOf(body.Key), units: 2 };
       });
     }
     case 'PutItem':
-      return [{ pk: pkOf(input['Item']), units: itemKb(input['Item']) }];
+      return [{ pk: pkOf(input.Item), units: itemKb(input.Item) }];
     case 'UpdateItem':
     case 'DeleteItem':
-      return [{ pk: pkOf(input['Key']), units: 1 }];
+      return [{ pk: pkOf(input.Key), units: 1 }];
     case 'BatchWriteItem':
-      return batchRequests(input['RequestItems']);
+      return batchRequests(input.RequestItems);
     default:
       return [];
   }
@@ -94,8 +94,8 @@ function batchRequests(requestItems: unknown): WriteTarget[] {
   for (const requests of Object.values(requestItems)) {
     for (const r of Array.isArray(requests) ? requests : []) {
       if (!isObject(r)) continue;
-      if (isObject(r['PutRequest'])) out.push({ pk: pkOf(r['PutRequest']['Item']), units: itemKb(r['PutRequest']['Item']) });
-      else if (isObject(r['DeleteRequest'])) out.push({ pk: pkOf(r['DeleteRequest']['Key']), units: 1 });
+      if (isObject(r.PutRequest)) out.push({ pk: pkOf(r.PutRequest.Item), units: itemKb(r.PutRequest.Item) });
+      else if (isObject(r.DeleteRequest)) out.push({ pk: pkOf(r.DeleteRequest.Key), units: 1 });
     }
   }
   return out;
@@ -259,7 +259,11 @@ export function ceilingModel(loads: PartitionSnapshot, batches: readonly Workloa
     const batchMembers = match?.[2] !== undefined ? byBatch.get(`${match[1]}/${Number(match[2])}`) : undefined;
     const customerMembers = match ? byCustomer.get(String(Number(match[1]))) : undefined;
     const [scope, divisor]: [KeyScope, number] =
-      batchMembers !== undefined ? ['batch', batchMembers] : customerMembers !== undefined ? ['customer', customerMembers] : ['other', images];
+      batchMembers !== undefined
+        ? ['batch', batchMembers]
+        : customerMembers !== undefined
+          ? ['customer', customerMembers]
+          : ['other', images];
     const perImage = divisor > 0 ? load.units / divisor : 0;
     const pattern = keyPattern(pk);
     const p = patterns.get(pattern) ?? {
@@ -309,7 +313,8 @@ export function mergeSnapshots(...snapshots: PartitionSnapshot[]): PartitionSnap
   const out: PartitionSnapshot = {};
   for (const s of snapshots) {
     for (const [k, v] of Object.entries(s)) {
-      const o = (out[k] ??= emptyLoad());
+      out[k] ??= emptyLoad();
+      const o = out[k];
       o.units += v.units;
       o.writes += v.writes;
       o.conflicts += v.conflicts;

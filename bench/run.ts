@@ -12,8 +12,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { type BenchmarkOptions, runBenchmark } from './benchmark';
 import { DEFAULT_MEMORY, DEFAULT_PRICES, type MemorySizes, type Prices } from './cost';
-import { runBenchmark, type BenchmarkOptions } from './benchmark';
 import { formatResult } from './table';
 
 export { runBenchmark };
@@ -44,9 +44,10 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   let out: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
-    const [name, inline] = flag.includes('=') && flag.startsWith('--') && !flag.startsWith('--price') && !flag.startsWith('--memory')
-      ? (flag.split(/=(.*)/s) as [string, string])
-      : [flag, undefined];
+    const [name, inline] =
+      flag.includes('=') && flag.startsWith('--') && !flag.startsWith('--price') && !flag.startsWith('--memory')
+        ? (flag.split(/=(.*)/s) as [string, string])
+        : [flag, undefined];
     const value = () => inline ?? argv[++i];
     switch (name) {
       case '--out':

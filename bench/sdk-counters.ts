@@ -18,7 +18,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { addClientMiddleware, type AnyAwsClient, type ServiceName } from '../lambdas/adapters/aws-clients';
+import { type AnyAwsClient, addClientMiddleware, type ServiceName } from '../lambdas/adapters/aws-clients';
 import { TABLE } from '../lambdas/config/resources';
 
 export type Service = ServiceName;
@@ -98,10 +98,10 @@ type Action = Record<string, unknown>;
 
 /** Attribute names an Update expression mentions (`#name` resolved), or a Put item's names. */
 function attributesWritten(kind: string, action: Action): Set<string> {
-  if (kind === 'Put') return new Set(Object.keys((action['Item'] as Record<string, unknown>) ?? {}));
+  if (kind === 'Put') return new Set(Object.keys((action.Item as Record<string, unknown>) ?? {}));
   if (kind !== 'Update') return new Set();
-  const names = (action['ExpressionAttributeNames'] as Record<string, string>) ?? {};
-  const expression = String(action['UpdateExpression'] ?? '');
+  const names = (action.ExpressionAttributeNames as Record<string, string>) ?? {};
+  const expression = String(action.UpdateExpression ?? '');
   const out = new Set<string>();
   for (const token of expression.match(/[#:]?[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
     if (token.startsWith(':')) continue;
@@ -128,7 +128,7 @@ export function transactWriteUnits(input: unknown): number {
     for (const [kind, action] of Object.entries(wrapper)) {
       if (!action || typeof action !== 'object') continue;
       const body = action as Action;
-      const kb = kind === 'Put' ? itemKb(body['Item']) : 1;
+      const kb = kind === 'Put' ? itemKb(body.Item) : 1;
       const written = attributesWritten(kind, body);
       const indexes = Object.values(TABLE.indexes).filter((ix) => written.has(ix.partitionKey) || written.has(ix.sortKey)).length;
       units += 2 * (kb + indexes);
@@ -165,7 +165,8 @@ export class SdkCounters {
       (next, context) => async (args) => {
         const command = commandNameOf(context.commandName);
         const input = args.input as Record<string, unknown>;
-        const inject = service === 'dynamodb' && (DYNAMO_READS.has(command) || DYNAMO_WRITES.has(command)) && input['ReturnConsumedCapacity'] === undefined;
+        const inject =
+          service === 'dynamodb' && (DYNAMO_READS.has(command) || DYNAMO_WRITES.has(command)) && input.ReturnConsumedCapacity === undefined;
         const count = this.entry(tag ?? currentTag(), service, command);
         count.calls += 1;
         const started = performance.now();
@@ -191,9 +192,12 @@ export class SdkCounters {
   }
 
   private entry(tag: string, service: Service, command: string): CommandCount {
-    const byService = (this.counts[tag] ??= {});
-    const byCommand = (byService[service] ??= {});
-    return (byCommand[command] ??= emptyCount());
+    this.counts[tag] ??= {};
+    const byService = this.counts[tag];
+    byService[service] ??= {};
+    const byCommand = byService[service];
+    byCommand[command] ??= emptyCount();
+    return byCommand[command];
   }
 
   reset(): void {

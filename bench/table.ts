@@ -38,18 +38,32 @@ export function buildRows(r: BenchmarkResult): Row[] {
   // 1. Submit
   for (const s of r.submit.sizes) {
     const name = `Submit ${int(s.members)}`;
-    add(name, `wall time, median of ${s.repetitions} (min–max)`, `${ms(s.handlerMs.median)} (${ms(s.handlerMs.min)}–${ms(s.handlerMs.max)})`);
+    add(
+      name,
+      `wall time, median of ${s.repetitions} (min–max)`,
+      `${ms(s.handlerMs.median)} (${ms(s.handlerMs.min)}–${ms(s.handlerMs.max)})`,
+    );
     add(name, `DynamoDB calls: ${commands(s.calls.dynamodb)}`, int(sum(s.calls.dynamodb)));
     add(name, `SQS calls: ${commands(s.calls.sqs)}`, int(sum(s.calls.sqs)));
     add(name, `calls as minimum.ts expects of the handler (${int(s.expected.total)})`, s.matchesExpected ? 'yes' : 'no');
-    add(name, `calls / minimum (${int(s.calls.total)} / ${int(s.minimum.total)})`, dec(s.callsOverMinimum, 3), `submit.callsOverMinimum.${s.members}`);
+    add(
+      name,
+      `calls / minimum (${int(s.calls.total)} / ${int(s.minimum.total)})`,
+      dec(s.callsOverMinimum, 3),
+      `submit.callsOverMinimum.${s.members}`,
+    );
     add(name, `bare script, minimal calls only: median (min–max)`, `${ms(s.bareMs.median)} (${ms(s.bareMs.min)}–${ms(s.bareMs.max)})`);
     add(name, 'handler time / bare time', dec(s.handlerOverBare), `submit.handlerOverBare.${s.members}`);
     add(name, 'DynamoDB write / read units per POST', `${int(s.writeUnits)} / ${int(s.readUnits)}`);
   }
   const l = r.submit.limit;
   const big = r.submit.sizes.find((s) => s.members === l.largestMeasured.members);
-  if (big) add('Submit', 'body bytes per member: raw / JSON-escaped in the Lambda event', `${dec(big.bodyBytesPerMember, 0)} B / ${dec(big.eventBytesPerMember, 0)} B`);
+  if (big)
+    add(
+      'Submit',
+      'body bytes per member: raw / JSON-escaped in the Lambda event',
+      `${dec(big.bodyBytesPerMember, 0)} B / ${dec(big.eventBytesPerMember, 0)} B`,
+    );
   add('Submit', 'time per member (least-squares fit) + fixed', `${dec(l.msPerMember, 3)} ms + ${int(l.fixedMs)} ms`);
   add(
     'Submit',
@@ -66,7 +80,11 @@ export function buildRows(r: BenchmarkResult): Row[] {
   // 2. Processing
   const p = r.processing;
   const name = `Processing ${int(p.members)}`;
-  add(name, `members/s (${p.mainPollers} main pollers; ${int(p.completed)} completed, ${int(p.errors)} errors in ${ms(p.elapsedMs)})`, dec(p.membersPerSecond, 1));
+  add(
+    name,
+    `members/s (${p.mainPollers} main pollers; ${int(p.completed)} completed, ${int(p.errors)} errors in ${ms(p.elapsedMs)})`,
+    dec(p.membersPerSecond, 1),
+  );
   add(name, `emulator 2-item TransactWriteItems/s (${p.transactionRate.inFlight} in flight)`, dec(p.transactionRate.perSecond, 1));
   add(name, 'members/s ÷ 2-item transactions/s', dec(p.overTransactionRate));
   add(name, 'DynamoDB write units per member', dec(p.perMember.writeUnits, 3), 'processing.writeUnitsPerMember');
@@ -91,7 +109,11 @@ export function buildRows(r: BenchmarkResult): Row[] {
   );
   add('Priority', 'behind backlog / alone', dec(q.ratio), 'priority.ratio');
   const failed = (t: { byCommand: Record<string, number>; errors: number; calls: number }) => `${int(t.errors)} of ${int(t.calls)}`;
-  add('Priority', 'priority processor DynamoDB calls failed (conflicts, conditions): alone / behind', `${failed(q.dynamodb.alone)} / ${failed(q.dynamodb.behindBacklog)}`);
+  add(
+    'Priority',
+    'priority processor DynamoDB calls failed (conflicts, conditions): alone / behind',
+    `${failed(q.dynamodb.alone)} / ${failed(q.dynamodb.behindBacklog)}`,
+  );
   const latency = (t: { ms: number; calls: number }) => `${dec(t.calls ? t.ms / t.calls : NaN, 1)} ms`;
   add(
     'Priority',
@@ -104,7 +126,12 @@ export function buildRows(r: BenchmarkResult): Row[] {
     add(`Read ${int(m.members)}`, `${m.endpoint}: DynamoDB calls / read units`, `${m.dynamoCalls} / ${dec(m.readUnits, 1)}`);
   }
   for (const endpoint of Object.keys(r.reads.independent)) {
-    add('Reads', `${endpoint}: cost independent of batch size`, r.reads.independent[endpoint as keyof typeof r.reads.independent] ? 'yes' : 'no', `reads.independent.${endpoint}`);
+    add(
+      'Reads',
+      `${endpoint}: cost independent of batch size`,
+      r.reads.independent[endpoint as keyof typeof r.reads.independent] ? 'yes' : 'no',
+      `reads.independent.${endpoint}`,
+    );
   }
   loadRows(r.load, add);
 
@@ -159,9 +186,18 @@ function strictRows(s: StrictResult, add: Add): void {
       dec(x.membersPerSecond, 1),
     );
   const o = s.withConflicts.options;
-  add(name, 'one customer, all batches submitted together, then processed by', `${s.pollers.main} main + ${s.pollers.priority} priority + ${s.pollers.tasks} tasks pollers`);
+  add(
+    name,
+    'one customer, all batches submitted together, then processed by',
+    `${s.pollers.main} main + ${s.pollers.priority} priority + ${s.pollers.tasks} tasks pollers`,
+  );
   mode(s.withoutConflicts, 'without conflicts (straight to DynamoDB Local)');
-  mode(s.withConflicts, o ? `with conflicts (proxy: window ${o.conflictWindowMs} ms, throttles ${share(o.throttleRate)}, 500s ${share(o.errorRate)})` : 'with conflicts');
+  mode(
+    s.withConflicts,
+    o
+      ? `with conflicts (proxy: window ${o.conflictWindowMs} ms, throttles ${share(o.throttleRate)}, 500s ${share(o.errorRate)})`
+      : 'with conflicts',
+  );
   add(name, 'members/s with conflicts ÷ without', dec(s.ratio), 'strict.ratio');
   const p = s.withConflicts.per1000;
   add(name, 'with conflicts, per 1,000 members: cancelled transactions (TransactionConflict)', dec(p.transactionConflicts, 1));
@@ -175,15 +211,29 @@ function strictRows(s: StrictResult, add: Add): void {
     .sort((a, b) => b.conflicts + b.throttles - (a.conflicts + a.throttles));
   add(
     name,
-    `with conflicts, refused write actions by key pattern (conflicts+throttles): ${refused.slice(0, 3).map((x) => `${x.pattern} ${int(x.conflicts)}+${int(x.throttles)}`).join(', ') || 'none'}`,
+    `with conflicts, refused write actions by key pattern (conflicts+throttles): ${
+      refused
+        .slice(0, 3)
+        .map((x) => `${x.pattern} ${int(x.conflicts)}+${int(x.throttles)}`)
+        .join(', ') || 'none'
+    }`,
     int(refused.reduce((a, x) => a + x.conflicts + x.throttles, 0)),
   );
-  const calls = (x: StrictModeSummary) => `${dec(x.dynamodb.calls / x.members, 2)} (${dec((x.dynamodb.errors / x.members) * 1000, 0)}‰ failed)`;
+  const calls = (x: StrictModeSummary) =>
+    `${dec(x.dynamodb.calls / x.members, 2)} (${dec((x.dynamodb.errors / x.members) * 1000, 0)}‰ failed)`;
   add(name, 'DynamoDB calls per member (failed): without / with conflicts', `${calls(s.withoutConflicts)} / ${calls(s.withConflicts)}`);
   const failures = (x: StrictModeSummary) => commands(x.failedByCommand) || 'none';
   add(name, `failed DynamoDB calls by command: without: ${failures(s.withoutConflicts)}; with: ${failures(s.withConflicts)}`, '');
-  add(name, 'submit of the workload (concurrent POSTs), mean: without / with conflicts', `${ms(s.withoutConflicts.submitMs)} / ${ms(s.withConflicts.submitMs)}`);
-  add(name, 'queue size left after the runs: without / with conflicts', `${int(s.withoutConflicts.sizeAfter)} / ${int(s.withConflicts.sizeAfter)}`);
+  add(
+    name,
+    'submit of the workload (concurrent POSTs), mean: without / with conflicts',
+    `${ms(s.withoutConflicts.submitMs)} / ${ms(s.withConflicts.submitMs)}`,
+  );
+  add(
+    name,
+    'queue size left after the runs: without / with conflicts',
+    `${int(s.withoutConflicts.sizeAfter)} / ${int(s.withConflicts.sizeAfter)}`,
+  );
 
   const c = s.ceiling;
   const ceilingName = 'AWS ceiling';
@@ -194,9 +244,13 @@ function strictRows(s: StrictResult, add: Add): void {
     perSecond(c.processing.imagesPerSecond),
     'strict.ceiling',
   );
-  c.processing.patterns.slice(0, 3).forEach((x, i) =>
-    add(ceilingName, `#${i + 1} ${x.pattern} (${x.scope}, ${int(x.keys)} keys): write units per image (ceiling)`, `${dec(x.unitsPerImage, 3)} (${perSecond(x.ceiling)}/s)`),
-  );
+  for (const [i, x] of c.processing.patterns.slice(0, 3).entries()) {
+    add(
+      ceilingName,
+      `#${i + 1} ${x.pattern} (${x.scope}, ${int(x.keys)} keys): write units per image (ceiling)`,
+      `${dec(x.unitsPerImage, 3)} (${perSecond(x.ceiling)}/s)`,
+    );
+  }
   const ws = c.withSubmit.binding;
   add(
     ceilingName,

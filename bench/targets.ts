@@ -2,15 +2,16 @@
  * The targets of issues 6, 10 and 11 (the load query), checked against a run's figures. They are printed next to the figures
  * (PASS / MISS); they are not test assertions.
  */
+
+import { DEFAULTS } from '../lambdas/config/resources';
+import type { CostModel } from './cost';
 import type { BundlesResult } from './scenarios/bundles';
 import type { LoadScaleResult } from './scenarios/load';
-import type { CostModel } from './cost';
-import type { ProcessingResult } from './scenarios/processing';
 import type { PriorityResult } from './scenarios/priority';
+import type { ProcessingResult } from './scenarios/processing';
 import type { ReadsResult } from './scenarios/reads';
 import type { StrictResult } from './scenarios/strict';
 import type { BatchLimit, SubmitResult } from './scenarios/submit';
-import { DEFAULTS } from '../lambdas/config/resources';
 
 export const TARGETS = {
   callsOverMinimum: 1.05,
@@ -76,8 +77,17 @@ const atLeast = (id: string, what: string, value: number, limit: number, format 
 export function evaluateTargets(r: TargetInputs): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const s of r.submit.sizes) {
-    checks.push(atMost(`submit.callsOverMinimum.${s.members}`, `submit ${s.members}: calls / minimum`, s.callsOverMinimum, TARGETS.callsOverMinimum));
-    checks.push(atMost(`submit.handlerOverBare.${s.members}`, `submit ${s.members}: handler time / bare time`, s.handlerOverBare, TARGETS.handlerOverBare));
+    checks.push(
+      atMost(`submit.callsOverMinimum.${s.members}`, `submit ${s.members}: calls / minimum`, s.callsOverMinimum, TARGETS.callsOverMinimum),
+    );
+    checks.push(
+      atMost(
+        `submit.handlerOverBare.${s.members}`,
+        `submit ${s.members}: handler time / bare time`,
+        s.handlerOverBare,
+        TARGETS.handlerOverBare,
+      ),
+    );
   }
   const largest = r.submit.limit.largest;
   checks.push({
@@ -89,7 +99,12 @@ export function evaluateTargets(r: TargetInputs): TargetCheck[] {
     overBy: TARGETS.largestBatch / largest,
   });
   checks.push(
-    atMost('processing.writeUnitsPerMember', 'processing: DynamoDB write units per member', r.processing.perMember.writeUnits, TARGETS.writeUnitsPerMember),
+    atMost(
+      'processing.writeUnitsPerMember',
+      'processing: DynamoDB write units per member',
+      r.processing.perMember.writeUnits,
+      TARGETS.writeUnitsPerMember,
+    ),
   );
   checks.push(atMost('priority.ratio', 'priority: behind backlog / alone', r.priority.ratio, TARGETS.priorityRatio));
   for (const [endpoint, independent] of Object.entries(r.reads.independent)) {
@@ -105,10 +120,20 @@ export function evaluateTargets(r: TargetInputs): TargetCheck[] {
   const load = r.load;
   // The bound depends on the seeded samples: the asked-for items' bytes ÷ 4 KB + 1 unit per day partition.
   checks.push(
-    atMost('load.customerReadUnits', "load: read units of a 31-day query for one customer (≤ its items ÷ 4 KB + 1 per day)", load.withOthers.customer.readUnits, load.bound.customer),
+    atMost(
+      'load.customerReadUnits',
+      'load: read units of a 31-day query for one customer (≤ its items ÷ 4 KB + 1 per day)',
+      load.withOthers.customer.readUnits,
+      load.bound.customer,
+    ),
   );
   checks.push(
-    atMost('load.adminReadUnits', 'load: read units of a 31-day admin query, all customers (≤ the sums ÷ 4 KB + 1 per day)', load.withOthers.admin.readUnits, load.bound.admin),
+    atMost(
+      'load.adminReadUnits',
+      'load: read units of a 31-day admin query, all customers (≤ the sums ÷ 4 KB + 1 per day)',
+      load.withOthers.admin.readUnits,
+      load.bound.admin,
+    ),
   );
   checks.push({
     id: 'load.independent',
@@ -136,6 +161,8 @@ export function evaluateTargets(r: TargetInputs): TargetCheck[] {
       ),
     );
   }
-  checks.push(atMost('cost.perMillion', 'cost per million images (USD)', r.cost.totalPerMillion, TARGETS.costPerMillion, (n) => `$${n.toFixed(2)}`));
+  checks.push(
+    atMost('cost.perMillion', 'cost per million images (USD)', r.cost.totalPerMillion, TARGETS.costPerMillion, (n) => `$${n.toFixed(2)}`),
+  );
   return checks;
 }

@@ -21,7 +21,12 @@ const corsOrigins: unknown = app.node.tryGetContext('corsOrigins');
 new ImageQueueStack(app, stage ? `ImageQueue-${stage}` : 'ImageQueue', {
   description: 'Image registration queue: API Gateway + Lambda + DynamoDB + SQS',
   ...(typeof corsOrigins === 'string' && corsOrigins.trim() !== ''
-    ? { corsAllowedOrigins: corsOrigins.split(',').map((o) => o.trim()).filter(Boolean) }
+    ? {
+        corsAllowedOrigins: corsOrigins
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      }
     : {}),
   ...(account || region ? { env: { account, region } } : {}),
 });

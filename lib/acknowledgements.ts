@@ -2,7 +2,7 @@
  * The cdk-nag (AwsSolutions) findings this stack accepts, each with its reason. Everything else
  * the rule pack reports fails the infrastructure tests (test/infra/security.test.ts).
  */
-import { Stack, Validations } from 'aws-cdk-lib';
+import { type Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { IConstruct } from 'constructs';
 

@@ -156,7 +156,12 @@ export class ImageQueueStack extends Stack {
     this.apiFunctions = Object.fromEntries(
       apiFunctionNames.map((name) => [
         name,
-        new ServiceFunction(this, FUNCTIONS[name].id, { ...defaults, handler: name, timeout: props.apiTimeout, memoryMiB: props.apiMemoryMiB }),
+        new ServiceFunction(this, FUNCTIONS[name].id, {
+          ...defaults,
+          handler: name,
+          timeout: props.apiTimeout,
+          memoryMiB: props.apiMemoryMiB,
+        }),
       ]),
     ) as Record<ApiFunctionName, ServiceFunction>;
     const apiKeys = this.apiFunctions['api-keys'];
@@ -234,7 +239,8 @@ export class ImageQueueStack extends Stack {
     new CfnOutput(this, OUTPUTS.tasksQueueUrl, { value: tasks.queue.queueUrl });
     new CfnOutput(this, OUTPUTS.noticesTopicArn, {
       value: this.noticesTopic.topicArn,
-      description: 'Completion notices (one per finished batch); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
+      description:
+        'Completion notices (one per finished batch); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
     });
     new CfnOutput(this, OUTPUTS.adminSecretName, {
       value: this.adminSecret.secretName,

@@ -4,7 +4,7 @@
  *   child process that is always killed on stop() and on process exit;
  * - fauxqs, a pure-Node SQS emulator, run in-process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -135,11 +135,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 }
 
 async function launchDynamoDbLocal(dir: string, port: number, timeoutMs: number): Promise<DynamoDbLocal> {
-  const child = spawn(
-    process.env.JAVA ?? 'java',
-    ['-jar', JAR, '-inMemory', '-port', String(port), '-disableTelemetry'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: false },
-  );
+  const child = spawn(process.env.JAVA ?? 'java', ['-jar', JAR, '-inMemory', '-port', String(port), '-disableTelemetry'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: false,
+  });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-4000);
@@ -161,9 +161,7 @@ async function launchDynamoDbLocal(dir: string, port: number, timeoutMs: number)
         : err;
   });
   child.once('exit', (code, signal) => {
-    failure ??= new Error(
-      `DynamoDB Local exited during start-up (code ${code}, signal ${signal}) on port ${port}:\n${output.trim()}`,
-    );
+    failure ??= new Error(`DynamoDB Local exited during start-up (code ${code}, signal ${signal}) on port ${port}:\n${output.trim()}`);
   });
   if (child.pid !== undefined) track(child);
 

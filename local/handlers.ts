@@ -16,8 +16,13 @@ export function currentFunctionName(): string | undefined {
   return invocation.getStore();
 }
 
-/** A Lambda handler as the runtime calls it (async style: event and context, no callback). */
-export type LambdaHandler = (event: any, context: Context) => unknown;
+/**
+ * A Lambda handler as the runtime calls it (async style: event and context, no callback). Each
+ * handler declares the event of its own trigger (SQSEvent, APIGatewayProxyEvent…) and the runtime
+ * passes it that one, so the event is typed as a method parameter: those are checked bivariantly,
+ * which lets a handler typed for its event fit where a plain `(event: unknown) => …` would not.
+ */
+export type LambdaHandler = { handle(event: unknown, context: Context): unknown }['handle'];
 
 /** Handlers to use instead of the modules under `lambdas/handlers/` (tests, benchmarks). */
 export type HandlerRegistry = Partial<Record<FunctionName | (string & {}), LambdaHandler>>;
@@ -94,18 +99,10 @@ export function invokeFunction<T>(
 }
 
 /** Calls a handler with a deadline, like Lambda's timeout (the handler's promise keeps running). */
-export async function invokeWithTimeout<T>(
-  handler: LambdaHandler,
-  event: unknown,
-  context: Context,
-  timeoutMs: number,
-): Promise<T> {
+export async function invokeWithTimeout<T>(handler: LambdaHandler, event: unknown, context: Context, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)), timeoutMs);
     timer.unref();
   });
   try {

@@ -10,18 +10,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type {
-  APIGatewayAuthorizerResult,
-  APIGatewayProxyEvent,
-  APIGatewayProxyResult,
-  APIGatewayTokenAuthorizerEvent,
-} from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { API_TIMEOUT_SECONDS, DEFAULTS, ENV } from '../lambdas/config/resources';
+import { allowedMethods, findRoute, matchResource, type Route, withHead } from '../lambdas/config/routes';
 import { settings } from '../lambdas/config/settings';
-import { allowedMethods, findRoute, matchResource, withHead, type Route } from '../lambdas/config/routes';
 import { errorResponse, WWW_AUTHENTICATE } from '../lambdas/http/problem';
-import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
-import { UsageMeter, type LimitVerdict, type LocalUsageLimits } from './usage-limits';
+import { consoleLogger, type HandlerLoader, invokeFunction, type RuntimeLogger } from './handlers';
+import { type LimitVerdict, type LocalUsageLimits, UsageMeter } from './usage-limits';
 
 export const LOCAL_STAGE = 'local';
 export const LOCAL_API_ID = 'local';
@@ -56,11 +51,7 @@ class Reject extends Error {
 
 // ---- request → event ----------------------------------------------------------------------------
 
-const TEXT_TYPES = [
-  /^text\//i,
-  /^application\/(json|xml|javascript|x-www-form-urlencoded|ld\+json|problem\+json)\b/i,
-  /\+(json|xml)\b/i,
-];
+const TEXT_TYPES = [/^text\//i, /^application\/(json|xml|javascript|x-www-form-urlencoded|ld\+json|problem\+json)\b/i, /\+(json|xml)\b/i];
 
 export function isTextContentType(contentType: string | undefined): boolean {
   if (!contentType) return true;
@@ -75,7 +66,8 @@ function collectHeaders(req: IncomingMessage): { headers: Record<string, string>
     const name = req.rawHeaders[i] as string;
     const value = req.rawHeaders[i + 1] as string;
     const existing = Object.keys(multi).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
-    (multi[existing] ??= []).push(value);
+    multi[existing] ??= [];
+    multi[existing].push(value);
     headers[existing] = value;
   }
   return { headers, multi };
@@ -97,7 +89,8 @@ function queryParameters(url: URL): { single: Record<string, string> | null; mul
   const single: Record<string, string> = {};
   const multi: Multi = {};
   for (const [key, value] of url.searchParams) {
-    (multi[key] ??= []).push(value);
+    multi[key] ??= [];
+    multi[key].push(value);
     single[key] = value;
   }
   return Object.keys(single).length > 0 ? { single, multi } : { single: null, multi: null };
@@ -203,8 +196,7 @@ type Statement = {
   NotResource?: string | string[];
 };
 
-const list = (v: string | string[] | undefined): string[] | undefined =>
-  v === undefined ? undefined : Array.isArray(v) ? v : [v];
+const list = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
 function statementApplies(s: Statement, action: string, resource: string): boolean {
   const actions = list(s.Action);
@@ -345,8 +337,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
   }
 
   async function authorize(req: IncomingMessage, route: Route, path: string, requestId: string) {
-    const unauthorized = (detail: string) =>
-      new Reject(errorResponse(401, detail, { headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } }));
+    const unauthorized = (detail: string) => new Reject(errorResponse(401, detail, { headers: { 'WWW-Authenticate': WWW_AUTHENTICATE } }));
     const token = req.headers.authorization;
     if (!token) throw unauthorized('Credentials are required.');
     // The ARN of the method called, as API Gateway builds it (HEAD for a HEAD request).
@@ -379,10 +370,8 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     const { principalId, policyDocument, context, usageIdentifierKey } = result.result;
     if (!policyAllows(policyDocument, arn)) {
       // API Gateway's 403 quotes the authorizer's `denied` context value (see lib/constructs/api.ts).
-      const denied = context?.['denied'];
-      throw new Reject(
-        errorResponse(403, typeof denied === 'string' && denied ? denied : 'These credentials do not allow this request.'),
-      );
+      const denied = context?.denied;
+      throw new Reject(errorResponse(403, typeof denied === 'string' && denied ? denied : 'These credentials do not allow this request.'));
     }
     if (meter) {
       // Methods require an API key, which the authorizer supplies (API key source AUTHORIZER).
@@ -413,9 +402,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     // API Gateway has a HEAD method next to every GET (lib/constructs/api.ts), served by the same function.
     const route = findRoute(method === 'HEAD' ? 'GET' : method, match.resource);
     if (!route) {
-      throw new Reject(
-        errorResponse(405, `${method} is not allowed on ${match.resource}.`, { headers: { Allow: allowed.join(', ') } }),
-      );
+      throw new Reject(errorResponse(405, `${method} is not allowed on ${match.resource}.`, { headers: { Allow: allowed.join(', ') } }));
     }
     const body = await readBody(req, maxBodyBytes(options));
     if (route.access === 'public' && meter) refuseOverLimit(meter.admitPublic());
@@ -438,11 +425,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     } catch (err) {
       logger.error(`${fn} failed on ${method} ${url.pathname} (request ${requestId})`, err);
       const timedOut = (err as Error)?.message?.startsWith('Task timed out');
-      throw new Reject(
-        timedOut
-          ? errorResponse(504, 'Endpoint request timed out')
-          : errorResponse(502, 'Internal server error'),
-      );
+      throw new Reject(timedOut ? errorResponse(504, 'Endpoint request timed out') : errorResponse(502, 'Internal server error'));
     }
     if (!isValidProxyResult(result)) {
       logger.error(`${fn} returned a malformed proxy response (request ${requestId})`, result);

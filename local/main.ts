@@ -7,7 +7,14 @@
  */
 import { ENV, USAGE_LIMITS } from '../lambdas/config/resources';
 import { externalEndpointsFromEnv, LOCAL_PREFIX_ENV } from './endpoints';
-import { DEFAULT_ADMIN_KEY, DEFAULT_ADMIN_SECRET, DEFAULT_PORT, LOCAL_USAGE_LIMITS_ENV, startLocalRuntime, type LocalRuntime } from './runtime';
+import {
+  DEFAULT_ADMIN_KEY,
+  DEFAULT_ADMIN_SECRET,
+  DEFAULT_PORT,
+  LOCAL_USAGE_LIMITS_ENV,
+  type LocalRuntime,
+  startLocalRuntime,
+} from './runtime';
 import { STRICT_DYNAMODB_ENV } from './strict-dynamodb';
 
 /** The banner's line about the per-key request limits (429 above them, as API Gateway's usage plans). */
@@ -49,7 +56,9 @@ function serviceLines(runtime: LocalRuntime, prefix: string): string[] {
   } else if (runtime.dynamoExternal) {
     lines.push(`  Strict mode:    off (external DynamoDB; ${STRICT_DYNAMODB_ENV}=on npm start puts the strict proxy in front of it)`);
   } else {
-    lines.push(`  Strict mode:    off (${STRICT_DYNAMODB_ENV}=${process.env[STRICT_DYNAMODB_ENV] ?? ''}; unset it for AWS-like DynamoDB behaviour)`);
+    lines.push(
+      `  Strict mode:    off (${STRICT_DYNAMODB_ENV}=${process.env[STRICT_DYNAMODB_ENV] ?? ''}; unset it for AWS-like DynamoDB behaviour)`,
+    );
   }
   return lines;
 }

@@ -9,14 +9,14 @@ import { setMaxListeners } from 'node:events';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   type Message,
   type MessageAttributeValue,
+  ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { CONSUMERS, EVENT_SOURCES, type EventSourceName, type FunctionName, urlEnvOf } from '../lambdas/config/functions';
-import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
+import { consoleLogger, type HandlerLoader, invokeFunction, type RuntimeLogger } from './handlers';
 
 /**
  * One poller per event source of `CONSUMERS`: the work queues and the member dead-letter queues.
@@ -156,9 +156,7 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
   const queues = await Promise.all(
     names.map(async (name) => {
       const url = queueUrlFor(name, options.env);
-      const { Attributes } = await options.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-      );
+      const { Attributes } = await options.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
       return { name, url, arn: Attributes?.QueueArn as string };
     }),
   );
@@ -290,10 +288,14 @@ export async function startPollers(options: PollerOptions): Promise<Pollers> {
 
   let stopping: Promise<void> | undefined;
   return {
-    pause: (name) => (name ? [name] : names).forEach((n) => setPaused(n, true)),
-    resume: (name) => (name ? [name] : names).forEach((n) => setPaused(n, false)),
+    pause: (name) => {
+      for (const n of name ? [name] : names) setPaused(n, true);
+    },
+    resume: (name) => {
+      for (const n of name ? [name] : names) setPaused(n, false);
+    },
     isPaused: (name) => paused.has(name),
-    inFlight: (name) => (name ? running.get(name) ?? 0 : totalInFlight()),
+    inFlight: (name) => (name ? (running.get(name) ?? 0) : totalInFlight()),
     invocations,
     stop(timeoutMs = 15_000) {
       stopping ??= (async () => {

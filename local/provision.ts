@@ -5,13 +5,14 @@
  * attributes are brought up to date, and nothing is ever deleted.
  */
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
-  type AttributeDefinition,
 } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -19,7 +20,6 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS } from '../lambdas/config/functions';
 import {
   CREDENTIALS_TABLE,
@@ -81,7 +81,11 @@ export function localSqsClient(endpoint: string, region = LOCAL_REGION, credenti
   return new SQSClient({ endpoint, region, credentials, useQueueUrlAsEndpoint: false });
 }
 
-export function localDynamoClient(endpoint: string, region = LOCAL_REGION, credentials: LocalCredentials = LOCAL_CREDENTIALS): DynamoDBClient {
+export function localDynamoClient(
+  endpoint: string,
+  region = LOCAL_REGION,
+  credentials: LocalCredentials = LOCAL_CREDENTIALS,
+): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region, credentials });
 }
 
@@ -154,9 +158,7 @@ export async function provisionTable(
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
     const indexes = Table?.GlobalSecondaryIndexes ?? [];
-    const missing = wanted
-      .map((index) => index.name)
-      .filter((name) => !indexes.some((i) => i.IndexName === name));
+    const missing = wanted.map((index) => index.name).filter((name) => !indexes.some((i) => i.IndexName === name));
     if (missing.length > 0 && Table?.TableStatus === 'ACTIVE') {
       throw new Error(
         `table ${tableName} exists but lacks the index(es) ${missing.join(', ')}: it was not created by this ` +
@@ -221,20 +223,16 @@ export async function provision(options: ProvisionOptions): Promise<Record<strin
     const env: Record<string, string> = { [ENV.tableName]: tableName, [ENV.credentialsTableName]: credentialsTableName };
     // CreateTopic is idempotent: an existing topic of that name is returned. SNS shares the SQS
     // emulator's endpoint (fauxqs and LocalStack serve both).
-    const topic = sns
-      .send(new CreateTopicCommand({ Name: noticesTopicNameFor(options.prefix) }))
-      .then(({ TopicArn }) => {
-        env[ENV.noticesTopicArn] = TopicArn as string;
-      });
+    const topic = sns.send(new CreateTopicCommand({ Name: noticesTopicNameFor(options.prefix) })).then(({ TopicArn }) => {
+      env[ENV.noticesTopicArn] = TopicArn as string;
+    });
     const queues = (Object.keys(QUEUES) as WorkQueueName[]).map(async (queue) => {
       const definition = QUEUES[queue];
       const dlqUrl = await ensureQueue(sqs, queueNameFor(options.prefix, queue, true), {
         MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
         VisibilityTimeout: String(dlqVisibility(options)),
       });
-      const { Attributes } = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
-      );
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
       env[definition.urlEnv] = await ensureQueue(sqs, queueNameFor(options.prefix, queue), {
         VisibilityTimeout: String(visibilityFor(options, queue)),
         RedrivePolicy: JSON.stringify({

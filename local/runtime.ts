@@ -14,22 +14,22 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ENV, type WorkQueueName } from '../lambdas/config/resources';
 import { resetClients, SERVICE_ENDPOINT_ENV } from '../lambdas/adapters/aws-clients';
-import { startDynamoDbLocal, startSqsEmulator, type DynamoDbLocal, type SqsEmulator } from './emulators';
+import { ENV, type WorkQueueName } from '../lambdas/config/resources';
+import { type DynamoDbLocal, type SqsEmulator, startDynamoDbLocal, startSqsEmulator } from './emulators';
 import { consoleLogger, createHandlerLoader, type HandlerLoader, type HandlerRegistry, type RuntimeLogger } from './handlers';
 import { createApiListener } from './http-adapter';
-import { DEFAULT_LOCAL_USAGE_LIMITS, type LocalUsageLimits } from './usage-limits';
-import { startPollers, type PollerName, type PollerOptions, type Pollers } from './pollers';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, localSqsClient, provision, type LocalCredentials } from './provision';
-import { startSchedules, type ScheduleOptions, type Schedules } from './schedules';
+import { type PollerName, type PollerOptions, type Pollers, startPollers } from './pollers';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials, localSqsClient, provision } from './provision';
+import { type ScheduleOptions, type Schedules, startSchedules } from './schedules';
 import {
-  startStrictDynamoProxy,
-  strictOptionsFromEnv,
   STRICT_DYNAMODB_ENV,
   type StrictDynamoOptions,
   type StrictDynamoProxy,
+  startStrictDynamoProxy,
+  strictOptionsFromEnv,
 } from './strict-dynamodb';
+import { DEFAULT_LOCAL_USAGE_LIMITS, type LocalUsageLimits } from './usage-limits';
 
 /** `off` turns the local gateway's per-key limits off (e.g. for load tests with one key). */
 export const LOCAL_USAGE_LIMITS_ENV = 'LOCAL_USAGE_LIMITS';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ScheduledEvent } from 'aws-lambda';
 import { SCHEDULE_NAMES, SCHEDULES, type ScheduleName } from '../lambdas/config/functions';
-import { consoleLogger, invokeFunction, type HandlerLoader, type RuntimeLogger } from './handlers';
+import { consoleLogger, type HandlerLoader, invokeFunction, type RuntimeLogger } from './handlers';
 
 export type { ScheduleName };
 

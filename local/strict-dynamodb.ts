@@ -79,9 +79,7 @@ const OFF = new Set(['off', 'false', '0']);
  * 'conflictWindowMs=20,throttleRate=0.02,…' → the defaults overridden by those keys (an 'on,'
  * prefix is optional). Unknown keys or bad numbers throw an Error listing the valid keys.
  */
-export function strictOptionsFromEnv(
-  value: string | undefined = process.env[STRICT_DYNAMODB_ENV],
-): StrictDynamoOptions | undefined {
+export function strictOptionsFromEnv(value: string | undefined = process.env[STRICT_DYNAMODB_ENV]): StrictDynamoOptions | undefined {
   const text = (value ?? '').trim();
   if (OFF.has(text.toLowerCase())) return undefined;
   const options: StrictDynamoOptions = { ...DEFAULT_STRICT_OPTIONS };
@@ -260,7 +258,7 @@ function partitionValueOf(input: Json, attribute: string): unknown {
   if (typeof input.KeyConditionExpression !== 'string') return undefined;
   const names = isObject(input.ExpressionAttributeNames) ? input.ExpressionAttributeNames : {};
   const values = isObject(input.ExpressionAttributeValues) ? input.ExpressionAttributeValues : {};
-  const operand = /([#:]?[A-Za-z0-9_.\-]+)\s*=\s*([#:]?[A-Za-z0-9_.\-]+)/g;
+  const operand = /([#:]?[A-Za-z0-9_.-]+)\s*=\s*([#:]?[A-Za-z0-9_.-]+)/g;
   for (const [, left = '', right = ''] of input.KeyConditionExpression.matchAll(operand)) {
     const [name, placeholder] = left.startsWith(':') ? [right, left] : [left, right];
     if (!placeholder.startsWith(':')) continue;
@@ -529,13 +527,7 @@ class StrictDynamo {
     return this.send(req.method ?? 'POST', req.url ?? '/', headers, body);
   }
 
-  private send(
-    method: string,
-    path: string,
-    headers: string[] | OutgoingHttpHeaders,
-    body: Buffer,
-    retried = false,
-  ): Promise<Reply> {
+  private send(method: string, path: string, headers: string[] | OutgoingHttpHeaders, body: Buffer, retried = false): Promise<Reply> {
     return new Promise((done, fail) => {
       const upstream = httpRequest(
         {
@@ -591,12 +583,7 @@ class StrictDynamo {
   }
 
   /** The tables a request names, with their key schemas; undefined if one is unknown upstream. */
-  private async tablesFor(
-    op: string,
-    input: Json,
-    namespace: string,
-    req: IncomingMessage,
-  ): Promise<Map<string, TableInfo> | undefined> {
+  private async tablesFor(op: string, input: Json, namespace: string, req: IncomingMessage): Promise<Map<string, TableInfo> | undefined> {
     const names = new Set<string>();
     if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
       for (const action of Array.isArray(input.TransactItems) ? input.TransactItems : []) {
@@ -687,19 +674,14 @@ class StrictDynamo {
   private async transactWrite(call: Call): Promise<Reply> {
     const { input } = call;
     if (!Array.isArray(input.TransactItems)) return this.forward(call.req, call.body);
-    const token =
-      typeof input.ClientRequestToken === 'string' ? `${call.namespace}\u0000${input.ClientRequestToken}` : undefined;
+    const token = typeof input.ClientRequestToken === 'string' ? `${call.namespace}\u0000${input.ClientRequestToken}` : undefined;
     if (token !== undefined) {
       const appliedAt = this.appliedTokens.get(token);
       // A retry of an applied transaction: DynamoDB Local answers it idempotently (same token and
       // parameters → success without re-applying; other parameters → IdempotentParameterMismatch).
       if (appliedAt !== undefined && this.now() - appliedAt < TOKEN_TTL_MS) return this.forward(call.req, call.body);
       if (this.tokensInProgress.has(token)) {
-        return errorReply(
-          400,
-          'TransactionInProgressException',
-          'Transaction with the given request token is already in progress.',
-        );
+        return errorReply(400, 'TransactionInProgressException', 'Transaction with the given request token is already in progress.');
       }
     }
 
@@ -808,9 +790,11 @@ class StrictDynamo {
         }
         if (refuse) {
           refusedAny = true;
-          (refused[name] ??= []).push(request);
+          refused[name] ??= [];
+          refused[name].push(request);
         } else {
-          (kept[name] ??= []).push(request);
+          kept[name] ??= [];
+          kept[name].push(request);
           if (id !== undefined) written.push({ table, id });
         }
       }
@@ -917,8 +901,7 @@ class StrictDynamo {
     const unprocessed = isObject(output.UnprocessedKeys) ? (output.UnprocessedKeys as Record<string, Json>) : {};
     for (const [name, spec] of Object.entries(refused)) {
       const theirs = unprocessed[name];
-      unprocessed[name] =
-        theirs && Array.isArray(theirs.Keys) ? { ...theirs, Keys: [...theirs.Keys, ...(spec.Keys as unknown[])] } : spec;
+      unprocessed[name] = theirs && Array.isArray(theirs.Keys) ? { ...theirs, Keys: [...theirs.Keys, ...(spec.Keys as unknown[])] } : spec;
     }
     return rewritten(reply, { ...output, UnprocessedKeys: unprocessed });
   }

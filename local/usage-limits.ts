@@ -5,7 +5,7 @@
  * its own for the public `GET /queue`, and one for the whole stage. A request that finds a bucket
  * empty or the quota spent is answered 429, as API Gateway does.
  */
-import { USAGE_LIMITS, type ThrottleLimits, type UsageLimits } from '../lambdas/config/resources';
+import { type ThrottleLimits, USAGE_LIMITS, type UsageLimits } from '../lambdas/config/resources';
 
 export interface LocalUsageLimits {
   customer: UsageLimits;

@@ -1,19 +1,18 @@
 #!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
 // Fetches AWS's DynamoDB Local (the engine LocalStack also uses) for the local runtime and the
 // integration tests. The jar ships inside the npm package `amplify-dynamodb-simulator`; installing
 // that package would drag in ~280 unrelated packages, so we `npm pack` the pinned version, verify
 // its registry integrity hash ourselves and extract only the `emulator/` folder into a git-ignored
 // cache. Nothing comes from anywhere but the npm registry.
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PACKAGE = 'amplify-dynamodb-simulator';
 const VERSION = '2.9.30'; // DynamoDB Local 1.25.1
-const INTEGRITY =
-  'sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==';
+const INTEGRITY = 'sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const cacheDir = join(root, '.cache', 'dynamodb-local');

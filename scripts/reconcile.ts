@@ -5,8 +5,9 @@
  * Against AWS: set AWS credentials/region and `--table` (the stack's TableName output).
  * Against the local runtime or LocalStack: also set AWS_ENDPOINT_URL (npm start prints it).
  */
-import { ENV } from '../lambdas/config/resources';
+
 import { reconcileTable } from '../lambdas/adapters/reconcile-store';
+import { ENV } from '../lambdas/config/resources';
 import { formatDrift } from '../lambdas/domain/reconcile';
 
 async function main(): Promise<void> {

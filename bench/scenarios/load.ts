@@ -12,11 +12,11 @@
  * way against the all-customer items.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { settings } from '../../lambdas/config/settings';
 import { addClientMiddleware } from '../../lambdas/adapters/aws-clients';
 import { putAll } from '../../lambdas/adapters/dynamo/transactions';
-import { loadItem, type LoadSeries } from '../../lambdas/adapters/operator-store';
-import { zeroLoad, type QueueLoad } from '../../lambdas/domain/operator';
+import { type LoadSeries, loadItem } from '../../lambdas/adapters/operator-store';
+import { settings } from '../../lambdas/config/settings';
+import { type LoadPoint, type QueueLoad, zeroLoad } from '../../lambdas/domain/operator';
 import type { Harness } from '../harness';
 import { commandNameOf, currentTag, totalsOf } from '../sdk-counters';
 
@@ -157,6 +157,15 @@ export interface LoadMeasure {
   ms: number;
 }
 
+/**
+ * The page GET /queue/load answers with 200 (api-operator): the series' length and this page's points.
+ * Not checked: an error answer has another shape, which is why `measureLoadQuery` reads it with `?.`.
+ */
+export interface LoadPage {
+  count: number;
+  results: LoadPoint[];
+}
+
 /** Partition keys queried by the operator handler while recording (undefined: not recording). */
 let recording: Set<string> | undefined;
 let recorderInstalled = false;
@@ -183,12 +192,12 @@ function installPartitionRecorder(): void {
 }
 
 /** One GET through the API, with the handler's DynamoDB calls, read units and partitions. */
-export async function measureLoadQuery(h: Harness, path: string): Promise<{ measure: LoadMeasure; body: any }> {
+export async function measureLoadQuery(h: Harness, path: string): Promise<{ measure: LoadMeasure; body: LoadPage }> {
   installPartitionRecorder();
   h.resetCounts();
   const partitions = new Set<string>();
   recording = partitions;
-  const answer = await h.get(path).finally(() => (recording = undefined));
+  const answer = await h.get<LoadPage>(path).finally(() => (recording = undefined));
   const dynamo = totalsOf(h.counters.snapshot(), 'dynamodb', [OPERATOR_TAG]);
   return {
     measure: {
@@ -271,4 +280,3 @@ export async function runLoadScenario(h: Harness, seed: LoadSeed = DEFAULT_LOAD_
     seedMs,
   };
 }
-

@@ -5,8 +5,8 @@
  * tells whether the priority queue really bypasses the main queue's work.
  */
 import { performance } from 'node:perf_hooks';
-import { assets, collectionBody, stats, type Harness, type Stats } from '../harness';
-import { totalsOf, type CountSnapshot, type Totals } from '../sdk-counters';
+import { assets, type BatchBody, collectionBody, type Harness, type Stats, stats } from '../harness';
+import { type CountSnapshot, type Totals, totalsOf } from '../sdk-counters';
 
 /** SDK calls of the priority processor (tag `process-images:priority`). */
 export const PRIORITY_TAG = 'process-images:priority';
@@ -34,7 +34,7 @@ export interface PriorityResult {
 async function probe(h: Harness, customer: number, members: number, label: string): Promise<number> {
   const body = collectionBody(assets(members, label, h.originUrl()));
   const started = performance.now();
-  const posted = await h.post(`/customers/${customer}/queue/priority`, body);
+  const posted = await h.post<BatchBody>(`/customers/${customer}/queue/priority`, body);
   if (posted.status !== 201) throw new Error(`priority submit answered ${posted.status}: ${JSON.stringify(posted.json).slice(0, 500)}`);
   await h.waitForBatch(customer, Number(posted.json.id), { intervalMs: 10 });
   return performance.now() - started;
@@ -66,7 +66,7 @@ export async function measurePriorityBehind(
   const out: PriorityProbe[] = [];
   for (let rep = 0; rep < reps; rep++) {
     const ms = await probe(h, customer, members, `prio-behind-${rep}`);
-    const { json } = await h.get(`/customers/${customer}/queue/batches/${backlog.batch}`);
+    const { json } = await h.get<BatchBody>(`/customers/${customer}/queue/batches/${backlog.batch}`);
     out.push({ ms, backlogRemaining: Number(json.count) - Number(json.completed) - Number(json.errors) });
   }
   return out;
@@ -80,11 +80,19 @@ export function priorityResult(
 ): PriorityResult {
   return {
     ...probeStats(members, backlogMembers, alone.probes, behind.probes),
-    dynamodb: { alone: totalsOf(alone.counts, 'dynamodb', [PRIORITY_TAG]), behindBacklog: totalsOf(behind.counts, 'dynamodb', [PRIORITY_TAG]) },
+    dynamodb: {
+      alone: totalsOf(alone.counts, 'dynamodb', [PRIORITY_TAG]),
+      behindBacklog: totalsOf(behind.counts, 'dynamodb', [PRIORITY_TAG]),
+    },
   };
 }
 
-function probeStats(members: number, backlogMembers: number, alone: PriorityProbe[], behind: PriorityProbe[]): Omit<PriorityResult, 'dynamodb'> {
+function probeStats(
+  members: number,
+  backlogMembers: number,
+  alone: PriorityProbe[],
+  behind: PriorityProbe[],
+): Omit<PriorityResult, 'dynamodb'> {
   const a = stats(alone.map((p) => p.ms));
   const b = stats(behind.map((p) => p.ms));
   return {

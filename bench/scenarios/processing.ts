@@ -6,8 +6,8 @@
  * the same run just before.
  */
 import { performance } from 'node:perf_hooks';
-import { assets, collectionBody, type Harness, type HandlerTime, type PollerRequests } from '../harness';
-import { totalsOf, type CountSnapshot, type Totals } from '../sdk-counters';
+import { assets, type BatchBody, collectionBody, type HandlerTime, type Harness, type PollerRequests } from '../harness';
+import { type CountSnapshot, type Totals, totalsOf } from '../sdk-counters';
 import { measureTransactionRate, type TransactionRateResult } from './transaction-rate';
 
 export const PROCESSING_TAGS = ['process-images:main', 'run-tasks'];
@@ -63,11 +63,11 @@ export async function runProcessingScenario<T = unknown>(
 ): Promise<ProcessingResult<T>> {
   await h.quiesce();
   await h.purge('main', 'priority', 'tasks');
-  const transactionRate = await measureTransactionRate(h.runtime.dynamoEndpoint, h.runtime.env['TABLE_NAME'] as string, {
+  const transactionRate = await measureTransactionRate(h.runtime.dynamoEndpoint, h.runtime.env.TABLE_NAME as string, {
     durationMs: (options.transactionSeconds ?? 3) * 1000,
   });
 
-  const posted = await h.post(`/customers/${customer}/queue`, collectionBody(assets(n, `p${n}`, h.originUrl())));
+  const posted = await h.post<BatchBody>(`/customers/${customer}/queue`, collectionBody(assets(n, `p${n}`, h.originUrl())));
   if (posted.status !== 201) throw new Error(`processing submit answered ${posted.status}: ${JSON.stringify(posted.json).slice(0, 500)}`);
   const batch = Number(posted.json.id);
 

@@ -3,7 +3,7 @@
  * batch (the submit scenario's batches, still waiting), so that any cost growing with batch size
  * shows. Collection pages ask for the same page size at every batch size.
  */
-import { stats, type Harness, type Stats } from '../harness';
+import { type Harness, type Stats, stats } from '../harness';
 import { totalsOf } from '../sdk-counters';
 
 export interface ReadTarget {
@@ -63,7 +63,7 @@ export async function runReadsScenario(h: Harness, targets: readonly ReadTarget[
       let itemsReturned = 0;
       for (let rep = 0; rep < reps; rep++) {
         h.resetCounts();
-        const answer = await h.get(path);
+        const answer = await h.get<{ member?: unknown[] }>(path);
         status = answer.status;
         if (status !== 200) throw new Error(`${path} answered ${status}: ${JSON.stringify(answer.json).slice(0, 300)}`);
         itemsReturned = Array.isArray(answer.json?.member) ? answer.json.member.length : 1;

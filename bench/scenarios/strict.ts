@@ -30,9 +30,16 @@ import { BATCH_COUNTER_SHARDS, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/ada
 import { MEMBER_PARTITIONS } from '../../lambdas/adapters/dynamo/keys';
 import type { QueueName } from '../../lambdas/config/resources';
 import { DEFAULT_STRICT_OPTIONS, type StrictDynamoOptions, type StrictDynamoProxy, type StrictStats } from '../../local/strict-dynamodb';
-import { assets, collectionBody, type Harness } from '../harness';
-import { ceilingModel, mergeSnapshots, WRITE_UNITS_PER_KEY, type Ceiling, type PartitionSnapshot, type WorkloadBatch } from '../partition-writes';
-import { totalsOf, type CountSnapshot, type Totals } from '../sdk-counters';
+import { assets, type BatchBody, collectionBody, type Harness } from '../harness';
+import {
+  type Ceiling,
+  ceilingModel,
+  mergeSnapshots,
+  type PartitionSnapshot,
+  type WorkloadBatch,
+  WRITE_UNITS_PER_KEY,
+} from '../partition-writes';
+import { type CountSnapshot, type Totals, totalsOf } from '../sdk-counters';
 
 /** DynamoDB as AWS under contention (test/integration/contention.test.ts uses the same). */
 export const WITH_CONFLICTS: StrictDynamoOptions = Object.freeze({
@@ -45,7 +52,14 @@ export const WITH_CONFLICTS: StrictDynamoOptions = Object.freeze({
 /** Handlers whose DynamoDB calls are the processing of the workload. */
 export const STRICT_TAGS = ['process-images:main', 'process-images:priority', 'run-tasks'];
 /** Proxy counters reported per 1,000 members. */
-export const PER_1000 = ['transactionConflicts', 'writeConflicts', 'keyThrottles', 'randomThrottles', 'errorsBeforeApply', 'errorsAfterApply'] as const;
+export const PER_1000 = [
+  'transactionConflicts',
+  'writeConflicts',
+  'keyThrottles',
+  'randomThrottles',
+  'errorsBeforeApply',
+  'errorsAfterApply',
+] as const;
 export type Per1000 = Record<(typeof PER_1000)[number], number>;
 
 export interface StrictWorkload {
@@ -152,7 +166,13 @@ function configure(proxy: StrictDynamoProxy, options: StrictDynamoOptions): void
   Object.assign(proxy.options, options);
 }
 
-async function runOnce(h: Harness, proxy: StrictDynamoProxy, mode: StrictMode, customer: number, workload: StrictWorkload): Promise<StrictRun> {
+async function runOnce(
+  h: Harness,
+  proxy: StrictDynamoProxy,
+  mode: StrictMode,
+  customer: number,
+  workload: StrictWorkload,
+): Promise<StrictRun> {
   await h.quiesce();
   await h.purge('main', 'priority', 'tasks');
   if (mode === 'withConflicts') configure(proxy, WITH_CONFLICTS);
@@ -168,9 +188,11 @@ async function runOnce(h: Harness, proxy: StrictDynamoProxy, mode: StrictMode, c
   const submitted = await Promise.all(
     specs.map(async (spec, k) => {
       const body = collectionBody(assets(spec.members, `strict${customer}-${spec.queue}${k}`, h.originUrl()));
-      const answer = await h.post(`/customers/${customer}/queue${spec.queue === 'priority' ? '/priority' : ''}`, body);
+      const answer = await h.post<BatchBody>(`/customers/${customer}/queue${spec.queue === 'priority' ? '/priority' : ''}`, body);
       if (answer.status !== 201) {
-        throw new Error(`${mode}: submit of ${spec.members} (${spec.queue}) answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 500)}`);
+        throw new Error(
+          `${mode}: submit of ${spec.members} (${spec.queue}) answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 500)}`,
+        );
       }
       return { batch: Number(answer.json.id), ...spec };
     }),
@@ -191,12 +213,18 @@ async function runOnce(h: Harness, proxy: StrictDynamoProxy, mode: StrictMode, c
   // A transient answer (a read throttled past the SDK's retries) is polled again.
   for (;;) {
     if (performance.now() > deadline) throw new Error(`${mode}: customer ${customer}'s ${members} members not processed in 15 minutes`);
-    const queue = await h.get(`/customers/${customer}/queue`);
+    const queue = await h.get<{ size: number }>(`/customers/${customer}/queue`);
     if (queue.status === 200 && Number(queue.json.size) === 0) {
       for (const b of submitted.filter((s) => !finished.has(s.batch))) {
-        const { status, json } = await h.get(`/customers/${customer}/queue/batches/${b.batch}`);
+        const { status, json } = await h.get<BatchBody>(`/customers/${customer}/queue/batches/${b.batch}`);
         if (status === 200 && json.finished) {
-          finished.set(b.batch, { batch: b.batch, queue: b.queue, members: b.members, completed: Number(json.completed), errors: Number(json.errors) });
+          finished.set(b.batch, {
+            batch: b.batch,
+            queue: b.queue,
+            members: b.members,
+            completed: Number(json.completed),
+            errors: Number(json.errors),
+          });
         }
       }
       if (finished.size === submitted.length) break;
@@ -207,7 +235,7 @@ async function runOnce(h: Harness, proxy: StrictDynamoProxy, mode: StrictMode, c
   // The supersede tasks may still be running: they are part of the processing.
   while ((await h.depth('tasks')) > 0 || h.runtime.pollers!.inFlight() > 0) await sleep(50);
   await h.quiesce();
-  const after = await h.get(`/customers/${customer}/queue`);
+  const after = await h.get<{ size: number }>(`/customers/${customer}/queue`);
 
   const stats = proxy.stats();
   if (mode === 'withoutConflicts' && stats.requests + submitStats.requests > 0) {

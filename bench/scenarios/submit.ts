@@ -5,9 +5,9 @@
  * (the table growing) hits both alike.
  */
 import { QUEUES } from '../../lambdas/config/resources';
-import { bareSubmitter, BARE_TAG } from '../bare-submit';
-import { assets, collectionBody, stats, type Harness, type Stats } from '../harness';
-import { expectedHandlerCalls, minimalSubmitCalls, type CallPlan } from '../minimum';
+import { BARE_TAG, bareSubmitter } from '../bare-submit';
+import { assets, type BatchBody, collectionBody, type Harness, type Stats, stats } from '../harness';
+import { type CallPlan, expectedHandlerCalls, minimalSubmitCalls } from '../minimum';
 import { totalsOf } from '../sdk-counters';
 
 export interface SubmitSizeResult {
@@ -64,7 +64,7 @@ export async function runSubmitScenario(h: Harness, sizes: readonly number[], re
     {
       dynamoEndpoint: h.runtime.dynamoEndpoint,
       sqsEndpoint: h.runtime.sqsEndpoint,
-      tableName: h.runtime.env['TABLE_NAME'] as string,
+      tableName: h.runtime.env.TABLE_NAME as string,
       queueUrl: h.runtime.env[QUEUES.main.urlEnv] as string,
     },
     h.counters,
@@ -101,13 +101,14 @@ export async function runSubmitScenario(h: Harness, sizes: readonly number[], re
         eventBytesPerMember = (Buffer.byteLength(JSON.stringify(body)) - Buffer.byteLength(JSON.stringify(empty))) / n;
 
         h.resetCounts();
-        const answer = await h.post(`/customers/${customer}/queue`, body);
-        if (answer.status !== 201) throw new Error(`submit of ${n} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 500)}`);
+        const answer = await h.post<BatchBody>(`/customers/${customer}/queue`, body);
+        if (answer.status !== 201)
+          throw new Error(`submit of ${n} answered ${answer.status}: ${JSON.stringify(answer.json).slice(0, 500)}`);
         handlerTimes.push(answer.ms);
         lastBatch = Number(answer.json.id);
         const inside = h.handlerTimes();
         insideTimes.push(inside['api-submit']?.ms ?? NaN);
-        authorizerTimes.push(inside['authorizer']?.ms ?? 0);
+        authorizerTimes.push(inside.authorizer?.ms ?? 0);
         const snapshot = h.counters.snapshot();
         const dynamo = totalsOf(snapshot, 'dynamodb', SUBMIT_TAGS);
         const sqs = totalsOf(snapshot, 'sqs', SUBMIT_TAGS);

@@ -3,8 +3,9 @@
  * updates, 16 in flight, for a few seconds, straight from a client (no handler, no counters). Each
  * worker updates its own two items so no transaction conflicts with another.
  */
-import { TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+
 import { performance } from 'node:perf_hooks';
+import { TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { localDynamoClient } from '../../local/provision';
 
 export interface TransactionRateResult {

@@ -11,7 +11,7 @@ interface ErrorBody {
   errors?: { member?: number; field?: string; message?: string }[];
 }
 
-export interface ApiResponse<T = any> {
+export interface ApiResponse<T = unknown> {
   status: number;
   headers: Headers;
   body: T;
@@ -79,7 +79,7 @@ export class ApiClient {
     return /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : `${this.base}${pathOrUrl}`;
   }
 
-  async request<T = any>(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  async request<T = unknown>(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
     const url = this.url(pathOrUrl);
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     if (this.credential && !options.anonymous) headers.authorization = `Basic ${Buffer.from(this.credential).toString('base64')}`;
@@ -108,20 +108,24 @@ export class ApiClient {
       if (response.ok || options.accept?.includes(response.status)) {
         return { status: response.status, headers: response.headers, body: body as T };
       }
-      throw new ApiError(response.status, describeFailure(response.status, response.statusText, body, response.headers, `${method} ${url}`));
+      throw new ApiError(
+        response.status,
+        describeFailure(response.status, response.statusText, body, response.headers, `${method} ${url}`),
+      );
     }
   }
 
-  get<T = any>(pathOrUrl: string, options?: RequestOptions): Promise<ApiResponse<T>> {
+  get<T = unknown>(pathOrUrl: string, options?: RequestOptions): Promise<ApiResponse<T>> {
     return this.request<T>('GET', pathOrUrl, options);
   }
 
   /** Every member of a hydra collection, following `view.next` to its end. */
-  async collect<T = any>(pathOrUrl: string): Promise<T[]> {
+  async collect<T = unknown>(pathOrUrl: string): Promise<T[]> {
+    type Page = { member?: T[]; view?: { next?: string } };
     const members: T[] = [];
     let next: string | undefined = pathOrUrl;
     while (next) {
-      const page: { member?: T[]; view?: { next?: string } } = (await this.get(next)).body;
+      const page: Page = (await this.get<Page>(next)).body;
       members.push(...(page.member ?? []));
       next = page.view?.next;
     }

@@ -50,7 +50,11 @@ export function images(n: number): string {
 
 /** e.g. `batch 12: 100 images, 98 completed, 2 errors, 0 cancelled, finished 2026-…`. */
 export function describeBatch(b: Batch): string {
-  const state = b.finished ? `finished ${b.finished}` : b.estCompletion ? `running, estimated completion ${b.estCompletion}` : 'not finished';
+  const state = b.finished
+    ? `finished ${b.finished}`
+    : b.estCompletion
+      ? `running, estimated completion ${b.estCompletion}`
+      : 'not finished';
   const links = [b.retryOf ? `retries ${b.retryOf}` : '', b.retries?.length ? `retried by ${b.retries.join(', ')}` : ''].filter(Boolean);
   return (
     `batch ${b.id}: ${images(b.count)}, ${b.completed} completed, ${b.errors} errors, ${b.cancelled ?? 0} cancelled, ${state}` +

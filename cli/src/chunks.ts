@@ -42,7 +42,8 @@ export function chunkMembers(members: readonly Member[], batchSize: number, maxB
   let bytes = ENVELOPE_BYTES;
   members.forEach((member, i) => {
     const size = Buffer.byteLength(JSON.stringify(member)) + 1;
-    if (ENVELOPE_BYTES + size > maxBodyBytes) throw new CliError(`Image ${i + 1} alone is larger than the server's ${maxBodyBytes}-byte body limit.`);
+    if (ENVELOPE_BYTES + size > maxBodyBytes)
+      throw new CliError(`Image ${i + 1} alone is larger than the server's ${maxBodyBytes}-byte body limit.`);
     if (current.length === batchSize || bytes + size > maxBodyBytes) {
       chunks.push(current);
       current = [];

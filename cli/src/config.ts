@@ -53,7 +53,9 @@ export function customerId(options: GlobalOptions, env: Env = process.env, fallb
   const raw = options.customer ?? env[ENV_NAMES.customer];
   if (raw === undefined || raw === '') {
     if (fallback !== undefined) return fallback;
-    throw new CliError(`No customer: pass --customer N or set ${ENV_NAMES.customer} (a customer key's own customer is found by itself; an admin key needs one).`);
+    throw new CliError(
+      `No customer: pass --customer N or set ${ENV_NAMES.customer} (a customer key's own customer is found by itself; an admin key needs one).`,
+    );
   }
   return nonNegativeInteger(raw, '--customer');
 }

@@ -3,7 +3,7 @@
  * run (a bar on a terminal, plain lines otherwise, nothing with --json), then a summary and the
  * exit code: 0 when every image completed, 2 when some failed or were cancelled.
  */
-import { describeBatch, describeTotals, totals, type Batch } from './batch';
+import { type Batch, describeBatch, describeTotals, totals } from './batch';
 import { EXIT } from './errors';
 import { barReporter, lineReporter, silentReporter } from './progress';
 import { printJson, printLine, type Session } from './session';

@@ -77,7 +77,11 @@ function csvValue(column: string, cell: string, line: number): unknown {
     if (!/^-?\d+$/.test(cell)) throw new CliError(`CSV line ${line}: ${column} must be an integer, not '${cell}'.`);
     return Number(cell);
   }
-  if (LIST_FIELDS.has(column)) return cell.split(',').map((s) => s.trim()).filter(Boolean);
+  if (LIST_FIELDS.has(column))
+    return cell
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return cell;
 }
 

@@ -5,8 +5,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { version } from '../package.json';
-import { ENV_NAMES } from './config';
-import { CliError, EXIT } from './errors';
 import { registerKeys } from './commands/keys';
 import { registerLoad } from './commands/load';
 import { registerManage } from './commands/manage';
@@ -14,6 +12,8 @@ import { registerRead } from './commands/read';
 import { registerSmoke } from './commands/smoke';
 import { registerSubmit } from './commands/submit';
 import { registerWatch } from './commands/watch';
+import { ENV_NAMES } from './config';
+import { CliError, EXIT } from './errors';
 import { resolveOwnCustomer } from './own-customer';
 
 export function buildProgram(): Command {

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ApiClient } from './api-client';
-import { apiUrl, credential, ENV_NAMES, givenCustomer, type GlobalOptions } from './config';
+import { apiUrl, credential, ENV_NAMES, type GlobalOptions, givenCustomer } from './config';
 
 /** Commands that act on one customer (`queue`, `load` and `smoke` do without or choose their own). */
 const CUSTOMER_COMMANDS = new Set(['submit', 'watch', 'status', 'errors', 'retry', 'cancel', 'create', 'list', 'revoke']);

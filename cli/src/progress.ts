@@ -3,7 +3,7 @@
  * or a plain line every few seconds when stdout is a file or a pipe (CI logs, scripts).
  */
 import { SingleBar } from 'cli-progress';
-import { totals, type Batch } from './batch';
+import { type Batch, totals } from './batch';
 
 export interface ProgressReporter {
   update(batches: readonly Batch[]): void;

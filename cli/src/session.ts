@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { ApiClient } from './api-client';
-import { apiUrl, credential, customerId, requireCredential, type GlobalOptions } from './config';
+import { apiUrl, credential, customerId, type GlobalOptions, requireCredential } from './config';
 import { CliError } from './errors';
 
 export interface Session {

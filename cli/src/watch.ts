@@ -59,7 +59,8 @@ export async function watchBatches(client: ApiClient, batchUrls: readonly string
   try {
     options.reporter.update(states);
     while (states.some((b) => !b.finished)) {
-      if (Date.now() > deadline) throw new CliError(`Gave up waiting after ${Math.round((options.timeoutMs ?? 0) / 1000)} s; the batches are still running.`);
+      if (Date.now() > deadline)
+        throw new CliError(`Gave up waiting after ${Math.round((options.timeoutMs ?? 0) / 1000)} s; the batches are still running.`);
       const roundStarted = Date.now();
       states = await inPool(states, CONCURRENCY, (b) => (b.finished ? Promise.resolve(b) : read(b['@id'])));
       options.reporter.update(states);

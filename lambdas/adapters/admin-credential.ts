@@ -4,7 +4,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ENV } from '../config/resources';
-import { KEY_PATTERN, type Credentials } from '../domain/auth';
+import { type Credentials, KEY_PATTERN } from '../domain/auth';
 import { region } from './aws-clients';
 
 /** How long a container keeps the admin credential before reading the secret again (rotation). */

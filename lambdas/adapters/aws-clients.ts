@@ -9,10 +9,10 @@
  * credentials are used so that no credential provider chain (profiles, IMDS) is consulted.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { ENV } from '../config/resources';
 import { backoffMs, sleep } from '../domain/async';
 

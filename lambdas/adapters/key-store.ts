@@ -13,13 +13,13 @@
  * On AWS each customer key also gets an API Gateway API key in the stack's usage plan
  * (lambdas/adapters/usage-keys.ts), so throttling and quotas apply per key.
  */
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Privilege } from '../config/routes';
 import { settings } from '../config/settings';
 import { hashSecret, KEY_PATTERN, newKeyPair, normalisePrivileges } from '../domain/auth';
+import { logger } from '../observability/logger';
 import { dynamoDocument } from './aws-clients';
 import { runTransaction } from './dynamo/transactions';
-import { logger } from '../observability/logger';
 
 /** The credentials table's key scheme. */
 const credentialKeys = {
@@ -131,14 +131,14 @@ export class DynamoKeyStore implements KeyStore {
     const { Item } = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: credentialKeys.apiKey(key), ConsistentRead: true }),
     );
-    if (!Item || Item['type'] !== ITEM_TYPE || typeof Item['secretHash'] !== 'string') return undefined;
+    if (!Item || Item.type !== ITEM_TYPE || typeof Item.secretHash !== 'string') return undefined;
     return {
-      key: String(Item['key']),
-      customer: Number(Item['customer']),
-      privileges: normalisePrivileges(Item['privileges']),
-      created: String(Item['created']),
-      secretHash: Item['secretHash'],
-      ...(typeof Item['usageKeyId'] === 'string' ? { usageKeyId: Item['usageKeyId'] } : {}),
+      key: String(Item.key),
+      customer: Number(Item.customer),
+      privileges: normalisePrivileges(Item.privileges),
+      created: String(Item.created),
+      secretHash: Item.secretHash,
+      ...(typeof Item.usageKeyId === 'string' ? { usageKeyId: Item.usageKeyId } : {}),
     };
   }
 
@@ -156,8 +156,13 @@ export class DynamoKeyStore implements KeyStore {
         }),
       );
       for (const item of page.Items ?? []) {
-        if (item['type'] === REF_TYPE) {
-          found.push({ key: String(item['key']), customer, privileges: normalisePrivileges(item['privileges']), created: String(item['created']) });
+        if (item.type === REF_TYPE) {
+          found.push({
+            key: String(item.key),
+            customer,
+            privileges: normalisePrivileges(item.privileges),
+            created: String(item.created),
+          });
         }
       }
       start = page.LastEvaluatedKey;

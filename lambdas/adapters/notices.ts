@@ -10,8 +10,8 @@ import { settings } from '../config/settings';
 import type { BatchRecord } from '../domain/model';
 import { completionNotice } from '../domain/notices';
 import type { CompletionNotices, NoticeStore, ProcessingStore } from '../domain/ports';
-import { sns } from './aws-clients';
 import { logger } from '../observability/logger';
+import { sns } from './aws-clients';
 
 const batchUrl = (b: BatchRecord) => `${settings.apiBaseUrl()}/customers/${b.customer}/queue/batches/${b.batch}`;
 
@@ -51,7 +51,10 @@ async function announce(store: NoticeStore, notices: CompletionNotices, batch: B
 }
 
 /** The store, announcing every batch that its `finalizeBatch` finishes. */
-export function withCompletionNotices<S extends Pick<ProcessingStore, 'finalizeBatch'> & NoticeStore>(store: S, notices: CompletionNotices): S {
+export function withCompletionNotices<S extends Pick<ProcessingStore, 'finalizeBatch'> & NoticeStore>(
+  store: S,
+  notices: CompletionNotices,
+): S {
   const announcing = Object.create(store) as S;
   announcing.finalizeBatch = async (...args: Parameters<ProcessingStore['finalizeBatch']>) => {
     const finished = await store.finalizeBatch(...args);

@@ -24,25 +24,25 @@ import type { QueueName } from '../config/resources';
 import { TABLE } from '../config/resources';
 import { settings } from '../config/settings';
 import { inParallel } from '../domain/async';
-import { batchViews } from './dynamo/counters';
-import { keys, submittedFromOpenKey } from './dynamo/keys';
-import { getItems } from './dynamo/table';
 import {
-  loadPoint,
-  mergePoints,
-  OPERATOR_QUEUES,
-  pageLinks,
-  pageOf,
-  windowSlices,
-  zeroLoad,
   type LoadCounts,
   type LoadPoint,
   type LoadQuery,
   type LoadRun,
+  loadPoint,
+  mergePoints,
+  OPERATOR_QUEUES,
   type PageOf,
+  pageLinks,
+  pageOf,
   type QueueLoad,
+  windowSlices,
+  zeroLoad,
 } from '../domain/operator';
 import { dynamoDocument } from './aws-clients';
+import { batchViews } from './dynamo/counters';
+import { keys, submittedFromOpenKey } from './dynamo/keys';
+import { getItems } from './dynamo/table';
 import { putAll } from './dynamo/transactions';
 
 type Item = Record<string, unknown>;
@@ -103,7 +103,7 @@ function loadOf(item: Item): QueueLoad {
 }
 
 /** The point an item shows over the selected queues (both when undefined). */
-export const itemPoint = (item: Item, queues?: readonly QueueName[]): LoadPoint => loadPoint(String(item['sk']), loadOf(item), queues);
+export const itemPoint = (item: Item, queues?: readonly QueueName[]): LoadPoint => loadPoint(String(item.sk), loadOf(item), queues);
 
 // ---------------------------------------------------------------------------------------------
 // Queries
@@ -127,7 +127,9 @@ function dayCondition(table: string, pk: string, range: SortRange): QueryCommand
 }
 
 /** Reads only the sort key and the selected queues' counts (what the answer shows). */
-function projection(queues: readonly QueueName[] | undefined): Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> {
+function projection(
+  queues: readonly QueueName[] | undefined,
+): Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> {
   const names = ['sk', ...(queues ?? OPERATOR_QUEUES).flatMap((q) => Object.values(COUNT_ATTRIBUTES[q]))];
   return {
     ProjectionExpression: names.map((n) => `#${n}`).join(', '),
@@ -239,11 +241,21 @@ export class DynamoOperatorStore {
   }
 
   /** Up to `limit` items of a query, after `after` when given (DynamoDB's Limit: no more is read). */
-  private async readFrom(input: QueryCommandInput, after: Item | undefined, limit: number, queues: QueueName[] | undefined): Promise<Item[]> {
+  private async readFrom(
+    input: QueryCommandInput,
+    after: Item | undefined,
+    limit: number,
+    queues: QueueName[] | undefined,
+  ): Promise<Item[]> {
     const items: Item[] = [];
     let start = after;
     do {
-      const out = await query({ ...input, ...projection(queues), Limit: limit - items.length, ...(start ? { ExclusiveStartKey: start } : {}) });
+      const out = await query({
+        ...input,
+        ...projection(queues),
+        Limit: limit - items.length,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      });
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
     } while (start && items.length < limit);
@@ -270,11 +282,11 @@ export class DynamoOperatorStore {
         ...(start ? { ExclusiveStartKey: start } : {}),
       });
       const refs = out.Items ?? [];
-      const views = await batchViews(await getItems(refs.map((r) => ({ pk: r['pk'], sk: r['sk'] }))));
+      const views = await batchViews(await getItems(refs.map((r) => ({ pk: r.pk, sk: r.sk }))));
       const bySk = new Map(views.map((v) => [keys.batch(v.customer, v.batch).sk, v]));
       for (const ref of refs) {
-        const batch = bySk.get(String(ref['sk']));
-        if (batch && !batch.finished && batch.waiting > 0) return submittedFromOpenKey(String(ref['gsi1sk']));
+        const batch = bySk.get(String(ref.sk));
+        if (batch && !batch.finished && batch.waiting > 0) return submittedFromOpenKey(String(ref.gsi1sk));
       }
       start = out.LastEvaluatedKey;
     } while (start);

@@ -207,10 +207,7 @@ function networkFailure(error: unknown, url: URL): IngestResult {
   const filtered = FILTER_AGENT_MESSAGE.exec(message);
   if (filtered) {
     const address = filtered[1] as string;
-    return fail(
-      `origin address ${address} is not allowed (${isForbiddenAddress(address) ?? 'private or reserved address'})`,
-      false,
-    );
+    return fail(`origin address ${address} is not allowed (${isForbiddenAddress(address) ?? 'private or reserved address'})`, false);
   }
   const code = typeof err.code === 'string' ? err.code : undefined;
   const host = hostOf(url);
@@ -332,10 +329,7 @@ const TOO_LARGE = Symbol('too large');
  */
 export const PROBE_BYTES = 4 * 1024 * 1024;
 
-async function readBody(
-  response: http.IncomingMessage,
-  maxBytes: number,
-): Promise<{ head: Buffer; length: number } | typeof TOO_LARGE> {
+async function readBody(response: http.IncomingMessage, maxBytes: number): Promise<{ head: Buffer; length: number } | typeof TOO_LARGE> {
   const chunks: Buffer[] = [];
   let total = 0;
   let kept = 0;

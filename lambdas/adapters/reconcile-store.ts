@@ -6,13 +6,13 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { settings } from '../config/settings';
 import type { MemberRecord } from '../domain/model';
-import { keys } from './dynamo/keys';
-import { reconcileCounters, type Drift } from '../domain/reconcile';
+import { type Drift, reconcileCounters } from '../domain/reconcile';
 import { dynamoDocument } from './aws-clients';
 import { batchView, customerView } from './dynamo/counters';
+import { keys } from './dynamo/keys';
+import type { Item } from './dynamo/table';
 import { runTransaction } from './dynamo/transactions';
 import { finalizeBatch } from './dynamo/transitions';
-import type { Item } from './dynamo/table';
 
 async function scanAll(): Promise<Item[]> {
   const items: Item[] = [];
@@ -43,21 +43,21 @@ export interface ReconcileReport {
 
 export async function reconcileTable(options: { fix?: boolean } = {}): Promise<ReconcileReport> {
   const items = await scanAll();
-  const ofType = (type: string) => items.filter((i) => i['type'] === type);
-  const customerShards = groupBy(ofType('customerCounters'), (s) => String(s['customer']));
-  const batchShards = groupBy(ofType('batchCounters'), (s) => `${String(s['customer'])}/${String(s['batch'])}`);
+  const ofType = (type: string) => items.filter((i) => i.type === type);
+  const customerShards = groupBy(ofType('customerCounters'), (s) => String(s.customer));
+  const batchShards = groupBy(ofType('batchCounters'), (s) => `${String(s.customer)}/${String(s.batch)}`);
   const customerHeads = ofType('customer');
   const batchHeads = ofType('batch');
-  const shardsOfBatch = (h: Item) => batchShards.get(`${String(h['customer'])}/${String(h['batch'])}`) ?? [];
-  const customers = customerHeads.map((h) => customerView(h, customerShards.get(String(h['customer'])) ?? []));
+  const shardsOfBatch = (h: Item) => batchShards.get(`${String(h.customer)}/${String(h.batch)}`) ?? [];
+  const customers = customerHeads.map((h) => customerView(h, customerShards.get(String(h.customer)) ?? []));
   const batches = batchHeads.map((h) => batchView(h, shardsOfBatch(h)));
   const members = ofType('member') as unknown as MemberRecord[];
   const result = reconcileCounters(customers, batches, members);
   // Admission: the head's `admitted` minus the shards' `released` must be the queue's true size.
-  const releasedOf = (c: number) => (customerShards.get(String(c)) ?? []).reduce((sum, s) => sum + Number(s['released'] ?? 0), 0);
-  const admittedOf = (c: number) => Number(customerHeads.find((h) => Number(h['customer']) === c)?.['admitted'] ?? 0);
+  const releasedOf = (c: number) => (customerShards.get(String(c)) ?? []).reduce((sum, s) => sum + Number(s.released ?? 0), 0);
+  const admittedOf = (c: number) => Number(customerHeads.find((h) => Number(h.customer) === c)?.admitted ?? 0);
   for (const c of result.customers) {
-    const expected = releasedOf(c.customer) + (c.fields['size'] ?? 0);
+    const expected = releasedOf(c.customer) + (c.fields.size ?? 0);
     if (admittedOf(c.customer) !== expected) {
       result.drift.push({ subject: `customer ${c.customer}`, field: 'admitted', stored: admittedOf(c.customer), expected });
     }
@@ -67,7 +67,7 @@ export async function reconcileTable(options: { fix?: boolean } = {}): Promise<R
     const drifting = new Set(result.drift.map((d) => d.subject));
     for (const b of result.batches) {
       if (!drifting.has(`batch ${b.customer}/${b.batch}`)) continue;
-      const head = batchHeads.find((h) => Number(h['customer']) === b.customer && Number(h['batch']) === b.batch) as Item;
+      const head = batchHeads.find((h) => Number(h.customer) === b.customer && Number(h.batch) === b.batch) as Item;
       await setCounters(keys.batch(b.customer, b.batch), b.fields, shardsOfBatch(head));
       if (b.shouldFinish) await finalizeBatch(b.customer, b.batch);
       fixed += 1;
@@ -90,13 +90,13 @@ async function setCustomerCounters(customer: number, fields: Record<string, numb
   const first = keys.customerCounters(customer, 0);
   const outcome = await runTransaction(() => [
     { Put: { TableName, Item: { ...first, type: 'customerCounters', customer, shard: 0, ...fields, released } } },
-    ...shards.filter((s) => s['pk'] !== first.pk).map((s) => ({ Delete: { TableName, Key: { pk: s['pk'], sk: s['sk'] } } })),
+    ...shards.filter((s) => s.pk !== first.pk).map((s) => ({ Delete: { TableName, Key: { pk: s.pk, sk: s.sk } } })),
     {
       Update: {
         TableName,
         Key: keys.customer(customer),
         UpdateExpression: 'SET admitted = :a',
-        ExpressionAttributeValues: { ':a': released + (fields['size'] ?? 0) },
+        ExpressionAttributeValues: { ':a': released + (fields.size ?? 0) },
       },
     },
   ]);
@@ -117,7 +117,7 @@ async function setCounters(key: Record<string, string>, fields: Record<string, n
         ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, fields[n]])),
       },
     },
-    ...shards.map((s) => ({ Delete: { TableName, Key: { pk: s['pk'], sk: s['sk'] } } })),
+    ...shards.map((s) => ({ Delete: { TableName, Key: { pk: s.pk, sk: s.sk } } })),
   ]);
   if (!outcome.ok) throw new Error(`could not write the recomputed counters of ${key.pk}/${key.sk}`);
 }

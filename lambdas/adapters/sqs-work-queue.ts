@@ -3,17 +3,21 @@
  * failed (it answers 200 with per-entry failures), and queue depth for the global queue view.
  */
 import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { SUPERSEDE_TASK_DELAY_SECONDS, type QueueName, type WorkQueueName } from '../config/resources';
+import { type QueueName, SUPERSEDE_TASK_DELAY_SECONDS, type WorkQueueName } from '../config/resources';
 import { settings } from '../config/settings';
+import { backoffMs, chunk, inParallel, sleep } from '../domain/async';
 import type { MemberMessage, TaskMessage } from '../domain/model';
 import type { WorkQueue } from '../domain/ports';
 import { sqs } from './aws-clients';
-import { backoffMs, chunk, inParallel, sleep } from '../domain/async';
 
 /** SendMessageBatch takes at most 10 entries. */
 const SEND_BATCH_LIMIT = 10;
 
-export async function sendAll(queueUrl: string, bodies: readonly string[], options: { parallelism?: number; delaySeconds?: number } = {}): Promise<void> {
+export async function sendAll(
+  queueUrl: string,
+  bodies: readonly string[],
+  options: { parallelism?: number; delaySeconds?: number } = {},
+): Promise<void> {
   const delay = options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {};
   await inParallel(chunk(bodies, SEND_BATCH_LIMIT), options.parallelism ?? 16, async (group) => {
     let entries = group.map((MessageBody, i) => ({ Id: String(i), MessageBody, ...delay }));
@@ -31,7 +35,10 @@ export async function sendAll(queueUrl: string, bodies: readonly string[], optio
 
 export class SqsWorkQueue implements WorkQueue {
   async sendMembers(queue: QueueName, messages: readonly MemberMessage[]): Promise<void> {
-    await sendAll(settings.queueUrl(queue), messages.map((m) => JSON.stringify({ c: m.customer, b: m.batch, i: m.index })));
+    await sendAll(
+      settings.queueUrl(queue),
+      messages.map((m) => JSON.stringify({ c: m.customer, b: m.batch, i: m.index })),
+    );
   }
 
   async sendTasks(messages: readonly TaskMessage[]): Promise<void> {
@@ -83,7 +90,8 @@ export async function delayRedelivery(messages: readonly ReceivedMessage[], seco
           Entries: group.map((ReceiptHandle, i) => ({ Id: String(i), ReceiptHandle, VisibilityTimeout: seconds })),
         }),
       );
-      if (result.Failed?.length) throw new Error(`ChangeMessageVisibility failed for ${result.Failed.length} messages: ${result.Failed[0]?.Message}`);
+      if (result.Failed?.length)
+        throw new Error(`ChangeMessageVisibility failed for ${result.Failed.length} messages: ${result.Failed[0]?.Message}`);
     }
   }
 }
@@ -92,7 +100,7 @@ export async function delayRedelivery(messages: readonly ReceivedMessage[], seco
 export function parseMemberMessage(body: string): MemberMessage | undefined {
   try {
     const parsed = JSON.parse(body) as Record<string, unknown>;
-    const [customer, batch, index] = [parsed['c'], parsed['b'], parsed['i']];
+    const [customer, batch, index] = [parsed.c, parsed.b, parsed.i];
     if ([customer, batch, index].every((n) => Number.isInteger(n) && (n as number) >= 0)) {
       return { customer: customer as number, batch: batch as number, index: index as number };
     }

@@ -43,9 +43,7 @@ export function apiGatewayUsageKeys(usagePlanName: string): UsageKeys {
   return {
     async register(key) {
       const usagePlanId = await usagePlanIdOf(client, usagePlanName);
-      const { id } = await client.send(
-        new CreateApiKeyCommand({ name: `image-queue-${key}`, value: usageKeyValue(key), enabled: true }),
-      );
+      const { id } = await client.send(new CreateApiKeyCommand({ name: `image-queue-${key}`, value: usageKeyValue(key), enabled: true }));
       if (!id) throw new Error('API Gateway created an API key without an id');
       try {
         await client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId: id, keyType: 'API_KEY' }));

@@ -11,7 +11,7 @@
  * The API functions are the `fn` of `ROUTES` (routes.ts); what each function may call is
  * `FUNCTION_GRANTS` (grants.ts). Plain data: nothing here may import aws-cdk-lib or the AWS SDK.
  */
-import { API_TIMEOUT_SECONDS, DEFAULTS, ENV, QUEUES, type EnvName, type QueueName, type WorkQueueName } from './resources';
+import { API_TIMEOUT_SECONDS, DEFAULTS, ENV, type EnvName, QUEUES, type QueueName, type WorkQueueName } from './resources';
 import type { ApiFunctionName } from './routes';
 
 /** Every Lambda entry point (files `lambdas/handlers/<name>.ts` exporting `handler`). */

@@ -14,7 +14,15 @@ import type { WorkQueueName } from './resources';
  * DynamoDB actions as IAM names them. A TransactWriteItems needs the action of each item it holds
  * (PutItem, UpdateItem, DeleteItem, ConditionCheckItem); TransactGetItems needs GetItem.
  */
-export type DynamoAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem' | 'ConditionCheckItem';
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
 
 /** SQS actions on a work queue (SendMessageBatch is authorised by SendMessage). */
 export type QueueAction = 'SendMessage' | 'GetQueueAttributes' | 'ChangeMessageVisibility';

@@ -175,7 +175,6 @@ export const USAGE_LIMITS = {
   stage: { rateLimit: 500, burstLimit: 1000 },
 } as const satisfies Record<'customer' | 'admin', UsageLimits> & Record<'publicQueue' | 'stage', ThrottleLimits>;
 
-
 export type QueueName = 'main' | 'priority';
 export type WorkQueueName = QueueName | 'tasks';
 

@@ -20,7 +20,7 @@ export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 
 /**
  * What a customer key may be allowed to do (Neuron's queue API grants per operation): `read` the
- * GET routes, `submit` batches, `manage` them (test, and later cancel and retry). Chosen when the
+ * GET routes, `submit` batches, `manage` them (test, cancel, retry). Chosen when the
  * key is created; all three by default. Admin keys may do everything.
  */
 export type Privilege = 'read' | 'submit' | 'manage';

@@ -70,7 +70,16 @@ export function deltasFor(
     const key = batchId(member.customer, member.batch);
     const b =
       byBatch.get(key) ??
-      ({ customer: member.customer, batch: member.batch, waiting: 0, remaining: 0, completed: 0, errors: 0, cancelled: 0, start: false } as BatchDelta);
+      ({
+        customer: member.customer,
+        batch: member.batch,
+        waiting: 0,
+        remaining: 0,
+        completed: 0,
+        errors: 0,
+        cancelled: 0,
+        start: false,
+      } as BatchDelta);
     byBatch.set(key, b);
     const c =
       byCustomer.get(member.customer) ??

@@ -2,8 +2,8 @@
  * Credentials, secret hashing and the API Gateway policy of a caller. Pure functions only (plus
  * node:crypto): the key store and the authorizer handler build on them.
  */
-import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { findRoute, matchResource, PRIVILEGES, ROUTES, type Privilege } from '../config/routes';
+import { createHash, randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { findRoute, matchResource, PRIVILEGES, type Privilege, ROUTES } from '../config/routes';
 
 /** A key id and its secret, as presented by a client. */
 export interface Credentials {
@@ -76,7 +76,7 @@ function splitPair(pair: string): Credentials | undefined {
   if (!KEY_PATTERN.test(key)) return undefined;
   if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return undefined;
   // Control characters never occur in a secret we issue or in a sane admin secret.
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse secrets containing C0 controls or DEL.
   if (/[\u0000-\u001f\u007f]/.test(secret)) return undefined;
   return { key, secret };
 }
@@ -147,11 +147,7 @@ export async function hashSecret(secret: string): Promise<string> {
 export async function verifySecret(secret: string, encoded: string): Promise<boolean> {
   const parts = encoded.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [N, r, p] = parts.slice(1, 4).map((v) => (/^\d{1,8}$/.test(v ?? '') ? Number(v) : NaN)) as [
-    number,
-    number,
-    number,
-  ];
+  const [N, r, p] = parts.slice(1, 4).map((v) => (/^\d{1,8}$/.test(v ?? '') ? Number(v) : NaN)) as [number, number, number];
   // N must be a power of two > 1; bound the cost so a tampered record cannot stall the authorizer.
   if (!(N > 1 && (N & (N - 1)) === 0 && N <= 1 << 20 && r >= 1 && r <= 32 && p >= 1 && p <= 16)) return false;
   if (128 * N * r > 256 * 1024 * 1024) return false;
@@ -221,7 +217,7 @@ export interface AuthContext {
  */
 export function parseMethodArn(methodArn: string): { prefix: string; stage: string } {
   const [prefix, stage] = methodArn.split('/');
-  if (!prefix || !prefix.startsWith('arn:') || !stage) throw new Error(`not an API Gateway method ARN: ${methodArn}`);
+  if (!prefix?.startsWith('arn:') || !stage) throw new Error(`not an API Gateway method ARN: ${methodArn}`);
   return { prefix, stage };
 }
 
@@ -278,7 +274,7 @@ export function denialReason(principal: Principal, methodArn: string): string | 
   const route = match && method ? findRoute(method === 'HEAD' ? 'GET' : method, match.resource) : undefined;
   if (!route || !match) return GENERIC_DENIAL;
   if (route.privilege === undefined) return route.access === 'authenticated' ? undefined : 'Only an admin key may call this route.';
-  const pathCustomer = match.pathParameters['customer'];
+  const pathCustomer = match.pathParameters.customer;
   if (pathCustomer !== undefined && pathCustomer !== String(principal.customer)) {
     return `This key belongs to customer ${principal.customer}; it cannot reach customer ${pathCustomer}.`;
   }

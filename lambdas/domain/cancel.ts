@@ -36,6 +36,9 @@ async function cancelWaitingMembers(store: CancelStore, batch: BatchRecord, dead
     if (Date.now() > deadline) return;
     // Read again: the refs came from a query, and a member may have been picked up since.
     const waiting = (await store.getMembers(step)).filter((m) => m.state === 'waiting');
-    await store.applyTransitions(waiting.map((member) => ({ member, to: 'cancelled' as const })), state);
+    await store.applyTransitions(
+      waiting.map((member) => ({ member, to: 'cancelled' as const })),
+      state,
+    );
   });
 }

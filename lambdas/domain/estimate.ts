@@ -49,7 +49,11 @@ function observedRate(batch: BatchRecord, nowMs: number): number | undefined {
  * The queue's recent throughput in members per ms: the summed rates of the batches being
  * processed now (they share the processors), or else the rate of the last finished batch.
  */
-export function throughputOf(lastFinished: BatchRecord | undefined, active: readonly BatchRecord[] = [], nowMs = Date.now()): number | undefined {
+export function throughputOf(
+  lastFinished: BatchRecord | undefined,
+  active: readonly BatchRecord[] = [],
+  nowMs = Date.now(),
+): number | undefined {
   const rates = active.flatMap((b) => {
     const rate = observedRate(b, nowMs);
     return rate !== undefined ? [rate] : [];

@@ -3,7 +3,7 @@
  * `BatchCompletedNotification` (PascalCase, as DLCS publishes them) plus the batch's `@id` and the
  * members cancelled, so a subscriber needs no further call to know how the batch ended.
  */
-import { isSuperseded, type BatchRecord } from './model';
+import { type BatchRecord, isSuperseded } from './model';
 
 export interface BatchCompletedNotification {
   '@id': string;

@@ -6,8 +6,9 @@
  * strings and building page links is the edge's (http/operator-query.ts); how samples are stored
  * and paged in DynamoDB is the adapter's (adapters/operator-store.ts).
  */
-import type { QueueName } from '../config/resources';
+
 import { SCHEDULES } from '../config/functions';
+import type { QueueName } from '../config/resources';
 import { ForbiddenError, InvalidParameterError } from './errors';
 import type { CustomerCounters } from './model';
 
@@ -149,7 +150,8 @@ export function scopeCustomers(requested: readonly number[], caller: Caller): nu
   if (caller.admin) return requested.length > 0 ? unique(requested) : undefined;
   if (caller.customer === undefined) throw new ForbiddenError('This key may not read the queue load.');
   const others = requested.filter((c) => c !== caller.customer);
-  if (others.length > 0) throw new ForbiddenError(`This key may only read the load of customer ${caller.customer}, not ${unique(others).join(', ')}.`);
+  if (others.length > 0)
+    throw new ForbiddenError(`This key may only read the load of customer ${caller.customer}, not ${unique(others).join(', ')}.`);
   return [caller.customer];
 }
 

@@ -63,7 +63,10 @@ export interface TransitionResult {
 }
 
 /** What processing needs to know of a batch: its lifecycle, not its counters. */
-export type BatchState = Pick<BatchRecord, 'customer' | 'batch' | 'queue' | 'count' | 'submitted' | 'started' | 'finished' | 'enqueueing' | 'cancelledAt'>;
+export type BatchState = Pick<
+  BatchRecord,
+  'customer' | 'batch' | 'queue' | 'count' | 'submitted' | 'started' | 'finished' | 'enqueueing' | 'cancelledAt'
+>;
 
 /** Submitting a batch, replaying an Idempotency-Key, and the sweeper's recovery. */
 export interface SubmitStore {

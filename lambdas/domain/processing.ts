@@ -4,8 +4,9 @@
  * Messages arrive at least once and in any order; a member already in a terminal state is
  * acknowledged without counting again.
  */
-import { logger } from '../observability/logger';
+
 import { DEFAULTS } from '../config/resources';
+import { logger } from '../observability/logger';
 import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import type { MemberMessage, MemberRecord } from './model';
@@ -76,7 +77,10 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   for (const m of valid) messagesByMember.set(refOf(m.member!), [...(messagesByMember.get(refOf(m.member!)) ?? []), m]);
   // An eventually consistent read is enough: a stale state only makes a transition's condition fail,
   // and the store then re-reads consistently.
-  const members = await store.getMembers(valid.map((m) => m.member!), false);
+  const members = await store.getMembers(
+    valid.map((m) => m.member!),
+    false,
+  );
   const seen = new Set(members.map(refOf));
   const unseen = valid.map((m) => m.member!).filter((ref) => !seen.has(refOf(ref)));
   // A member written moments ago may not be visible to an eventually consistent read yet.
@@ -85,11 +89,13 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   for (const [ref, ms] of messagesByMember) {
     if (!found.has(ref)) {
       logger.error('member not found', { member: ref });
-      ms.forEach((m) => failed.add(m.messageId));
+      for (const m of ms) failed.add(m.messageId);
     }
   }
   const open = members.filter((m) => !isTerminal(m.state));
-  const touched = new Map(members.map((m) => [`${m.customer}/${m.batch}`, { customer: m.customer, batch: m.batch, count: undefined as number | undefined }]));
+  const touched = new Map(
+    members.map((m) => [`${m.customer}/${m.batch}`, { customer: m.customer, batch: m.batch, count: undefined as number | undefined }]),
+  );
   if (open.length > 0) {
     const batches = await store.getBatchStates(open);
     await store.startBatches(batches.filter((b) => !b.started));
@@ -125,7 +131,9 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
     if (deps.retryLater) {
       // Best effort: a message whose delay could not be set waits the visibility timeout instead.
       for (const [seconds, ids] of retries) {
-        await deps.retryLater(ids, seconds).catch((error: unknown) => logger.warn('could not shorten a retry delay', { error: error as Error }));
+        await deps
+          .retryLater(ids, seconds)
+          .catch((error: unknown) => logger.warn('could not shorten a retry delay', { error: error as Error }));
       }
     }
     // Every batch is started by now (here or by another delivery).
@@ -160,9 +168,9 @@ async function ingestAll(deps: ProcessingDeps, members: MemberRecord[]) {
   try {
     const results = await Promise.all(
       members.map(async (member) => {
-        const result = await deps.ingest(member.origin).catch(
-          (error: unknown): IngestResult => ({ ok: false, error: `ingest failed: ${(error as Error).message}`, retryable: true }),
-        );
+        const result = await deps
+          .ingest(member.origin)
+          .catch((error: unknown): IngestResult => ({ ok: false, error: `ingest failed: ${(error as Error).message}`, retryable: true }));
         done.add(refOf(member));
         return { ref: refOf(member), result };
       }),

@@ -46,7 +46,17 @@ export function reconcileCounters(
   const customerFields = (c: number) => {
     let fields = perCustomer.get(c);
     if (!fields) {
-      fields = { size: 0, batchCount: 0, batchesWaiting: 0, waitingMain: 0, waitingPriority: 0, runningMain: 0, runningPriority: 0, pendingMain: 0, pendingPriority: 0 };
+      fields = {
+        size: 0,
+        batchCount: 0,
+        batchesWaiting: 0,
+        waitingMain: 0,
+        waitingPriority: 0,
+        runningMain: 0,
+        runningPriority: 0,
+        pendingMain: 0,
+        pendingPriority: 0,
+      };
       perCustomer.set(c, fields);
     }
     return fields;
@@ -76,10 +86,10 @@ export function reconcileCounters(
 
     const c = customerFields(b.customer);
     const Q = cap(b.queue);
-    c['size'] = (c['size'] ?? 0) + fields.remaining;
-    c['batchCount'] = (c['batchCount'] ?? 0) + 1;
+    c.size = (c.size ?? 0) + fields.remaining;
+    c.batchCount = (c.batchCount ?? 0) + 1;
     // A batch emptied by recovery (no member written) is never started and does not wait.
-    if (!b.started && fields.count > 0) c['batchesWaiting'] = (c['batchesWaiting'] ?? 0) + 1;
+    if (!b.started && fields.count > 0) c.batchesWaiting = (c.batchesWaiting ?? 0) + 1;
     c[`waiting${Q}`] = (c[`waiting${Q}`] ?? 0) + fields.waiting;
     c[`running${Q}`] = (c[`running${Q}`] ?? 0) + count('running');
     if (b.enqueueing) c[`pending${Q}`] = (c[`pending${Q}`] ?? 0) + b.count;

@@ -4,19 +4,36 @@
  * submit otherwise: admission, supersession (the retried members supersede their failed selves)
  * and processing are the same.
  */
-import type { AssetInput, MemberRecord } from './model';
+
 import { chunk } from './async';
 import { BatchNotFoundError, ConflictError } from './errors';
+import type { AssetInput, MemberRecord } from './model';
 import type { QueueReader, SubmitStore, WorkQueue } from './ports';
-import { submitBatch, type SubmitLimits, type SubmitResult } from './submit';
+import { type SubmitLimits, type SubmitResult, submitBatch } from './submit';
 
 /** Members read per BatchGetItem round while collecting the error members. */
 const CHUNK = 100;
 
 /** The asset as it was submitted: what processing recorded about the member is left behind. */
 export function assetOf(member: MemberRecord): AssetInput {
-  const { id, space, origin, mediaType, family, string1, string2, string3, number1, number2, number3, tags, roles, maxUnauthorised } = member;
-  const asset: AssetInput = { id, space, origin, mediaType, family, string1, string2, string3, number1, number2, number3, tags, roles, maxUnauthorised };
+  const { id, space, origin, mediaType, family, string1, string2, string3, number1, number2, number3, tags, roles, maxUnauthorised } =
+    member;
+  const asset: AssetInput = {
+    id,
+    space,
+    origin,
+    mediaType,
+    family,
+    string1,
+    string2,
+    string3,
+    number1,
+    number2,
+    number3,
+    tags,
+    roles,
+    maxUnauthorised,
+  };
   return Object.fromEntries(Object.entries(asset).filter(([, v]) => v !== undefined)) as unknown as AssetInput;
 }
 

@@ -89,7 +89,13 @@ export function membersOf(batch: BatchRecord, assets: readonly AssetInput[]): Me
 export function supersedeTasks(batch: Pick<BatchRecord, 'customer' | 'batch' | 'count'>): TaskMessage[] {
   const tasks: TaskMessage[] = [];
   for (let from = 0; from < batch.count; from += SUPERSEDE_TASK_SIZE) {
-    tasks.push({ type: 'supersede', customer: batch.customer, batch: batch.batch, from, to: Math.min(batch.count, from + SUPERSEDE_TASK_SIZE) });
+    tasks.push({
+      type: 'supersede',
+      customer: batch.customer,
+      batch: batch.batch,
+      from,
+      to: Math.min(batch.count, from + SUPERSEDE_TASK_SIZE),
+    });
   }
   return tasks;
 }
@@ -170,9 +176,6 @@ async function replay(
 export async function resumeEnqueueing(store: SubmitStore, work: WorkQueue, batch: BatchRecord): Promise<void> {
   const present = await store.memberRefsOfBatch(batch.customer, batch.batch);
   const waiting = await store.memberRefsOfBatch(batch.customer, batch.batch, 'waiting');
-  await Promise.all([
-    work.sendMembers(batch.queue, waiting),
-    work.sendTasks(supersedeTasks(batch)),
-  ]);
+  await Promise.all([work.sendMembers(batch.queue, waiting), work.sendTasks(supersedeTasks(batch))]);
   if (await store.markEnqueued(batch, present.length)) await store.finalizeBatch(batch.customer, batch.batch);
 }

@@ -1,11 +1,14 @@
 /** `POST …/batches/{b}/test`: re-evaluates a batch's superseded state and its finish on demand. */
 import { inParallel } from './async';
-import { isSuperseded, type BatchRecord } from './model';
+import { type BatchRecord, isSuperseded } from './model';
 import type { ProcessingStore, QueueReader, SupersedeStore } from './ports';
-import { supersedeOlderMembers, assetsOf } from './supersede';
+import { assetsOf, supersedeOlderMembers } from './supersede';
 
 /** Returns the batch after the check and whether anything changed. */
-export async function testBatch(store: SupersedeStore & Pick<QueueReader, 'getBatch' | 'memberRefsOfBatch'> & Pick<ProcessingStore, 'finalizeBatch'>, batch: BatchRecord): Promise<{ changed: boolean; batch: BatchRecord }> {
+export async function testBatch(
+  store: SupersedeStore & Pick<QueueReader, 'getBatch' | 'memberRefsOfBatch'> & Pick<ProcessingStore, 'finalizeBatch'>,
+  batch: BatchRecord,
+): Promise<{ changed: boolean; batch: BatchRecord }> {
   const refs = await store.memberRefsOfBatch(batch.customer, batch.batch);
   // Check this batch's assets against later batches in pages, so a large batch stays bounded.
   const pages: (typeof refs)[] = [];

@@ -8,12 +8,12 @@
  * API Gateway's policy already limits these routes to admin keys; the handler checks again.
  */
 import { z } from 'zod';
-import { keyStore, type ApiKeyInfo, type NewApiKey } from '../adapters/key-store';
+import { type ApiKeyInfo, keyStore, type NewApiKey } from '../adapters/key-store';
 import { usageKeysFromEnv } from '../adapters/usage-keys';
-import { logger } from '../observability/logger';
 import { PRIVILEGES, type Privilege } from '../config/routes';
-import { apiHandler, intParam, type ApiRequest, type ApiResponse } from '../http/api';
+import { type ApiRequest, type ApiResponse, apiHandler, intParam } from '../http/api';
 import { CONTEXT_URL, HttpError } from '../http/problem';
+import { logger } from '../observability/logger';
 
 /** The optional body of POST /customers/{customer}/keys (also documented in lambdas/http/openapi.ts). */
 export const newKeySchema = z
@@ -110,7 +110,7 @@ async function listKeys(request: ApiRequest): Promise<ApiResponse> {
 async function getKey(request: ApiRequest): Promise<ApiResponse> {
   requireAdmin(request);
   const customer = intParam(request, 'customer');
-  const key = request.pathParameters['key'] ?? '';
+  const key = request.pathParameters.key ?? '';
   const found = await keyStore().find(key);
   if (!found || found.customer !== customer) throw new HttpError(404, `Customer ${customer} has no API key '${key.slice(0, 200)}'.`);
   const { key: id, customer: owner, privileges, created } = found;
@@ -120,7 +120,7 @@ async function getKey(request: ApiRequest): Promise<ApiResponse> {
 async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
   requireAdmin(request);
   const customer = intParam(request, 'customer');
-  const key = request.pathParameters['key'] ?? '';
+  const key = request.pathParameters.key ?? '';
   if (!(await keyStore(usageKeysFromEnv()).revoke(customer, key))) {
     throw new HttpError(404, `Customer ${customer} has no API key '${key}'.`);
   }

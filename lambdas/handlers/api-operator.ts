@@ -21,7 +21,7 @@ export const handler = apiHandler({
     const query = parseLoadQuery(values, principal, new Date());
     // Paged in DynamoDB: reads the selected customers' (or the all-customer) day partitions only.
     const page = await operatorStore().loadPage(query);
-    const explicit = { customers: (values['customer'] ?? []).length > 0, pageSize: values['page_size'] !== undefined };
+    const explicit = { customers: (values.customer ?? []).length > 0, pageSize: values.page_size !== undefined };
     const link = (n: number | undefined) => (n === undefined ? null : loadPageUrl(request.baseUrl, query, n, explicit));
     return {
       status: 200,

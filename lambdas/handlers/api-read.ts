@@ -3,15 +3,21 @@
  * paged by count and by bytes (a Lambda response holds at most 6 MB), and an image is read from
  * its newest batch even when the asset index has not caught up with a submit yet.
  */
+
+// The built document (npm run openapi) rather than its builder, which would bundle zod's full API here.
+import openApiDocument from '../../openapi.json';
 import { queueStore, workQueue } from '../adapters';
 import type { QueueName } from '../config/resources';
 import { settings } from '../config/settings';
 import { NotFoundError } from '../domain/errors';
-import { needsQueueThroughput, throughputOf, type QueueThroughput } from '../domain/estimate';
+import { needsQueueThroughput, type QueueThroughput, throughputOf } from '../domain/estimate';
 import { findBatch } from '../domain/find-batch';
+import { LONG_POLL_SECONDS, pollUntil } from '../domain/long-poll';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
+import { emptyCounters, queueSize } from '../domain/model';
+import { isAssetId } from '../domain/validation';
 import { authorizedCustomer, requirePrincipal } from '../http/access';
-import { apiHandler, intParam, type ApiRequest, type RouteFunction } from '../http/api';
+import { type ApiRequest, apiHandler, intParam, type RouteFunction } from '../http/api';
 import {
   batchResource,
   callerResource,
@@ -23,11 +29,6 @@ import {
   withByteBudget,
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
-import { emptyCounters, queueSize } from '../domain/model';
-import { isAssetId } from '../domain/validation';
-import { LONG_POLL_SECONDS, pollUntil } from '../domain/long-poll';
-// The built document (npm run openapi) rather than its builder, which would bundle zod's full API here.
-import openApiDocument from '../../openapi.json';
 
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
@@ -103,7 +104,7 @@ function queueDepths(): Promise<{ incoming: number; priority: number }> {
 
 /** `?wait=N`: seconds to long-poll a batch for its finish (absent: answer at once). */
 function waitParam(request: ApiRequest): number | undefined {
-  const raw = request.query['wait'];
+  const raw = request.query.wait;
   if (raw === undefined) return undefined;
   const { min, max } = LONG_POLL_SECONDS;
   if (!/^\d{1,2}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -134,7 +135,7 @@ export const handler = apiHandler({
   [`GET ${C}/queue/recent`]: batchCollection('listRecentBatches', 'recent'),
   [`GET ${C}/queue/images`]: async (request) => {
     const customer = authorizedCustomer(request);
-    const order = request.query['order'] ?? 'asc';
+    const order = request.query.order ?? 'asc';
     if (order !== 'asc' && order !== 'desc') throw new HttpError(400, "order must be 'asc' (top of the queue) or 'desc' (bottom).");
     const params = pageParams(request);
     const render = (m: MemberRecord) => imageResource(request.baseUrl, m, false);
@@ -167,7 +168,7 @@ export const handler = apiHandler({
   [`GET ${C}/spaces/{space}/images/{image}`]: async (request) => {
     const customer = authorizedCustomer(request);
     const space = intParam(request, 'space');
-    const id = request.pathParameters['image'] ?? '';
+    const id = request.pathParameters.image ?? '';
     if (!isAssetId(id)) throw new NotFoundError(`Customer ${customer} has no image '${id.slice(0, 200)}' in space ${space}.`);
     // Not only the asset index: it may not show a batch submitted a moment ago yet.
     const member = await queueStore().currentMember(customer, space, id);
@@ -175,4 +176,3 @@ export const handler = apiHandler({
     return { status: 200, body: imageResource(request.baseUrl, member) };
   },
 });
-

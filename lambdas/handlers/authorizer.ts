@@ -13,20 +13,20 @@
  * https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-use-lambda-authorizer.html
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import { settings } from '../config/settings';
 import { adminCredential } from '../adapters/admin-credential';
 import { keyStore } from '../adapters/key-store';
-import { logger } from '../observability/logger';
+import { settings } from '../config/settings';
 import {
   authContext,
   headerDigest,
+  type Principal,
   parseCredentials,
   policyFor,
   safeEqual,
   usageKeyValue,
   verifySecret,
-  type Principal,
 } from '../domain/auth';
+import { logger } from '../observability/logger';
 
 const MAX_CACHE_ENTRIES = 1000;
 

@@ -3,16 +3,17 @@
  * Reports partial batch failures by message id (the event source has ReportBatchItemFailures).
  * Emits OriginFailures (per failed fetch, by kind) and BatchesFinished.
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueStore } from '../adapters';
-import { logger } from '../observability/logger';
 import { countingFinishedBatches, originFailureKind, withInvocationMetrics } from '../adapters/metrics';
 import { ingestOrigin } from '../adapters/origin';
 import { delayRedelivery } from '../adapters/sqs-work-queue';
 import { settings } from '../config/settings';
-import { processDelivery, type IngestResult } from '../domain/processing';
+import { type IngestResult, processDelivery } from '../domain/processing';
+import { logger } from '../observability/logger';
 import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
 export const handler = middy(
@@ -37,7 +38,11 @@ export const handler = middy(
       {
         store: countingFinishedBatches(queueStore(), observed),
         retryDelays: settings.transientRetryDelays(),
-        retryLater: (ids, seconds) => delayRedelivery(ids.flatMap((id) => received.get(id) ?? []), seconds),
+        retryLater: (ids, seconds) =>
+          delayRedelivery(
+            ids.flatMap((id) => received.get(id) ?? []),
+            seconds,
+          ),
         ingest,
         markRunningAfterMs: settings.markRunningAfterMs(),
         // Of the queue the records came from (main or priority).

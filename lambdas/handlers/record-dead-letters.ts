@@ -5,13 +5,14 @@
  * The tasks dead-letter queue has no consumer: its messages stay there for a person to inspect and
  * redrive.
  */
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueStore } from '../adapters';
-import { logger } from '../observability/logger';
 import { countingFinishedBatches, withInvocationMetrics } from '../adapters/metrics';
 import { recordDeadLetters } from '../domain/processing';
+import { logger } from '../observability/logger';
 import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
 /** Why the member failed: its queue gave up after `receives` deliveries (the count of the queue the dead letter came from). */
@@ -28,7 +29,11 @@ export const handler = middy(
     const members = messages.filter((m) => m.member);
     const recordOf = new Map(event.Records.map((r) => [r.messageId, r]));
     for (const m of messages) {
-      if (!m.member) logger.error('dead letter that is not a member message', { messageId: m.messageId, body: recordOf.get(m.messageId)?.body.slice(0, 500) });
+      if (!m.member)
+        logger.error('dead letter that is not a member message', {
+          messageId: m.messageId,
+          body: recordOf.get(m.messageId)?.body.slice(0, 500),
+        });
     }
     try {
       await recordDeadLetters(countingFinishedBatches(queueStore(), observed), members, reason);

@@ -3,13 +3,14 @@
  * `maxReceiveCount` times goes to the tasks dead-letter queue, which nothing consumes: it stays
  * there (14 days) for a person to inspect and redrive, and its alarm fires.
  */
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { queueStore } from '../adapters';
-import { logger } from '../observability/logger';
 import { QUEUES } from '../config/resources';
 import { runSupersedeTask } from '../domain/supersede';
+import { logger } from '../observability/logger';
 
 /** Whether SQS will dead-letter this message if this attempt fails too. */
 const lastAttempt = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1) >= QUEUES.tasks.maxReceiveCount;
@@ -17,8 +18,8 @@ const lastAttempt = (record: SQSRecord) => Number(record.attributes?.Approximate
 function parseTask(body: string) {
   try {
     const task = JSON.parse(body) as Record<string, unknown>;
-    const fields = [task['customer'], task['batch'], task['from'], task['to']];
-    if (task['type'] === 'supersede' && fields.every((n) => Number.isInteger(n) && (n as number) >= 0)) {
+    const fields = [task.customer, task.batch, task.from, task.to];
+    if (task.type === 'supersede' && fields.every((n) => Number.isInteger(n) && (n as number) >= 0)) {
       return { customer: fields[0] as number, batch: fields[1] as number, from: fields[2] as number, to: fields[3] as number };
     }
   } catch {

@@ -8,9 +8,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
-import { logger } from '../observability/logger';
 import { operatorStore } from '../adapters/operator-store';
 import { loadRun, sampleExpiresAt } from '../domain/operator';
+import { logger } from '../observability/logger';
 
 export interface SampleLoadResult {
   time: string;

@@ -6,10 +6,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore, workQueue } from '../adapters';
-import { logger } from '../observability/logger';
 import { sendPendingNotices, snsCompletionNotices } from '../adapters/notices';
 import { SCHEDULES } from '../config/functions';
 import { resumeEnqueueing } from '../domain/submit';
+import { logger } from '../observability/logger';
 
 /** A notice still pending this long after its batch finished was not sent by the finisher. */
 export const NOTICE_GRACE_SECONDS = 60;

@@ -54,9 +54,7 @@ export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
   return {
     method: event.httpMethod,
     resource: event.resource,
-    pathParameters: Object.fromEntries(
-      Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
-    ),
+    pathParameters: Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter((e): e is [string, string] => e[1] !== undefined)),
     query,
     multiQuery,
     headers,
@@ -71,7 +69,7 @@ export function toApiRequest(event: APIGatewayProxyEvent): ApiRequest {
  * (`/prod/customers/1/queue`) while `path` does not; behind a custom domain both are equal.
  */
 function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>): string {
-  const host = headers['host'] ?? event.requestContext?.domainName ?? 'localhost';
+  const host = headers.host ?? event.requestContext?.domainName ?? 'localhost';
   const proto = headers['x-forwarded-proto'] ?? (host.startsWith('localhost') || host.startsWith('127.') ? 'http' : 'https');
   const fullPath = event.requestContext?.path ?? event.path;
   const prefix = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
@@ -80,14 +78,18 @@ function baseUrlOf(event: APIGatewayProxyEvent, headers: Record<string, string>)
 
 function principalOf(event: APIGatewayProxyEvent): Principal | undefined {
   const authorizer = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
-  if (!authorizer || typeof authorizer['key'] !== 'string') return undefined;
-  const customer = authorizer['customer'];
+  if (!authorizer || typeof authorizer.key !== 'string') return undefined;
+  const customer = authorizer.customer;
   return {
-    key: authorizer['key'],
-    admin: authorizer['admin'] === true || authorizer['admin'] === 'true',
+    key: authorizer.key,
+    admin: authorizer.admin === true || authorizer.admin === 'true',
     ...(customer !== undefined && customer !== '' ? { customer: Number(customer) } : {}),
     // The authorizer sends every privilege of an admin key, in canonical order (domain/auth.ts).
-    privileges: normalisePrivileges(String(authorizer['privileges'] ?? '').split(',').filter(Boolean)),
+    privileges: normalisePrivileges(
+      String(authorizer.privileges ?? '')
+        .split(',')
+        .filter(Boolean),
+    ),
   };
 }
 
@@ -129,7 +131,7 @@ export function apiHandler(routes: Record<string, RouteFunction>) {
     } catch (error) {
       result = renderError(error);
     }
-    return withCors(head ? { ...result, body: '' } : result, request.headers['origin']);
+    return withCors(head ? { ...result, body: '' } : result, request.headers.origin);
   };
   return middy(handle).use(injectLambdaContext(logger, { resetKeys: true }));
 }

@@ -8,10 +8,10 @@ import { PRIVILEGES } from '../config/routes';
 import type { Principal } from '../domain/auth';
 import { BadPageTokenError } from '../domain/errors';
 import { estimateCompletion, type QueueThroughput } from '../domain/estimate';
-import { imagesWaiting, isSuperseded, queueSize, type BatchRecord, type CustomerCounters, type MemberRecord } from '../domain/model';
+import { type BatchRecord, type CustomerCounters, imagesWaiting, isSuperseded, type MemberRecord, queueSize } from '../domain/model';
 import type { Page, PageRequest } from '../domain/ports';
-import { CONTEXT_URL, HttpError } from './problem';
 import type { ApiRequest } from './api';
+import { CONTEXT_URL, HttpError } from './problem';
 
 export const urls = {
   customerQueue: (base: string, c: number) => `${base}/customers/${c}/queue`,
@@ -19,8 +19,7 @@ export const urls = {
   image: (base: string, c: number, s: number, id: string) => `${base}/customers/${c}/spaces/${s}/images/${encodeURIComponent(id)}`,
 };
 
-const omitUndefined = <T extends object>(value: T): T =>
-  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+const omitUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
 export function batchResource(base: string, batch: BatchRecord, throughput?: QueueThroughput) {
   const id = urls.batch(base, batch.customer, batch.batch);
@@ -75,7 +74,8 @@ export function callerResource(base: string, principal: Principal) {
     customer: principal.customer,
     privileges: [...(principal.privileges ?? PRIVILEGES)],
     // The key's own resource (admin keys have none in the API).
-    keyResource: principal.customer !== undefined ? `${base}/customers/${principal.customer}/keys/${encodeURIComponent(principal.key)}` : undefined,
+    keyResource:
+      principal.customer !== undefined ? `${base}/customers/${principal.customer}/keys/${encodeURIComponent(principal.key)}` : undefined,
     queue: principal.customer !== undefined ? urls.customerQueue(base, principal.customer) : undefined,
   });
 }
@@ -180,7 +180,7 @@ export function pageNumberOf(params: PageRequest): number | undefined {
  * all digits: it is base64url JSON).
  */
 export function pageParams(request: ApiRequest): PageRequest {
-  const raw = request.query['pageSize'];
+  const raw = request.query.pageSize;
   let limit: number = DEFAULTS.pageSize;
   if (raw !== undefined) {
     if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > DEFAULTS.maxPageSize) {
@@ -188,7 +188,7 @@ export function pageParams(request: ApiRequest): PageRequest {
     }
     limit = Number(raw);
   }
-  const page = request.query['page'];
+  const page = request.query.page;
   if (page !== undefined && /^\d+$/.test(page)) {
     const pageNumber = Number(page);
     if (pageNumber < 1 || !Number.isSafeInteger(pageNumber)) throw new HttpError(400, 'page numbers start at 1.');

@@ -168,7 +168,8 @@ const OPERATIONS: Record<string, OperationSpec> = {
   'GET /queue/load': {
     operationId: 'getQueueLoad',
     summary: 'Queue load over time',
-    description: 'One point per sample time (every minute) at which the selected customers had any load, summed over them and the selected queues.',
+    description:
+      'One point per sample time (every minute) at which the selected customers had any load, summed over them and the selected queues.',
     tag: 'operator',
     parameters: ['started', 'ended', 'loadCustomer', 'queue', 'operatorPage', 'page_size'],
     responses: {
@@ -198,7 +199,11 @@ const OPERATIONS: Record<string, OperationSpec> = {
   ),
   [`GET ${C}/queue/batches`]: batchList('listBatches', 'All batches', 'Every batch of the customer, most recent first.'),
   [`GET ${C}/queue/active`]: batchList('listActiveBatches', 'Active batches', 'Batches started (a member picked up) and not finished.'),
-  [`GET ${C}/queue/recent`]: batchList('listRecentBatches', 'Recent batches', 'Batches finished and not superseded, most recently finished first.'),
+  [`GET ${C}/queue/recent`]: batchList(
+    'listRecentBatches',
+    'Recent batches',
+    'Batches finished and not superseded, most recently finished first.',
+  ),
   [`GET ${C}/queue/images`]: {
     ...imageList('listQueuedImages', 'Images waiting or in progress', [...PAGING, 'order']),
     description: 'Across all batches, in queue order.',
@@ -265,7 +270,12 @@ const OPERATIONS: Record<string, OperationSpec> = {
     operationId: 'createKey',
     summary: 'Create an API key',
     tag: 'keys',
-    body: { schema: 'NewKey', required: false, description: 'The privileges of the key; no body for all three.', mediaTypes: ['application/json'] },
+    body: {
+      schema: 'NewKey',
+      required: false,
+      description: 'The privileges of the key; no body for all three.',
+      mediaTypes: ['application/json'],
+    },
     responses: {
       201: { description: 'The key with its secret, shown this once only.', schema: 'Key', headers: ['Location', 'Cache-Control'] },
       400: 'The body is not JSON.',
@@ -323,7 +333,7 @@ function accessText(route: Route): string {
 
 /** zod spells `format: date-time` out as a 400-character pattern too; the format says it. */
 function dropDateTimePattern({ jsonSchema }: { jsonSchema: JsonObject }): void {
-  if (jsonSchema['format'] === 'date-time') delete jsonSchema['pattern'];
+  if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
 }
 
 /** JSON Schema of one zod schema, without the `$schema` the document's `jsonSchemaDialect` already says. */
@@ -338,9 +348,7 @@ function componentSchemas(schemas: Record<string, z.core.$ZodType>, io: 'input' 
   for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
   const { schemas: out } = z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}`, override: dropDateTimePattern });
   // zod gives each an `$id` with a fragment, which JSON Schema 2020-12 does not allow.
-  return Object.fromEntries(
-    Object.entries(out).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema as JsonObject]),
-  );
+  return Object.fromEntries(Object.entries(out).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema as JsonObject]));
 }
 
 function parameterObject(key: string, spec: ParameterSpec): JsonObject {
@@ -406,13 +414,15 @@ function paths(): Record<string, JsonObject> {
   const items: Record<string, JsonObject> = {};
   for (const route of ROUTES) {
     const spec = OPERATIONS[`${route.method} ${route.resource}`];
-    if (!spec) throw new Error(`No OpenAPI description of ${route.method} ${route.resource}: add one to OPERATIONS in lambdas/http/openapi.ts`);
-    const item = (items[route.resource] ??= {
+    if (!spec)
+      throw new Error(`No OpenAPI description of ${route.method} ${route.resource}: add one to OPERATIONS in lambdas/http/openapi.ts`);
+    const item = items[route.resource] ?? {
       parameters: pathParameters(route.resource).map((p) => ({ $ref: `#/components/parameters/${p}` })),
-    });
+    };
+    items[route.resource] = item;
     item[route.method.toLowerCase()] = operationObject(route, spec, false);
     // API Gateway and the local runtime answer HEAD on every GET route.
-    if (route.method === 'GET') item['head'] = operationObject(route, spec, true);
+    if (route.method === 'GET') item.head = operationObject(route, spec, true);
   }
   return items;
 }

@@ -5,12 +5,12 @@
  * 31-day limit, the caller's scope, paging) are the domain's (domain/operator.ts).
  */
 import {
-  LOAD_PAGE_SIZE,
-  loadRange,
-  scopeCustomers,
-  STATUS_PAGE_SIZE,
   type Caller,
+  LOAD_PAGE_SIZE,
   type LoadQuery,
+  loadRange,
+  STATUS_PAGE_SIZE,
+  scopeCustomers,
   type TimeRange,
 } from '../domain/operator';
 import type { ApiRequest } from './api';
@@ -164,11 +164,11 @@ export function parseLoadQuery(multi: Record<string, string[]>, caller: Caller, 
   const started = single('started', multi);
   const ended = single('ended', multi);
   const range = resolveTimeRange({ ...(started !== undefined ? { started } : {}), ...(ended !== undefined ? { ended } : {}) }, now);
-  const customers = (multi['customer'] ?? []).map((raw) => {
+  const customers = (multi.customer ?? []).map((raw) => {
     if (!/^\d{1,12}$/.test(raw.trim())) throw new HttpError(400, `'customer' must be an integer customer id, not '${raw.slice(0, 100)}'.`);
     return Number(raw.trim());
   });
-  const queues = (multi['queue'] ?? []).map((raw) => {
+  const queues = (multi.queue ?? []).map((raw) => {
     if (raw !== 'main' && raw !== 'priority') throw new HttpError(400, `'queue' must be 'main' or 'priority', not '${raw.slice(0, 100)}'.`);
     return raw;
   });

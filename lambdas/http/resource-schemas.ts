@@ -28,7 +28,9 @@ export const batchSchema = z
     cancelled: count('Members cancelled before a processor picked them up.').optional(),
     finished: time('When the last member reached a terminal state; absent until then').optional(),
     superseded: z.boolean().describe("True when every member's asset was re-submitted in a later batch."),
-    estCompletion: time("Estimated completion while unfinished (the batch's observed rate, or the queue's throughput before it starts)").optional(),
+    estCompletion: time(
+      "Estimated completion while unfinished (the batch's observed rate, or the queue's throughput before it starts)",
+    ).optional(),
     cancelledAt: time('When a client cancelled the batch').optional(),
     retryOf: link('The batch whose error members this batch retries.').optional(),
     retries: z.array(z.url()).describe('Batches created to retry this batch’s error members, oldest first.').optional(),

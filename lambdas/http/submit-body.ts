@@ -19,7 +19,8 @@ export function requireJsonContentType(contentType: string | undefined): void {
 
 /** Parses the body as JSON: 400 when it is not JSON, or not an object with a `member` array. */
 export function parseCollection(body: string | undefined): unknown[] {
-  if (body === undefined || body.trim() === '') throw new HttpError(400, 'The request body is empty: send a hydra Collection with a member array.');
+  if (body === undefined || body.trim() === '')
+    throw new HttpError(400, 'The request body is empty: send a hydra Collection with a member array.');
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -30,7 +31,7 @@ export function parseCollection(body: string | undefined): unknown[] {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new HttpError(400, 'The request body must be a JSON object (a hydra Collection) with a member array.');
   }
-  const member = (parsed as Record<string, unknown>)['member'];
+  const member = (parsed as Record<string, unknown>).member;
   if (!Array.isArray(member)) {
     throw new HttpError(400, 'The request body must have a "member" array of images.');
   }

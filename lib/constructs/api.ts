@@ -7,9 +7,9 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { errorBody, WWW_AUTHENTICATE } from '../../lambdas/http/problem';
 import { USAGE_LIMITS, type UsageLimits } from '../../lambdas/config/resources';
-import { allowedMethods, type ApiFunctionName, ROUTES, withHead } from '../../lambdas/config/routes';
+import { type ApiFunctionName, allowedMethods, ROUTES, withHead } from '../../lambdas/config/routes';
+import { errorBody, WWW_AUTHENTICATE } from '../../lambdas/http/problem';
 
 /** Content types given a 405 mapping template (a mock integration needs one to pick its status). */
 const MOCK_CONTENT_TYPES = [

@@ -6,8 +6,8 @@
  */
 import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -178,19 +178,31 @@ export function applyGrants(fn: ServiceFunction, targets: GrantTargets): void {
   const allow = (actions: readonly string[], resources: string[]) =>
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: [...actions], resources }));
   if (grants.table) {
-    allow(grants.table.actions.map((a) => `dynamodb:${a}`), [targets.table.tableArn]);
+    allow(
+      grants.table.actions.map((a) => `dynamodb:${a}`),
+      [targets.table.tableArn],
+    );
     if (grants.table.indexes) {
-      allow(['dynamodb:Query'], Object.values(TABLE.indexes).map((index) => `${targets.table.tableArn}/index/${index.name}`));
+      allow(
+        ['dynamodb:Query'],
+        Object.values(TABLE.indexes).map((index) => `${targets.table.tableArn}/index/${index.name}`),
+      );
     }
     fn.addEnvironment(ENV.tableName, targets.table.tableName);
   }
   if (grants.credentials) {
-    allow(grants.credentials.map((a) => `dynamodb:${a}`), [targets.credentialsTable.tableArn]);
+    allow(
+      grants.credentials.map((a) => `dynamodb:${a}`),
+      [targets.credentialsTable.tableArn],
+    );
     fn.addEnvironment(ENV.credentialsTableName, targets.credentialsTable.tableName);
   }
   for (const [name, actions] of Object.entries(grants.queues ?? {}) as Array<[WorkQueueName, readonly QueueAction[]]>) {
     const queue = targets.queues[name];
-    allow(actions.map((a) => `sqs:${a}`), [queue.queueArn]);
+    allow(
+      actions.map((a) => `sqs:${a}`),
+      [queue.queueArn],
+    );
     fn.addEnvironment(QUEUES[name].urlEnv, queue.queueUrl);
   }
   if (grants.adminSecret) {

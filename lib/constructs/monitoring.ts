@@ -160,7 +160,9 @@ export class Monitoring extends Construct {
         'for 15 minutes: the processors cannot reach origins (egress, DNS) or a large origin is down. ' +
         `See ${METRICS.namespace}/${METRICS.names.originFailures} by ${METRICS.failureKindDimension} and the processor logs.`,
       metric: new cloudwatch.MathExpression({
-        expression: Object.keys(alarmedKinds).map((id) => `FILL(${id}, 0)`).join(' + '),
+        expression: Object.keys(alarmedKinds)
+          .map((id) => `FILL(${id}, 0)`)
+          .join(' + '),
         usingMetrics: alarmedKinds,
         period: fiveMinutes,
         label: `origin failures (${ALARMED_ORIGIN_FAILURE_KINDS.join(', ')})`,
@@ -193,13 +195,19 @@ export class Monitoring extends Construct {
           w.queue.metricApproximateNumberOfMessagesNotVisible({ label: `${w.name} in flight`, period: oneMinute, statistic: 'Maximum' }),
         ]),
         right: queues.map((w) =>
-          w.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: `${w.name} dead letters`, period: oneMinute, statistic: 'Maximum' }),
+          w.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            label: `${w.name} dead letters`,
+            period: oneMinute,
+            statistic: 'Maximum',
+          }),
         ),
       }),
       new cloudwatch.GraphWidget({
         title: 'Processed messages per minute / oldest message age (s)',
         width: 12,
-        left: queues.map((w) => w.queue.metricNumberOfMessagesDeleted({ label: `${w.name} processed`, period: oneMinute, statistic: 'Sum' })),
+        left: queues.map((w) =>
+          w.queue.metricNumberOfMessagesDeleted({ label: `${w.name} processed`, period: oneMinute, statistic: 'Sum' }),
+        ),
         right: queues.map((w) =>
           w.queue.metricApproximateAgeOfOldestMessage({ label: `${w.name} oldest`, period: oneMinute, statistic: 'Maximum' }),
         ),
@@ -246,8 +254,6 @@ export class Monitoring extends Construct {
         left: ORIGIN_FAILURE_KINDS.map((kind) => originFailures(kind)),
       }),
     );
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms }),
-    );
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.alarms }));
   }
 }

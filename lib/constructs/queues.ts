@@ -6,12 +6,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  DEAD_LETTER_RETENTION_DAYS,
-  QUEUES,
-  type QueueDefinition,
-  type WorkQueueName,
-} from '../../lambdas/config/resources';
+import { DEAD_LETTER_RETENTION_DAYS, QUEUES, type QueueDefinition, type WorkQueueName } from '../../lambdas/config/resources';
 
 export interface WorkQueue {
   readonly name: WorkQueueName;

@@ -57,7 +57,12 @@ export class Workers extends Construct {
         const { queue, deadLetters } = CONSUMERS[source];
         const work = queues.queues[queue];
         // Mapping ids as they always were, so that redeploying replaces no event source.
-        consumeQueue(fn, deadLetters ? `${work.definition.id}DeadLetters` : 'Queue', deadLetters ? work.deadLetterQueue : work.queue, source);
+        consumeQueue(
+          fn,
+          deadLetters ? `${work.definition.id}DeadLetters` : 'Queue',
+          deadLetters ? work.deadLetterQueue : work.queue,
+          source,
+        );
         consumers[source] = fn;
       }
       this.functions.push(fn);

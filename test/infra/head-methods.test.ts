@@ -25,7 +25,8 @@ function pathOf(id: string | undefined): string {
   return `${pathOf(refOf(r.Properties.ParentId))}/${r.Properties.PathPart}`;
 }
 const methods = ofType('AWS::ApiGateway::Method').map(([, m]) => m.Properties as Json);
-const methodAt = (verb: string, path: string) => methods.filter((m) => m.HttpMethod === verb && (pathOf(refOf(m.ResourceId)) || '/') === path);
+const methodAt = (verb: string, path: string) =>
+  methods.filter((m) => m.HttpMethod === verb && (pathOf(refOf(m.ResourceId)) || '/') === path);
 
 // ---- Assess -------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV } from '../../lambdas/config/resources';
 import { ImageQueueStack } from '../../lib/image-queue-stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** Lambda's limit on a synchronous invocation's request payload (the proxy event as JSON). */
 const LAMBDA_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -55,7 +55,14 @@ describe('API Gateway answers for bodies it will not deliver', () => {
     // any of them to 413 would blame the client for a server error.
     const others = gatewayResponses.filter((p) => p.ResponseType !== 'REQUEST_TOO_LARGE');
     expect(others.filter((p) => p.StatusCode === '413')).toEqual([]);
-    const serverSide = ['DEFAULT_5XX', 'API_CONFIGURATION_ERROR', 'INTEGRATION_FAILURE', 'INTEGRATION_TIMEOUT', 'AUTHORIZER_FAILURE', 'AUTHORIZER_CONFIGURATION_ERROR'];
+    const serverSide = [
+      'DEFAULT_5XX',
+      'API_CONFIGURATION_ERROR',
+      'INTEGRATION_FAILURE',
+      'INTEGRATION_TIMEOUT',
+      'AUTHORIZER_FAILURE',
+      'AUTHORIZER_CONFIGURATION_ERROR',
+    ];
     for (const props of others.filter((p) => serverSide.includes(p.ResponseType))) {
       // Absent: the status API Gateway chose (a 5xx for these types).
       if (props.StatusCode !== undefined) expect(props.StatusCode).toMatch(/^5\d\d$/);

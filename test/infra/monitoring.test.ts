@@ -10,10 +10,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ALARMED_ORIGIN_FAILURE_KINDS, METRICS, ORIGIN_FAILURE_KINDS } from '../../lambdas/config/metrics';
 import { QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
-import { ImageQueueStack } from '../../lib/image-queue-stack';
 import { DEFAULT_ORIGIN_FAILURE_ALARM_THRESHOLD } from '../../lib/constructs/monitoring';
+import { ImageQueueStack } from '../../lib/image-queue-stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
@@ -27,7 +27,9 @@ const resources = resourcesOf(stack);
 const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
   stack.getLogicalId(construct.node.defaultChild as CfnElement);
 const ofType = (type: string, from = resources): Json[] =>
-  Object.values(from).filter((r) => r.Type === type).map((r) => r.Properties as Json);
+  Object.values(from)
+    .filter((r) => r.Type === type)
+    .map((r) => r.Properties as Json);
 /** Logical id behind a `{Ref}` or `{Fn::GetAtt}` value. */
 const refId = (value: any): string | undefined => value?.Ref ?? (Array.isArray(value?.['Fn::GetAtt']) ? value['Fn::GetAtt'][0] : undefined);
 
@@ -102,10 +104,16 @@ describe('alarms on custom metrics', () => {
   });
 
   it('OriginFailures alarms on the sum of the alarmed kinds, each read with the dimensions the processor emits', () => {
-    const found = alarms.filter((a) => (a.Metrics as Json[] | undefined)?.some((m) => m.MetricStat?.Metric.MetricName === METRICS.names.originFailures));
+    const found = alarms.filter((a) =>
+      (a.Metrics as Json[] | undefined)?.some((m) => m.MetricStat?.Metric.MetricName === METRICS.names.originFailures),
+    );
     expect(found).toHaveLength(1);
     const alarm = found[0]!;
-    expect(alarm).toMatchObject({ Threshold: DEFAULT_ORIGIN_FAILURE_ALARM_THRESHOLD, EvaluationPeriods: 3, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(alarm).toMatchObject({
+      Threshold: DEFAULT_ORIGIN_FAILURE_ALARM_THRESHOLD,
+      EvaluationPeriods: 3,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
     const inputs = mathInputs(alarm);
     expect(inputs.map((i) => i.metric.Dimensions.find((d: Json) => d.Name === METRICS.failureKindDimension).Value).sort()).toEqual(
       [...ALARMED_ORIGIN_FAILURE_KINDS].sort(),
@@ -138,7 +146,9 @@ describe('alarms on custom metrics', () => {
 
 describe('alarms on queues', () => {
   it.each(['main', 'priority'] as WorkQueueName[])('%s queue alarms on the age of its oldest message', (name) => {
-    const found = alarmsOn('ApproximateAgeOfOldestMessage').filter((a) => a.Dimensions.some((d: Json) => refId(d.Value) === queueIds(name).queue));
+    const found = alarmsOn('ApproximateAgeOfOldestMessage').filter((a) =>
+      a.Dimensions.some((d: Json) => refId(d.Value) === queueIds(name).queue),
+    );
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     expect(found[0]!.Threshold).toBeGreaterThan(0);
@@ -153,17 +163,23 @@ describe('alarms on queues', () => {
     expect(found[0]!.AlarmDescription).toMatch(/redrive/);
   });
 
-  it.each(['main', 'priority'] as WorkQueueName[])('%s dead letters left unrecorded (visible or in flight) for 10 minutes alarm', (name) => {
-    const found = alarms.filter((a) =>
-      (a.Metrics as Json[] | undefined)?.some((m) => m.MetricStat?.Metric.Dimensions.some((d: Json) => refId(d.Value) === queueIds(name).dlq)),
-    );
-    expect(found).toHaveLength(1);
-    expect(mathInputs(found[0]!).map((i) => i.metric.MetricName).sort()).toEqual([
-      'ApproximateNumberOfMessagesNotVisible',
-      'ApproximateNumberOfMessagesVisible',
-    ]);
-    expect(found[0]).toMatchObject({ Threshold: 1, EvaluationPeriods: 10 });
-  });
+  it.each(['main', 'priority'] as WorkQueueName[])(
+    '%s dead letters left unrecorded (visible or in flight) for 10 minutes alarm',
+    (name) => {
+      const found = alarms.filter((a) =>
+        (a.Metrics as Json[] | undefined)?.some((m) =>
+          m.MetricStat?.Metric.Dimensions.some((d: Json) => refId(d.Value) === queueIds(name).dlq),
+        ),
+      );
+      expect(found).toHaveLength(1);
+      expect(
+        mathInputs(found[0]!)
+          .map((i) => i.metric.MetricName)
+          .sort(),
+      ).toEqual(['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesVisible']);
+      expect(found[0]).toMatchObject({ Threshold: 1, EvaluationPeriods: 10 });
+    },
+  );
 });
 
 describe('alarm names', () => {

@@ -16,7 +16,7 @@ import { ROUTES } from '../../lambdas/config/routes';
 import type { ServiceFunction } from '../../lib/constructs/functions';
 import { ImageQueueStack, type ImageQueueStackProps } from '../../lib/image-queue-stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 function synth(id = 'ImageQueue', props: ImageQueueStackProps = {}) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -26,8 +26,7 @@ function synth(id = 'ImageQueue', props: ImageQueueStackProps = {}) {
 }
 
 const { stack, template, resources } = synth();
-const logicalIdOf = (construct: { node: { defaultChild?: unknown } }): string =>
-  stack.getLogicalId(construct.node.defaultChild as never);
+const logicalIdOf = (construct: { node: { defaultChild?: unknown } }): string => stack.getLogicalId(construct.node.defaultChild as never);
 const refId = (v: Json | undefined): string | undefined => v?.Ref ?? v?.['Fn::GetAtt']?.[0];
 
 /** `action resource` pairs allowed to a function's role, resources rendered as logical ids. */
@@ -59,11 +58,15 @@ describe('least privilege', () => {
     for (const fn of functions) {
       const grants = FUNCTION_GRANTS[fn.handlerName as FunctionName];
       const allowed = allowedOf(fn).filter(
-        (a) => /^(dynamodb|secretsmanager|apigateway|sns):/.test(a) || /^sqs:SendMessage|^sqs:GetQueueAttributes|^sqs:ChangeMessageVisibility/.test(a),
+        (a) =>
+          /^(dynamodb|secretsmanager|apigateway|sns):/.test(a) ||
+          /^sqs:SendMessage|^sqs:GetQueueAttributes|^sqs:ChangeMessageVisibility/.test(a),
       );
       const expected: string[] = [
         ...(grants.table?.actions ?? []).map((a) => `dynamodb:${a} {Fn::GetAtt:[${ids.table},Arn]}`),
-        ...(grants.table?.indexes ? Object.values(TABLE.indexes).map((i) => `dynamodb:Query {Fn::Join:[,[{Fn::GetAtt:[${ids.table},Arn]},/index/${i.name}]]}`) : []),
+        ...(grants.table?.indexes
+          ? Object.values(TABLE.indexes).map((i) => `dynamodb:Query {Fn::Join:[,[{Fn::GetAtt:[${ids.table},Arn]},/index/${i.name}]]}`)
+          : []),
         ...(grants.credentials ?? []).map((a) => `dynamodb:${a} {Fn::GetAtt:[${ids.credentials},Arn]}`),
         ...Object.entries(grants.queues ?? {}).flatMap(([q, actions]) =>
           (actions ?? []).map((a) => `sqs:${a} {Fn::GetAtt:[${ids.queue(q as WorkQueueName)},Arn]}`),
@@ -83,7 +86,10 @@ describe('least privilege', () => {
     for (const fn of functions) {
       for (const entry of allowedOf(fn)) {
         const action = entry.split(' ')[0]!;
-        expect([fn.handlerName, action]).not.toEqual([fn.handlerName, expect.stringMatching(/\*|Scan|DescribeTable|GetRecords|GetShardIterator|DescribeStream|ListStreams|GetQueueUrl/)]);
+        expect([fn.handlerName, action]).not.toEqual([
+          fn.handlerName,
+          expect.stringMatching(/\*|Scan|DescribeTable|GetRecords|GetShardIterator|DescribeStream|ListStreams|GetQueueUrl/),
+        ]);
       }
     }
   });
@@ -126,7 +132,12 @@ describe('least privilege', () => {
         (actions ?? []).map((a) => `sqs:${a} {Fn::GetAtt:[${ids.queue(q as WorkQueueName)},Arn]}`),
       );
       expect(sqs.sort()).toEqual(
-        [...['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} {Fn::GetAtt:[${ids.queue(queue)},Arn]}`), ...own].sort(),
+        [
+          ...['sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map(
+            (a) => `${a} {Fn::GetAtt:[${ids.queue(queue)},Arn]}`,
+          ),
+          ...own,
+        ].sort(),
       );
     }
   });
@@ -139,7 +150,9 @@ describe('keys, privileges and per-key limits', () => {
   });
 
   it('requires the (authorizer-supplied) API key on every keyed method, on no public one', () => {
-    const methods = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGateway::Method').map((r) => r.Properties as Json);
+    const methods = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::ApiGateway::Method')
+      .map((r) => r.Properties as Json);
     const keyed = methods.filter((m) => m.AuthorizationType === 'CUSTOM');
     // Every keyed GET also has a HEAD method (same function, same authorizer).
     const keyedRoutes = ROUTES.filter((r) => r.access !== 'public');
@@ -173,7 +186,10 @@ describe('keys, privileges and per-key limits', () => {
     expect(value.length).toBeGreaterThanOrEqual(20);
     const authorizerEnv = resources[logicalIdOf(stack.authorizerFunction)]!.Properties.Environment.Variables;
     expect(authorizerEnv[ENV.adminUsageKey]).toBe(value);
-    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyType: 'API_KEY', UsagePlanId: { Ref: logicalIdOf(stack.api.adminPlan) } });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', {
+      KeyType: 'API_KEY',
+      UsagePlanId: { Ref: logicalIdOf(stack.api.adminPlan) },
+    });
   });
 
   it('tells api-keys which plan new keys join, by name', () => {
@@ -197,7 +213,9 @@ describe('two stacks in one account', () => {
   it('derives every name from the stack name', () => {
     const dev = synth('ImageQueue-dev');
     const names = (r: Record<string, Json>, type: string, property: string) =>
-      Object.values(r).filter((x) => x.Type === type).map((x) => JSON.stringify(x.Properties[property]));
+      Object.values(r)
+        .filter((x) => x.Type === type)
+        .map((x) => JSON.stringify(x.Properties[property]));
     for (const [type, property] of [
       ['AWS::ApiGateway::RestApi', 'Name'],
       ['AWS::ApiGateway::UsagePlan', 'UsagePlanName'],
@@ -217,10 +235,14 @@ describe('two stacks in one account', () => {
   it('allows CORS origins only when given', () => {
     expect(Object.values(resources).some((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS')).toBe(false);
     const withCors = synth('ImageQueue', { corsAllowedOrigins: ['https://portal.example.org'] });
-    const options = Object.values(withCors.resources).filter((r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS');
+    const options = Object.values(withCors.resources).filter(
+      (r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS',
+    );
     expect(options.length).toBeGreaterThan(0);
     expect(JSON.stringify(options[0])).toContain('https://portal.example.org');
-    const env = withCors.resources[withCors.stack.getLogicalId(withCors.stack.apiFunctions['api-read'].node.defaultChild as never)]!.Properties.Environment.Variables;
+    const env =
+      withCors.resources[withCors.stack.getLogicalId(withCors.stack.apiFunctions['api-read'].node.defaultChild as never)]!.Properties
+        .Environment.Variables;
     expect(env[ENV.corsAllowedOrigins]).toBe('https://portal.example.org');
   });
 });
@@ -248,4 +270,3 @@ describe('cdk-nag AwsSolutions', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5/);
   });
 });
-

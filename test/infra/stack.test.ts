@@ -11,7 +11,7 @@ import { DEAD_LETTER_RETENTION_DAYS, ENV, QUEUES, TABLE, type WorkQueueName } fr
 import { allowedMethods, findRoute, ROUTES, withHead } from '../../lambdas/config/routes';
 import { ImageQueueStack, type ImageQueueStackProps, OUTPUTS } from '../../lib/image-queue-stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
@@ -28,8 +28,7 @@ const resources = json.Resources as Record<string, Json>;
 const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
   stack.getLogicalId(construct.node.defaultChild as CfnElement);
 
-const ofType = (type: string): Array<[string, Json]> =>
-  Object.entries(resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string): Array<[string, Json]> => Object.entries(resources).filter(([, r]) => r.Type === type);
 
 /** Logical id behind a `{Ref}` or `{Fn::GetAtt}` value. */
 function refId(value: unknown): string | undefined {
@@ -140,9 +139,7 @@ describe('queues', () => {
   it('every queue is encrypted and refuses plain HTTP', () => {
     for (const [id, q] of ofType('AWS::SQS::Queue')) {
       expect(q.Properties.SqsManagedSseEnabled).toBe(true);
-      const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) =>
-        (p.Properties.Queues as unknown[]).some((r) => refId(r) === id),
-      );
+      const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) => (p.Properties.Queues as unknown[]).some((r) => refId(r) === id));
       const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
       expect(statements).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -167,7 +164,11 @@ describe('table', () => {
   it('has every index of TABLE, each KEYS_ONLY', () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
     const indexes = table.Properties.GlobalSecondaryIndexes as Json[];
-    expect(indexes.map((i) => i.IndexName).sort()).toEqual(Object.values(TABLE.indexes).map((i) => i.name).sort());
+    expect(indexes.map((i) => i.IndexName).sort()).toEqual(
+      Object.values(TABLE.indexes)
+        .map((i) => i.name)
+        .sort(),
+    );
     for (const index of indexes) {
       const def = Object.values(TABLE.indexes).find((i) => i.name === index.IndexName)!;
       expect(index.Projection).toEqual({ ProjectionType: 'KEYS_ONLY' });
@@ -334,8 +335,7 @@ describe('functions', () => {
 
   it('runs the scheduled jobs at the SCHEDULES rates', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties as Json);
-    const ruleFor = (fn: lambda.IFunction) =>
-      rules.find((r) => (r.Targets as Json[]).some((t) => refId(t.Arn) === logicalId(fn)));
+    const ruleFor = (fn: lambda.IFunction) => rules.find((r) => (r.Targets as Json[]).some((t) => refId(t.Arn) === logicalId(fn)));
     const rate = (minutes: number) => `rate(${minutes} minute${minutes === 1 ? '' : 's'})`;
     expect(ruleFor(stack.workers.sweepEnqueueing)?.ScheduleExpression).toBe(rate(SCHEDULES.sweepEnqueueing.everyMinutes));
     expect(ruleFor(stack.workers.sampleLoad)?.ScheduleExpression).toBe(rate(SCHEDULES.sampleLoad.everyMinutes));
@@ -346,9 +346,7 @@ describe('monitoring', () => {
   const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
   const alarmOn = (metric: string, dimension: { Name: string; id: string }) =>
     alarms.filter(
-      (a) =>
-        a.MetricName === metric &&
-        (a.Dimensions as Json[]).some((d) => d.Name === dimension.Name && refId(d.Value) === dimension.id),
+      (a) => a.MetricName === metric && (a.Dimensions as Json[]).some((d) => d.Name === dimension.Name && refId(d.Value) === dimension.id),
     );
 
   // The member dead-letter queues alarm on dead letters left unrecorded (test/infra/monitoring.test.ts).

@@ -23,7 +23,7 @@ import { API_TIMEOUT_SECONDS, QUEUES } from '../../lambdas/config/resources';
 import { ROUTES } from '../../lambdas/config/routes';
 import { ImageQueueStack } from '../../lib/image-queue-stack';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
@@ -41,7 +41,9 @@ const ofType = (type: string): Array<[string, Json]> =>
 const refId = (value: any): string | undefined => value?.Ref ?? (Array.isArray(value?.['Fn::GetAtt']) ? value['Fn::GetAtt'][0] : undefined);
 
 /** The stack's functions by logical id, with the entry point each runs. */
-const functions = stack.allFunctions().map((fn) => ({ id: logicalId(fn), name: fn.handlerName, props: resources[logicalId(fn)]!.Properties as Json }));
+const functions = stack
+  .allFunctions()
+  .map((fn) => ({ id: logicalId(fn), name: fn.handlerName, props: resources[logicalId(fn)]!.Properties as Json }));
 const functionById = new Map(functions.map((fn) => [fn.id, fn]));
 
 /** The queue an event source reads, as a logical id. */
@@ -55,7 +57,9 @@ const queueIdOf = (source: (typeof EVENT_SOURCES)[number]): string => {
 
 describe('FUNCTIONS', () => {
   it('every function of the template runs an entry point of the table, and nothing else is deployed', () => {
-    const deployed = ofType('AWS::Lambda::Function').map(([id]) => id).sort();
+    const deployed = ofType('AWS::Lambda::Function')
+      .map(([id]) => id)
+      .sort();
     expect(deployed).toEqual(functions.map((fn) => fn.id).sort());
   });
 
@@ -102,7 +106,9 @@ describe('CONSUMERS', () => {
     const fn = functionById.get(refId(mapping.FunctionName)!);
     expect(fn?.name).toBe(consumer.fn);
     expect(mapping.BatchSize).toBe(consumer.batchSize);
-    expect(mapping.ScalingConfig).toEqual(consumer.maxConcurrency === undefined ? undefined : { MaximumConcurrency: consumer.maxConcurrency });
+    expect(mapping.ScalingConfig).toEqual(
+      consumer.maxConcurrency === undefined ? undefined : { MaximumConcurrency: consumer.maxConcurrency },
+    );
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     // How the handler tells which queue (and so which maxReceiveCount) a record came from.
     expect(refId(fn!.props.Environment.Variables[urlEnvOf(source)])).toBe(queueIdOf(source));

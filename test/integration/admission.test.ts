@@ -7,7 +7,7 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ENV } from '../../lambdas/config/resources';
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { tableSnapshot } from '../support/table-snapshot';
 
 jest.setTimeout(120_000);
@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
 const MAX_QUEUE_SIZE = 10;
 const CUSTOMER = 401;
 const OTHER_CUSTOMER = 402;
-const ADMIN = 'Basic ' + Buffer.from('admin:local-admin-secret').toString('base64');
+const ADMIN = `Basic ${Buffer.from('admin:local-admin-secret').toString('base64')}`;
 
 let runtime: LocalRuntime | undefined;
 let apiUrl = '';
@@ -43,17 +43,22 @@ const members = (n: number) =>
     return { id: `adm-${seq}`, space: 1, origin: `https://example.org/${seq}.jpg` };
   });
 const submit = (n: number, customer = CUSTOMER, queue: 'main' | 'priority' = 'main', headers: Record<string, string> = {}) =>
-  call('POST', `/customers/${customer}/queue${queue === 'priority' ? '/priority' : ''}`, { '@type': 'Collection', member: members(n) }, headers);
+  call(
+    'POST',
+    `/customers/${customer}/queue${queue === 'priority' ? '/priority' : ''}`,
+    { '@type': 'Collection', member: members(n) },
+    headers,
+  );
 
 async function counters(customer = CUSTOMER) {
   const { status, json } = await call('GET', `/customers/${customer}/queue`);
   expect(status).toBe(200);
-  return { size: json['size'], imagesWaiting: json['imagesWaiting'], batchesWaiting: json['batchesWaiting'] };
+  return { size: json.size, imagesWaiting: json.imagesWaiting, batchesWaiting: json.batchesWaiting };
 }
 
 async function batchCount(customer = CUSTOMER): Promise<number> {
   const { json } = await call('GET', `/customers/${customer}/queue/batches`);
-  return Number(json['totalItems']);
+  return Number(json.totalItems);
 }
 
 function expect503(answer: Answer): void {
@@ -63,9 +68,9 @@ function expect503(answer: Answer): void {
   expect(retryAfter).toMatch(/^\d+$/);
   expect(Number(retryAfter)).toBeGreaterThan(0);
   expect(answer.json['@type']).toBe('Error');
-  expect(answer.json['statusCode']).toBe(503);
-  expect(answer.json['title']).toBe('Service Unavailable');
-  expect(String(answer.json['detail'])).toContain(String(MAX_QUEUE_SIZE));
+  expect(answer.json.statusCode).toBe(503);
+  expect(answer.json.title).toBe('Service Unavailable');
+  expect(String(answer.json.detail)).toContain(String(MAX_QUEUE_SIZE));
 }
 
 /** Messages on a work queue (visible + in flight), polled until it settles on `expected` or the deadline passes. */
@@ -75,7 +80,10 @@ async function expectMessages(queue: 'main' | 'priority', expected: number, time
   let count = -1;
   for (;;) {
     const { Attributes } = await runtime!.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
     );
     count = Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
     if (count === expected || Date.now() > deadline) break;
@@ -110,7 +118,7 @@ describe('admission control (MAX_QUEUE_SIZE=10)', () => {
     // 8 members: accepted.
     const first = await submit(8);
     expect(first.status).toBe(201);
-    expect(first.json['count']).toBe(8);
+    expect(first.json.count).toBe(8);
     const afterFirst = await tableSnapshot(runtime!);
     expect(afterFirst).not.toBe(empty); // the snapshot does see writes
     expect(await counters()).toEqual({ size: 8, imagesWaiting: 8, batchesWaiting: 1 });
@@ -126,7 +134,7 @@ describe('admission control (MAX_QUEUE_SIZE=10)', () => {
     // 2 more make exactly 10: accepted.
     const second = await submit(2);
     expect(second.status).toBe(201);
-    expect(second.json['count']).toBe(2);
+    expect(second.json.count).toBe(2);
     expect(await counters()).toEqual({ size: 10, imagesWaiting: 10, batchesWaiting: 2 });
     const atLimit = await tableSnapshot(runtime!);
 

@@ -6,9 +6,9 @@
  * 401/403 versus "passed auth" (any other status, e.g. 200/201/204/400/404/405/422, but never the
  * runtime's "authorizer failed" 500). The key-management routes (api-keys) are asserted exactly.
  */
-import { ROUTES, type Access, type Route } from '../../lambdas/config/routes';
+import { type Access, ROUTES, type Route } from '../../lambdas/config/routes';
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 
 // Starting DynamoDB Local takes a few seconds; `testTimeout` in a Jest project entry is not applied.
 jest.setTimeout(120_000);
@@ -192,22 +192,22 @@ describe('key management', () => {
     const key = created.json as Record<string, unknown>;
     expect(key).toMatchObject({
       '@type': 'vocab:Key',
-      '@id': `${apiUrl}/customers/${OWN_CUSTOMER}/keys/${String(key['key'])}`,
+      '@id': `${apiUrl}/customers/${OWN_CUSTOMER}/keys/${String(key.key)}`,
       customer: OWN_CUSTOMER,
     });
-    expect(key['key']).toMatch(/^k[A-Za-z0-9_-]{20}$/);
-    expect(key['secret']).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    expect(key.key).toMatch(/^k[A-Za-z0-9_-]{20}$/);
+    expect(key.secret).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(created.headers.get('location')).toBe(key['@id']);
 
     expect(listed.status).toBe(200);
     const collection = listed.json as { '@type': string; totalItems: number; member: Record<string, unknown>[] };
     expect(collection['@type']).toBe('Collection');
-    expect(collection.member.map((m) => m['key'])).toContain(key['key']);
+    expect(collection.member.map((m) => m.key)).toContain(key.key);
     expect(collection.totalItems).toBe(collection.member.length);
-    expect(listed.text).not.toContain(String(key['secret']));
+    expect(listed.text).not.toContain(String(key.secret));
     expect(listed.text).not.toMatch(/secret|scrypt/i);
     // The other customer's key is not listed under this customer.
-    expect(collection.member.map((m) => m['key'])).not.toContain(credentials["another customer's key"]?.key);
+    expect(collection.member.map((m) => m.key)).not.toContain(credentials["another customer's key"]?.key);
   });
 
   it('works with Bearer key:secret as well as Basic', async () => {

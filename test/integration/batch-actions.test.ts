@@ -8,12 +8,12 @@
  * by the short delay (ChangeMessageVisibility), not by the timeout.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoQueueStore } from '../../lambdas/adapters/dynamo';
-import { db, tableName } from '../../lambdas/adapters/dynamo/table';
 import { keys } from '../../lambdas/adapters/dynamo/keys';
+import { db, tableName } from '../../lambdas/adapters/dynamo/table';
 import { ENV } from '../../lambdas/config/resources';
 import type { BatchCompletedNotification } from '../../lambdas/domain/notices';
 import { fakeContext } from '../../local/handlers';
@@ -40,11 +40,20 @@ class NoticeReader {
 
   static async subscribe(runtime: TestRuntime['runtime']): Promise<NoticeReader> {
     const topicArn = runtime.env[ENV.noticesTopicArn] as string;
-    const sns = new SNSClient({ endpoint: runtime.sqsEndpoint, region: runtime.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const sns = new SNSClient({
+      endpoint: runtime.sqsEndpoint,
+      region: runtime.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     const { QueueUrl } = await runtime.sqs.send(new CreateQueueCommand({ QueueName: `notices-${randomUUID().slice(0, 8)}` }));
     const { Attributes } = await runtime.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
     await sns.send(
-      new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn, Attributes: { RawMessageDelivery: 'true' } }),
+      new SubscribeCommand({
+        TopicArn: topicArn,
+        Protocol: 'sqs',
+        Endpoint: Attributes?.QueueArn,
+        Attributes: { RawMessageDelivery: 'true' },
+      }),
     );
     return new NoticeReader(sns, topicArn, QueueUrl as string);
   }
@@ -105,10 +114,13 @@ describe('cancel', () => {
       customer,
       Array.from({ length: 40 }, (_, i) => ({ id: `c${i}`, space: 1, origin: delayed(2000, 2 + (i % 5)) })),
     );
-    await waitFor(async () => (await env.api.batch(customer, batch)).count > 0 && (await env.api.customerQueue(customer)).imagesWaiting < 40, {
-      timeoutMs: 30_000,
-      description: 'a first delivery picked up',
-    });
+    await waitFor(
+      async () => (await env.api.batch(customer, batch)).count > 0 && (await env.api.customerQueue(customer)).imagesWaiting < 40,
+      {
+        timeoutMs: 30_000,
+        description: 'a first delivery picked up',
+      },
+    );
 
     // Act
     const cancelled = await env.api.call('DELETE', B(customer, batch));
@@ -138,16 +150,27 @@ describe('cancel', () => {
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ completed: done.completed, cancelled: done.cancelled, finished: done.finished });
     await waitFor(async () => (await notices.of(customer, batch)).length > 0, { timeoutMs: 10_000, description: 'the notice' });
-    expect(await notices.of(customer, batch)).toEqual([expect.objectContaining({ Count: 40, Completed: done.completed, Cancelled: done.cancelled })]);
+    expect(await notices.of(customer, batch)).toEqual([
+      expect.objectContaining({ Count: 40, Completed: done.completed, Cancelled: done.cancelled }),
+    ]);
     await expectNoDrift();
   });
 
   it('cancels a batch nobody has started: every member cancelled, it stops waiting, and it finishes at once', async () => {
     // Arrange: the main queue's only processor is busy with a slow delivery.
     const customer = 802;
-    const blocker = await env.api.submitOk(customer, Array.from({ length: 10 }, (_, i) => ({ id: `b${i}`, space: 1, origin: delayed(3000, 3) })));
-    await waitFor(async () => (await env.api.customerQueue(customer)).imagesWaiting === 0, { timeoutMs: 30_000, description: 'the blocker picked up' });
-    const batch = await env.api.submitOk(customer, Array.from({ length: 5 }, (_, i) => ({ id: `w${i}`, space: 1, origin: png(3) })));
+    const blocker = await env.api.submitOk(
+      customer,
+      Array.from({ length: 10 }, (_, i) => ({ id: `b${i}`, space: 1, origin: delayed(3000, 3) })),
+    );
+    await waitFor(async () => (await env.api.customerQueue(customer)).imagesWaiting === 0, {
+      timeoutMs: 30_000,
+      description: 'the blocker picked up',
+    });
+    const batch = await env.api.submitOk(
+      customer,
+      Array.from({ length: 5 }, (_, i) => ({ id: `w${i}`, space: 1, origin: png(3) })),
+    );
     expect((await env.api.customerQueue(customer)).batchesWaiting).toBe(1);
 
     // Act
@@ -237,7 +260,10 @@ describe('retry', () => {
     await env.api.waitForFinished(customer, [original]);
     const retried = await env.api.call('POST', `${B(customer, original)}/retry`);
     expect(retried.status).toBe(201);
-    await waitFor(async () => (await env.api.batch(customer, original)).superseded === true, { timeoutMs: 30_000, description: 'superseded' });
+    await waitFor(async () => (await env.api.batch(customer, original)).superseded === true, {
+      timeoutMs: 30_000,
+      description: 'superseded',
+    });
   });
 
   it('answers 409 when the batch has no error members, and 404 for an unknown batch', async () => {
@@ -310,7 +336,13 @@ describe('completion notices', () => {
     };
     // The sweeper finds pending notices through an index, which lags a moment behind the write.
     let swept = 0;
-    await waitFor(async () => (swept += (await sweep()).notices) > 0, { timeoutMs: 10_000, description: 'the sweeper to send it' });
+    await waitFor(
+      async () => {
+        swept += (await sweep()).notices;
+        return swept > 0;
+      },
+      { timeoutMs: 10_000, description: 'the sweeper to send it' },
+    );
 
     // Assess: the sweeper sent it once (the second notice here), and a later sweep finds nothing.
     expect(swept).toBe(1);

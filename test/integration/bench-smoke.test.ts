@@ -3,7 +3,7 @@
  * against the local runtime with small sizes and the result must be complete. Structure only — no
  * timing assertions (times depend on the machine).
  */
-import { runBenchmark, type BenchmarkResult } from '../../bench/benchmark';
+import { type BenchmarkResult, runBenchmark } from '../../bench/benchmark';
 import { costPerMillion, DEFAULT_PRICES } from '../../bench/cost';
 import { expectedHandlerCalls, minimalSubmitCalls } from '../../bench/minimum';
 import { ceilingModel, keyPattern, PartitionWrites, writeTargets } from '../../bench/partition-writes';
@@ -40,14 +40,18 @@ describe('benchmark building blocks', () => {
       total: 1_414,
     });
     // An Idempotency-Key adds its lookup.
-    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).dynamodb['GetItem']).toBe(1);
+    expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).dynamodb.GetItem).toBe(1);
     expect(expectedHandlerCalls(10_000, { idempotencyKey: true }).total).toBe(1_415);
     expect(expectedHandlerCalls(20).total).toBe(1 + 2 + 2 + 2 + 1);
   });
 
   it('reads the partition key and write units of every write action, in either form', () => {
     const member = { pk: 'CUST#7#BATCH#000000000003#P5', sk: 'M#000001', state: 'waiting' };
-    expect(writeTargets('BatchWriteItem', { RequestItems: { t: [{ PutRequest: { Item: member } }, { DeleteRequest: { Key: { pk: 'X', sk: 'y' } } }] } })).toEqual([
+    expect(
+      writeTargets('BatchWriteItem', {
+        RequestItems: { t: [{ PutRequest: { Item: member } }, { DeleteRequest: { Key: { pk: 'X', sk: 'y' } } }] },
+      }),
+    ).toEqual([
       { pk: member.pk, units: 1 },
       { pk: 'X', units: 1 },
     ]);
@@ -117,14 +121,21 @@ describe('benchmark building blocks', () => {
 
   it('prices a transaction by its items and the index entries it writes (DynamoDB Local does not)', () => {
     const update = (expression: string, names?: Record<string, string>) => ({
-      Update: { TableName: 't', Key: { pk: 'a', sk: 'b' }, UpdateExpression: expression, ...(names ? { ExpressionAttributeNames: names } : {}) },
+      Update: {
+        TableName: 't',
+        Key: { pk: 'a', sk: 'b' },
+        UpdateExpression: expression,
+        ...(names ? { ExpressionAttributeNames: names } : {}),
+      },
     });
     // Two small updates touching no index key: 2 × 2.
     expect(transactWriteUnits({ TransactItems: [update('SET #s = :s', { '#s': 'state' }), update('ADD n :one')] })).toBe(4);
     // Setting gsi2 keys and removing gsi3 keys: 2 × (1 + 2 indexes).
     expect(transactWriteUnits({ TransactItems: [update('SET gsi2pk = :p, gsi2sk = :s REMOVE gsi3pk, gsi3sk')] })).toBe(6);
     // A put holding gsi1 keys, and a 2.5 KB put without index keys.
-    expect(transactWriteUnits({ TransactItems: [{ Put: { TableName: 't', Item: { pk: 'a', sk: 'b', gsi1pk: 'x', gsi1sk: 'y' } } }] })).toBe(4);
+    expect(transactWriteUnits({ TransactItems: [{ Put: { TableName: 't', Item: { pk: 'a', sk: 'b', gsi1pk: 'x', gsi1sk: 'y' } } }] })).toBe(
+      4,
+    );
     expect(transactWriteUnits({ TransactItems: [{ Put: { TableName: 't', Item: { pk: 'a', sk: 'b', v: 'x'.repeat(2500) } } }] })).toBe(6);
   });
 
@@ -133,7 +144,9 @@ describe('benchmark building blocks', () => {
       out: 'x.json',
       options: { quick: true, sizes: [20, 100], reps: 2, prices: { sqsPerMillion: 0.5 } },
     });
-    expect(parseArgs(['--strict-members', '50', '--strict-batches', '2', '--strict-priority', '10', '--strict-reps', '1', '--no-strict'])).toEqual({
+    expect(
+      parseArgs(['--strict-members', '50', '--strict-batches', '2', '--strict-priority', '10', '--strict-reps', '1', '--no-strict']),
+    ).toEqual({
       options: { strictMembers: 50, strictBatches: 2, strictPriority: 10, strictReps: 1, strict: false },
     });
     expect(() => parseArgs(['--reps', '0'])).toThrow();
@@ -145,7 +158,15 @@ describe('benchmark building blocks', () => {
     const model = costPerMillion({
       batchSize: 1_000,
       submit: { writeUnits: 2, readUnits: 0, sqsRequests: 0.1, handlerMs: 1, authorizerMsPerRequest: 10 },
-      processing: { writeUnits: 2, readUnits: 1, sqsRequests: 0.2, processorInvocations: 0.1, tasksInvocations: 0.01, processorMs: 10, tasksMs: 1 },
+      processing: {
+        writeUnits: 2,
+        readUnits: 1,
+        sqsRequests: 0.2,
+        processorInvocations: 0.1,
+        tasksInvocations: 0.01,
+        processorMs: 10,
+        tasksMs: 1,
+      },
     });
     expect(model.lines.find((l) => l.item === 'DynamoDB writes')?.usd).toBeCloseTo(4 * DEFAULT_PRICES.dynamoWritePerMillion);
     expect(model.lines.find((l) => l.item === 'SQS requests')?.usd).toBeCloseTo(0.3 * DEFAULT_PRICES.sqsPerMillion);
@@ -173,13 +194,13 @@ describe('npm run bench --quick', () => {
       positive('write units', s.writeUnits);
       expect(s.calls.total).toBeGreaterThan(0);
       // Members and their batch's asset digests.
-      expect(s.calls.dynamodb['BatchWriteItem']).toBe(Math.ceil((n + Math.min(8, n)) / 25));
+      expect(s.calls.dynamodb.BatchWriteItem).toBe(Math.ceil((n + Math.min(8, n)) / 25));
       // The handler issues exactly what minimum.ts expects of it (no Idempotency-Key: no GetItem).
       expect(s.expected).toEqual(expectedHandlerCalls(n));
       expect(s.calls.dynamodb).toEqual(s.expected.dynamodb);
       expect(s.calls.sqs).toEqual(s.expected.sqs);
       expect(s.matchesExpected).toBe(true);
-      expect(s.calls.sqs['SendMessageBatch']).toBeGreaterThanOrEqual(Math.ceil(n / 10));
+      expect(s.calls.sqs.SendMessageBatch).toBeGreaterThanOrEqual(Math.ceil(n / 10));
       expect(s.minimum).toEqual(minimalSubmitCalls(n));
       expect(s.minimum.total).toBe(Math.ceil(n / 25) + Math.ceil(n / 10) + 3);
       // The bare script issues exactly the minimum.
@@ -205,7 +226,7 @@ describe('npm run bench --quick', () => {
     positive('SQS requests per member', p.perMember.sqsRequests);
     positive('Lambda invocations per member', p.perMember.lambdaInvocations);
     expect(p.dynamodb.calls).toBeGreaterThan(0);
-    expect(p.pollers['main']?.records).toBeGreaterThanOrEqual(p.members);
+    expect(p.pollers.main?.records).toBeGreaterThanOrEqual(p.members);
 
     const q = result.priority;
     expect(q.probes.alone).toHaveLength(result.meta.settings.priorityReps);
@@ -315,7 +336,14 @@ describe('npm run bench --quick', () => {
       expect(ids).toContain(`submit.callsOverMinimum.${n}`);
       expect(ids).toContain(`submit.handlerOverBare.${n}`);
     }
-    for (const id of ['submit.largestBatch', 'processing.writeUnitsPerMember', 'priority.ratio', 'strict.ratio', 'strict.ceiling', 'cost.perMillion']) {
+    for (const id of [
+      'submit.largestBatch',
+      'processing.writeUnitsPerMember',
+      'priority.ratio',
+      'strict.ratio',
+      'strict.ceiling',
+      'cost.perMillion',
+    ]) {
       expect(ids).toContain(id);
     }
     for (const t of result.targets) {

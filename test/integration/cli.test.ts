@@ -64,7 +64,10 @@ describe('submit', () => {
   let batchIds: string[];
 
   beforeAll(() => {
-    const rows = Array.from({ length: 300 }, (_, i) => `img-${i},1,${env.origins.url}/png/${(i % 40) + 1}x${(i % 7) + 1}.png,row ${i},${i}`);
+    const rows = Array.from(
+      { length: 300 },
+      (_, i) => `img-${i},1,${env.origins.url}/png/${(i % 40) + 1}x${(i % 7) + 1}.png,row ${i},${i}`,
+    );
     csv = file('three-hundred.csv', ['id,space,origin,string1,number1', ...rows].join('\n'));
   });
 
@@ -134,7 +137,11 @@ describe('failures', () => {
     expect(table.stdout).toMatch(/│ missing +│ 3 +│ .*\/missing +│ origin answered HTTP 404/);
     expect(table.stdout).toMatch(/│ text +│ 3 /);
     expect(table.stdout).toMatch(/^2 failed images$/m);
-    expect(JSON.parse(json.stdout).map((i: { id: string }) => i.id).sort()).toEqual(['missing', 'text']);
+    expect(
+      JSON.parse(json.stdout)
+        .map((i: { id: string }) => i.id)
+        .sort(),
+    ).toEqual(['missing', 'text']);
   });
 
   test('retry resubmits the failed images and waits (exit 2: they fail again); a batch without errors is a 409', async () => {
@@ -145,7 +152,13 @@ describe('failures', () => {
 
     // Act
     const retried = await cli(['retry', batch, '--wait', '--customer', CUSTOMER]);
-    const again = await cli(['retry', /^batch (\d+): 1 image submitted again/m.exec(retried.stdout)?.[1] ?? 'none', '--customer', CUSTOMER, '--json']);
+    const again = await cli([
+      'retry',
+      /^batch (\d+): 1 image submitted again/m.exec(retried.stdout)?.[1] ?? 'none',
+      '--customer',
+      CUSTOMER,
+      '--json',
+    ]);
     const clean = await cli(['submit', file('clean.txt', `${env.origins.url}/png/7x7.png`), '--wait', '--customer', CUSTOMER]);
     const none = await cli(['retry', /^batch (\d+): 1 image submitted/m.exec(clean.stdout)?.[1] ?? 'none', '--customer', CUSTOMER]);
 
@@ -189,7 +202,11 @@ describe('failures', () => {
     ['no customer', ['status'], /No customer: pass --customer N or set IMAGE_QUEUE_CUSTOMER/],
     ['an unknown option', ['status', '--customer', '1', '--colour'], /unknown option '--colour'/],
     ['a missing file', ['submit', 'no-such-file.csv', '--customer', '1'], /Cannot read no-such-file\.csv: ENOENT/],
-    ['a batch size above the maximum', ['submit', __filename, '--customer', '1', '--batch-size', '10001'], /--batch-size must be an integer from 1 to 10000/],
+    [
+      'a batch size above the maximum',
+      ['submit', __filename, '--customer', '1', '--batch-size', '10001'],
+      /--batch-size must be an integer from 1 to 10000/,
+    ],
     ['a malformed key', ['status', '--customer', '1', '--key', 'no-secret'], /--key must be KEY:SECRET/],
   ])('%s is a usage error: exit 1 and one message', async (_what, args, message) => {
     const result = await cli(args);
@@ -225,7 +242,9 @@ test('keys create, list and revoke; the new key works until revoked', async () =
   const asKey = await cli(['status', '--customer', customer], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
   // With only its key and the API's URL, a customer key's own customer is found by itself (GET /key).
   const ownCustomer = await cli(['status', '--json'], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
-  const submitted = await cli(['submit', file('own.txt', `${env.origins.url}/png/9x9.png`), '--wait'], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
+  const submitted = await cli(['submit', file('own.txt', `${env.origins.url}/png/9x9.png`), '--wait'], {
+    IMAGE_QUEUE_KEY: `${key.key}:${key.secret}`,
+  });
   const revoked = await cli(['keys', 'revoke', key.key, '--customer', customer]);
   const afterRevoke = await cli(['status', '--customer', customer], { IMAGE_QUEUE_KEY: `${key.key}:${key.secret}` });
 
@@ -272,7 +291,11 @@ describe('smoke against `npm start`', () => {
 
     try {
       // Act
-      const result = await run(process.execPath, [SHIM, 'smoke', '--api', apiUrl, '--key', ADMIN_KEY, '--origin', `${env.origins.url}/gif/9x9.gif`], BASE_ENV);
+      const result = await run(
+        process.execPath,
+        [SHIM, 'smoke', '--api', apiUrl, '--key', ADMIN_KEY, '--origin', `${env.origins.url}/gif/9x9.gif`],
+        BASE_ENV,
+      );
 
       // Assess
       expect(result.code === 0 ? 'passed' : said(result)).toBe('passed');

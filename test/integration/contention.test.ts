@@ -9,15 +9,15 @@
  * CONTENTION_VERBOSE=1 shows the runtime's and the handlers' logs instead of capturing them.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { logger as handlerLogger } from '../../lambdas/observability/logger';
 import { reconcileTable } from '../../lambdas/adapters/reconcile-store';
 import { CONSUMERS } from '../../lambdas/config/functions';
 import { formatDrift } from '../../lambdas/domain/reconcile';
-import { silentLogger, type RuntimeLogger } from '../../local/handlers';
+import { logger as handlerLogger } from '../../lambdas/observability/logger';
+import { type RuntimeLogger, silentLogger } from '../../local/handlers';
 import type { InvocationInfo, InvocationOutcome } from '../../local/pollers';
 import { DEFAULT_STRICT_OPTIONS } from '../../local/strict-dynamodb';
 import { listBatches } from '../support/faults-support';
-import { waitFor, type ApiResult, type QueueClient } from '../support/queue-client';
+import { type ApiResult, type QueueClient, waitFor } from '../support/queue-client';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(600_000);
@@ -40,7 +40,9 @@ const capturingRuntimeLogger: RuntimeLogger = {
   ...silentLogger,
   error: (message, ...rest) => {
     if (runtimeErrors.length < 200) {
-      runtimeErrors.push(`${message} ${rest.map((r) => (r instanceof Error ? `${r.name}: ${r.message}` : String(r))).join(' ')}`.slice(0, 500));
+      runtimeErrors.push(
+        `${message} ${rest.map((r) => (r instanceof Error ? `${r.name}: ${r.message}` : String(r))).join(' ')}`.slice(0, 500),
+      );
     }
   },
 };
@@ -57,7 +59,10 @@ function captureHandlerLogs(): void {
     try {
       const parsed = JSON.parse(String(line)) as { message?: string; error?: unknown };
       const error = typeof parsed.error === 'string' ? parsed.error : (parsed.error as { name?: string; message?: string } | undefined);
-      key = `${level} ${parsed.message} ${typeof error === 'string' ? error : error ? `${error.name}: ${error.message}` : ''}`.slice(0, 200);
+      key = `${level} ${parsed.message} ${typeof error === 'string' ? error : error ? `${error.name}: ${error.message}` : ''}`.slice(
+        0,
+        200,
+      );
     } catch {
       // not JSON: keep the text
     }
@@ -98,7 +103,8 @@ const timing = {
   },
   onAfterInvoke: (outcome: InvocationOutcome) => {
     const ms = Date.now() - (invocationStarts.get(outcome.event) ?? Date.now());
-    const entry = (invocations[outcome.poller] ??= { n: 0, failed: 0, maxMs: 0, totalMs: 0, overVisibility: 0 });
+    const entry = invocations[outcome.poller] ?? { n: 0, failed: 0, maxMs: 0, totalMs: 0, overVisibility: 0 };
+    invocations[outcome.poller] = entry;
     entry.n += 1;
     entry.totalMs += ms;
     entry.maxMs = Math.max(entry.maxMs, ms);
@@ -144,21 +150,20 @@ const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
 afterAll(async () => {
   if (Object.keys(summary).length === 0) return;
-  summary['strict'] = runtime?.strict?.stats();
-  summary['handlerLogs'] = handlerLogCounts;
-  summary['handlerProblems'] = Object.fromEntries([...handlerProblems].map(([k, v]) => [k, v.count]));
-  summary['runtimeErrors'] = runtimeErrors.length;
-  summary['sdkSocketWarnings'] = sdkSocketWarnings;
+  summary.strict = runtime?.strict?.stats();
+  summary.handlerLogs = handlerLogCounts;
+  summary.handlerProblems = Object.fromEntries([...handlerProblems].map(([k, v]) => [k, v.count]));
+  summary.runtimeErrors = runtimeErrors.length;
+  summary.sdkSocketWarnings = sdkSocketWarnings;
   const ms = (ns: number) => Math.round(ns / 1e6);
-  summary['eventLoopDelayMs'] = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) };
-  summary['originRequests'] = origins?.requestCount();
-  summary['invocations'] = Object.fromEntries(
+  summary.eventLoopDelayMs = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) };
+  summary.originRequests = origins?.requestCount();
+  summary.invocations = Object.fromEntries(
     Object.entries(invocations).map(([q, e]) => [
       q,
       { n: e.n, failed: e.failed, avgMs: Math.round(e.totalMs / e.n), maxMs: e.maxMs, overVisibility: e.overVisibility },
     ]),
   );
-  // eslint-disable-next-line no-console
   console.log(`contention: ${JSON.stringify(summary)}`);
 });
 
@@ -191,7 +196,6 @@ async function submit(label: string, count: number, priority: boolean): Promise<
   return { label, priority, count, answer };
 }
 
-
 const countStatuses = (answers: readonly Submitted[]) => {
   const statuses: Record<number, number> = {};
   for (const s of answers) statuses[s.answer.status] = (statuses[s.answer.status] ?? 0) + 1;
@@ -209,7 +213,7 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
     ...[0, 1].map((k) => submit(`prio${k}`, 100, true)),
   ]);
   expect(large.reduce((sum, s) => sum + s.count, 0)).toBeGreaterThanOrEqual(2000);
-  summary['largeSubmitMs'] = Date.now() - started;
+  summary.largeSubmitMs = Date.now() - started;
 
   // Processing has started: some members have finished.
   let progress = 0;
@@ -220,8 +224,8 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
     },
     { timeoutMs: 120_000, intervalMs: 200, description: () => `customer ${CUSTOMER} to show progress\n${evidence()}` },
   );
-  summary['sizeAtSmallSubmits'] = (await api.customerQueue(CUSTOMER)).size;
-  summary['smallSubmitsAfterMs'] = Date.now() - started;
+  summary.sizeAtSmallSubmits = (await api.customerQueue(CUSTOMER)).size;
+  summary.smallSubmitsAfterMs = Date.now() - started;
 
   // Act: 30 concurrent small submits (20 members each), mixed queues, while the large batches run.
   const small = await Promise.all(Array.from({ length: 30 }, (_, k) => submit(`small${k}`, 20, k % 3 === 0)));
@@ -229,7 +233,11 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
   const statuses = countStatuses(all);
   const refused = all
     .filter((s) => s.answer.status !== 201)
-    .map((s) => ({ label: s.label, status: s.answer.status, detail: String(s.answer.body?.detail ?? JSON.stringify(s.answer.body)).slice(0, 200) }));
+    .map((s) => ({
+      label: s.label,
+      status: s.answer.status,
+      detail: String(s.answer.body?.detail ?? JSON.stringify(s.answer.body)).slice(0, 200),
+    }));
   const accepted = all.filter((s) => s.answer.status === 201);
   const total = accepted.reduce((sum, s) => sum + s.count, 0);
   Object.assign(summary, { statuses, largeStatuses: countStatuses(large), smallStatuses: countStatuses(small), acceptedMembers: total });
@@ -248,15 +256,19 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
       timeoutMs: 480_000,
       intervalMs: 500,
       description: () => {
-        const open = listed.filter((b) => mine.has(b.id) && b.finished === undefined).map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors }));
+        const open = listed
+          .filter((b) => mine.has(b.id) && b.finished === undefined)
+          .map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors }));
         return `all ${ids.length} batches to finish (${listed.length} listed, unfinished ${JSON.stringify(open)}; statuses ${JSON.stringify(statuses)}; refused ${JSON.stringify(refused)})\n${evidence()}`;
       },
     },
   );
   const processedMs = Date.now() - started;
   Object.assign(summary, { finishedAfterMs: processedMs, membersPerSecond: Math.round((total * 1000) / processedMs) });
-  const others = listed.filter((b) => !mine.has(b.id)).map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null }));
-  summary['batchesOfRefusedRequests'] = others;
+  const others = listed
+    .filter((b) => !mine.has(b.id))
+    .map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null }));
+  summary.batchesOfRefusedRequests = others;
 
   // Every member of every accepted batch completed (read from the base table, batch by batch).
   const batches = await Promise.all(ids.map((id) => api.batch(CUSTOMER, id)));
@@ -266,13 +278,14 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
   // The customer's queue is empty.
   await waitFor(async () => (await api.customerQueue(CUSTOMER)).size === 0, {
     timeoutMs: 30_000,
-    description: () => `customer ${CUSTOMER} size 0 (refused ${JSON.stringify(refused)}; their batches ${JSON.stringify(others)})\n${evidence()}`,
+    description: () =>
+      `customer ${CUSTOMER} size 0 (refused ${JSON.stringify(refused)}; their batches ${JSON.stringify(others)})\n${evidence()}`,
   });
   expect(await api.customerQueue(CUSTOMER)).toMatchObject({ size: 0, imagesWaiting: 0, batchesWaiting: 0 });
 
   // No drift between the counters and the members.
   const { drift } = await reconcileTable();
-  summary['drift'] = drift.length;
+  summary.drift = drift.length;
   if (drift.length > 0) throw new Error(`reconcile found drift:\n${formatDrift(drift)}\n${evidence()}`);
 
   // The strict layer intervened.
@@ -283,6 +296,7 @@ test('2,000 members for one customer on both queues plus 30 concurrent small sub
   expect(stats.transactionConflicts + stats.writeConflicts).toBeGreaterThan(0);
 
   // Every POST answered 201 (checked last, so that a refused submit still shows what became of the rest).
-  if (refused.length > 0) throw new Error(`submits not accepted: ${JSON.stringify(refused, null, 1)}\nstatuses ${JSON.stringify(statuses)}\n${evidence()}`);
+  if (refused.length > 0)
+    throw new Error(`submits not accepted: ${JSON.stringify(refused, null, 1)}\nstatuses ${JSON.stringify(statuses)}\n${evidence()}`);
   expect(statuses).toEqual({ 201: all.length });
 });

@@ -30,23 +30,35 @@ const slow = (id: string) => ({ id, space: 1, origin: `${origins.url}/slow` });
 const ids = (members: any[]) => members.map((m) => m.id);
 
 async function paused<T>(queues: ('main' | 'priority' | 'tasks')[], work: () => Promise<T>): Promise<T> {
-  queues.forEach((q) => runtime.pollers?.pause(q));
+  for (const q of queues) runtime.pollers?.pause(q);
   try {
     return await work();
   } finally {
-    queues.forEach((q) => runtime.pollers?.resume(q));
+    for (const q of queues) runtime.pollers?.resume(q);
   }
 }
 
 /** Delivers members' messages straight to the processor (as the event source would). */
 function processDirectly(customer: number, batch: number, indexes: number[]) {
-  return invokeProcessor(runtime, indexes.map((i) => memberRecord(customer, batch, i, `audit-${customer}-${batch}-${i}-${Math.random()}`)));
+  return invokeProcessor(
+    runtime,
+    indexes.map((i) => memberRecord(customer, batch, i, `audit-${customer}-${batch}-${i}-${Math.random()}`)),
+  );
 }
 
 /** Reads a collection page until `ready` holds (index-backed listings show writes after a lag). */
 async function pageOnce(path: string, ready: (body: any) => boolean, timeoutMs = 15_000): Promise<any> {
   let body: any;
-  await waitFor(async () => ready((body = (await api.get(path)).body)), { timeoutMs, description: () => `${path}: ${JSON.stringify(body)?.slice(0, 400)}` });
+  await waitFor(
+    async () => {
+      body = (await api.get(path)).body;
+      return ready(body);
+    },
+    {
+      timeoutMs,
+      description: () => `${path}: ${JSON.stringify(body)?.slice(0, 400)}`,
+    },
+  );
   return body;
 }
 
@@ -92,7 +104,10 @@ describe('DLCS page numbers', () => {
   it('pages a batch’s images, queue/images, active and recent by number too', async () => {
     const images = (await api.get(`/customers/${customer}/queue/batches/${batch7}/images?page=3&pageSize=3`)).body;
     expect(ids(images.member)).toEqual(['m6']);
-    expect(images.view).toMatchObject({ previous: expect.stringContaining('page=2&pageSize=3'), last: expect.stringContaining('page=3&pageSize=3') });
+    expect(images.view).toMatchObject({
+      previous: expect.stringContaining('page=2&pageSize=3'),
+      last: expect.stringContaining('page=3&pageSize=3'),
+    });
     expect(images.view.next).toBeUndefined();
     const second = (await api.get(`/customers/${customer}/queue/batches/${batch7}/images?page=2&pageSize=3`)).body;
     expect(ids(second.member)).toEqual(['m3', 'm4', 'm5']);
@@ -116,8 +131,16 @@ describe('filtered pages hold matching items whenever they exist', () => {
   it('errorImages shows a batch’s only errors, its last members, on the first small page (and completedImages the reverse)', async () => {
     const customer = 802;
     // 250 members before the 2 that matter: more than a page's fixed read budget used to cover.
-    const errorsLast = await api.submitOk(customer, [...Array.from({ length: 250 }, (_, i) => png(`ok${i}`)), missing('bad0'), missing('bad1')]);
-    const completedLast = await api.submitOk(customer, [...Array.from({ length: 250 }, (_, i) => missing(`no${i}`)), png('good0'), png('good1')]);
+    const errorsLast = await api.submitOk(customer, [
+      ...Array.from({ length: 250 }, (_, i) => png(`ok${i}`)),
+      missing('bad0'),
+      missing('bad1'),
+    ]);
+    const completedLast = await api.submitOk(customer, [
+      ...Array.from({ length: 250 }, (_, i) => missing(`no${i}`)),
+      png('good0'),
+      png('good1'),
+    ]);
     await api.waitForFinished(customer, [errorsLast, completedLast], 240_000);
     const errors = await pageOnce(`/customers/${customer}/queue/batches/${errorsLast}/errorImages?pageSize=1`, (b) => b.member?.length > 0);
     expect(errors).toMatchObject({ totalItems: 2, pageSize: 1 });
@@ -129,15 +152,25 @@ describe('filtered pages hold matching items whenever they exist', () => {
     const completed = (await api.get(`/customers/${customer}/queue/batches/${completedLast}/completedImages?pageSize=1`)).body;
     expect(completed).toMatchObject({ totalItems: 2 });
     expect(ids(completed.member)).toEqual(['good0']);
-    expect(ids(await api.allMembers(`/customers/${customer}/queue/batches/${completedLast}/completedImages?pageSize=1`))).toEqual(['good0', 'good1']);
+    expect(ids(await api.allMembers(`/customers/${customer}/queue/batches/${completedLast}/completedImages?pageSize=1`))).toEqual([
+      'good0',
+      'good1',
+    ]);
   });
 
   it('queue/images shows the waiting members behind 200 finished ones', async () => {
     const customer = 803;
     await paused(['main'], async () => {
-      const batch = await api.submitOk(customer, Array.from({ length: 210 }, (_, i) => png(`q${String(i).padStart(3, '0')}`)));
+      const batch = await api.submitOk(
+        customer,
+        Array.from({ length: 210 }, (_, i) => png(`q${String(i).padStart(3, '0')}`)),
+      );
       for (let from = 0; from < 200; from += 50) {
-        const result = await processDirectly(customer, batch, Array.from({ length: 50 }, (_, i) => from + i));
+        const result = await processDirectly(
+          customer,
+          batch,
+          Array.from({ length: 50 }, (_, i) => from + i),
+        );
         expect(result.batchItemFailures).toEqual([]);
       }
       const page = await pageOnce(`/customers/${customer}/queue/images?pageSize=3`, (b) => b.totalItems === 10 && b.member?.length > 0);
@@ -156,10 +189,13 @@ describe('filtered pages hold matching items whenever they exist', () => {
     for (let i = 0; i < 22; i++) dups.push(await api.submitOk(customer, [png('dup')]));
     await api.waitForFinished(customer, dups);
     const newest = dups[dups.length - 1] as number;
-    await waitFor(async () => (await Promise.all(dups.slice(0, -1).map((b) => api.batch(customer, b)))).every((b) => b.superseded === true), {
-      timeoutMs: 60_000,
-      description: 'the 21 older batches to be superseded',
-    });
+    await waitFor(
+      async () => (await Promise.all(dups.slice(0, -1).map((b) => api.batch(customer, b)))).every((b) => b.superseded === true),
+      {
+        timeoutMs: 60_000,
+        description: 'the 21 older batches to be superseded',
+      },
+    );
     const pages: any[] = [];
     await waitFor(
       async () => {
@@ -172,7 +208,10 @@ describe('filtered pages hold matching items whenever they exist', () => {
         }
         return pages.flatMap((p) => p.member).length === 2;
       },
-      { timeoutMs: 15_000, description: () => `recent to list 2 batches: ${JSON.stringify(pages.map((p) => p.member.map((b: any) => b.id)))}` },
+      {
+        timeoutMs: 15_000,
+        description: () => `recent to list 2 batches: ${JSON.stringify(pages.map((p) => p.member.map((b: any) => b.id)))}`,
+      },
     );
     // No page is empty while a batch remains: each holds one.
     expect(pages.map((p) => p.member.map((b: any) => b.id))).toEqual([[newest], [kept]]);
@@ -196,10 +235,16 @@ describe('estCompletion and /queue/status before a batch has a rate of its own',
       // No batch of this customer has finished: B's estimate comes from A's observed rate (once
       // the active-batch index, which lags as on AWS, shows A).
       let waiting: any;
-      await waitFor(async () => (waiting = await api.batch(customer, b.body.id)).estCompletion !== undefined, {
-        timeoutMs: 15_000,
-        description: () => `an estCompletion on ${JSON.stringify(waiting)}`,
-      });
+      await waitFor(
+        async () => {
+          waiting = await api.batch(customer, b.body.id);
+          return waiting.estCompletion !== undefined;
+        },
+        {
+          timeoutMs: 15_000,
+          description: () => `an estCompletion on ${JSON.stringify(waiting)}`,
+        },
+      );
       expect(Date.parse(waiting.estCompletion)).toBeGreaterThan(Date.now() - 1_000);
       expect(waiting.finished ?? null).toBeNull();
       // B in a listing too.
@@ -233,10 +278,13 @@ describe('estCompletion and /queue/status before a batch has a rate of its own',
       await api.submitOk(806, [png('s0')]);
       await api.submitOk(807, [png('s1')], { priority: true });
       // New customers join the customer index a moment later (a GSI, lagging as on AWS).
-      await waitFor(async () => {
-        const customers = (await api.get('/queue/status')).body.results.map((r: any) => r.customer);
-        return customers.includes(806) && customers.includes(807);
-      }, { timeoutMs: 15_000, description: 'customers 806 and 807 in /queue/status' });
+      await waitFor(
+        async () => {
+          const customers = (await api.get('/queue/status')).body.results.map((r: any) => r.customer);
+          return customers.includes(806) && customers.includes(807);
+        },
+        { timeoutMs: 15_000, description: 'customers 806 and 807 in /queue/status' },
+      );
       const first = await api.get('/queue/status?page_size=1');
       expect(first.status).toBe(200);
       expect(first.body.count).toBeGreaterThanOrEqual(2);
@@ -333,7 +381,12 @@ describe('Idempotency-Key', () => {
     const reordered = `{\n  "member": [\n${body.member.map((m) => `    {"origin": ${JSON.stringify(m.origin)}, "space": 1, "id": ${JSON.stringify(m.id)}}`).join(',\n')}\n  ],\n  "@type": "Collection"\n}`;
     const replay = await api.call('POST', `/customers/${customer}/queue`, reordered, { 'idempotency-key': 'parsed-1' });
     expect([replay.status, replay.body.id]).toEqual([200, first.body.id]);
-    const other = await api.call('POST', `/customers/${customer}/queue`, { ...body, member: [png('i0')] }, { 'idempotency-key': 'parsed-1' });
+    const other = await api.call(
+      'POST',
+      `/customers/${customer}/queue`,
+      { ...body, member: [png('i0')] },
+      { 'idempotency-key': 'parsed-1' },
+    );
     expect(other.status).toBe(422);
     expectErrorBody(other.body, 422);
   });

@@ -8,12 +8,12 @@
  */
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { ENV, QUEUES } from '../../lambdas/config/resources';
 import { SERVICE_ENDPOINT_ENV } from '../../lambdas/adapters/aws-clients';
-import { isProcessAlive, startDynamoDbLocal, startSqsEmulator, type DynamoDbLocal, type SqsEmulator } from '../../local/emulators';
+import { ENV, QUEUES } from '../../lambdas/config/resources';
+import { type DynamoDbLocal, isProcessAlive, type SqsEmulator, startDynamoDbLocal, startSqsEmulator } from '../../local/emulators';
 import { silentLogger } from '../../local/handlers';
-import { DLQ_URL_ENV, localDynamoClient, localSqsClient, queueNameFor, type LocalCredentials } from '../../local/provision';
-import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime';
+import { DLQ_URL_ENV, type LocalCredentials, localDynamoClient, localSqsClient, queueNameFor } from '../../local/provision';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 import { DEFAULT_STRICT_OPTIONS, STRICT_DYNAMODB_ENV } from '../../local/strict-dynamodb';
 
 jest.setTimeout(120_000);
@@ -78,9 +78,7 @@ async function queueUrls(prefix: string, region = 'us-east-1', credentials?: Loc
 async function visibilityTimeout(queueUrl: string, region = 'us-east-1', credentials?: LocalCredentials): Promise<string | undefined> {
   const client = localSqsClient(sqsEmulator.endpoint, region, credentials);
   try {
-    const { Attributes } = await client.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }),
-    );
+    const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }));
     return Attributes?.VisibilityTimeout;
   } finally {
     client.destroy();
@@ -160,7 +158,13 @@ describe('external DynamoDB and SQS', () => {
     await runtime.stop();
 
     // And once more with the same attributes (CreateQueue itself succeeds).
-    const third = await start({ dynamoEndpoint: dynamoDb.endpoint, sqsEndpoint: sqsEmulator.endpoint, prefix, strict: false, visibilityTimeoutSeconds: 7 });
+    const third = await start({
+      dynamoEndpoint: dynamoDb.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      prefix,
+      strict: false,
+      visibilityTimeoutSeconds: 7,
+    });
     expect(third.env[QUEUES.main.urlEnv]).toBe(firstUrls[QUEUES.main.urlEnv]);
     await third.stop();
   });
@@ -295,21 +299,31 @@ describe('strict DynamoDB mode', () => {
 
   it('explicit options win over STRICT_DYNAMODB, both ways', async () => {
     process.env[STRICT_DYNAMODB_ENV] = 'on';
-    const off = await start({ dynamoEndpoint: dynamoDb.endpoint, sqsEndpoint: sqsEmulator.endpoint, prefix: 'strict-explicit', strict: false });
+    const off = await start({
+      dynamoEndpoint: dynamoDb.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      prefix: 'strict-explicit',
+      strict: false,
+    });
     expect(off.strict).toBeUndefined();
     await off.stop();
     process.env[STRICT_DYNAMODB_ENV] = 'off';
     const options = { ...DEFAULT_STRICT_OPTIONS, throttleRate: 0, errorRate: 0 };
-    const on = await start({ dynamoEndpoint: dynamoDb.endpoint, sqsEndpoint: sqsEmulator.endpoint, prefix: 'strict-explicit', strict: options });
+    const on = await start({
+      dynamoEndpoint: dynamoDb.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      prefix: 'strict-explicit',
+      strict: options,
+    });
     expect(on.strict?.options).toEqual(options);
     await expectApiAnswers(on);
   });
 
   it('refuses a malformed STRICT_DYNAMODB before starting anything', async () => {
     process.env[STRICT_DYNAMODB_ENV] = 'conflictWindow=oops';
-    await expect(
-      start({ dynamoEndpoint: dynamoDb.endpoint, sqsEndpoint: sqsEmulator.endpoint, prefix: 'strict-bad' }),
-    ).rejects.toThrow(/STRICT_DYNAMODB/);
+    await expect(start({ dynamoEndpoint: dynamoDb.endpoint, sqsEndpoint: sqsEmulator.endpoint, prefix: 'strict-bad' })).rejects.toThrow(
+      /STRICT_DYNAMODB/,
+    );
     expect(process.env[SERVICE_ENDPOINT_ENV.dynamodb]).toBeUndefined();
     // Nothing was provisioned in the external services either.
     expect(await tables()).not.toContain('strict-bad');

@@ -7,10 +7,10 @@
  */
 import { QUEUES } from '../../lambdas/config/resources';
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { faults, type FaultPoint } from '../support/fault-injection';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { type FaultPoint, faults } from '../support/fault-injection';
 import { expectNoDrift, expectSettled, listBatches, pngMember, runSweeper, waitForDrain } from '../support/faults-support';
-import { startOriginServer, type OriginServer } from '../support/origin-server';
+import { type OriginServer, startOriginServer } from '../support/origin-server';
 import { QueueClient, waitFor } from '../support/queue-client';
 
 jest.setTimeout(120_000);
@@ -65,7 +65,6 @@ afterAll(async () => {
   faults.reset();
   await runtime?.stop();
   await origins?.close();
-  // eslint-disable-next-line no-console
   console.log(`faults-crash report: ${JSON.stringify(report, null, 1)}`);
 });
 
@@ -79,14 +78,17 @@ async function submitOk(customer: number, body: unknown[], options: { idempotenc
 
 describe('crash injection while processing', () => {
   const points: FaultPoint[] = ['process:before-transaction', 'process:after-transaction', 'process:after-finalize'];
-  it.each(points.map((p, i) => [p, 220 + i] as const))('%s: 5 crashes, redelivery completes the batch exactly once', async (point, customer) => {
-    const started = Date.now();
-    faults.arm(point, 5);
-    const batch = await submitOk(customer, members(`crash-${customer}`, 100));
-    await expectSettled(api, customer, [{ id: batch, count: 100, completed: 100, errors: 0 }], 60_000);
-    expect(faults.fired(point)).toBe(5);
-    report[point] = { members: 100, fired: faults.fired(point), drift: 0, ms: Date.now() - started };
-  });
+  it.each(points.map((p, i) => [p, 220 + i] as const))(
+    '%s: 5 crashes, redelivery completes the batch exactly once',
+    async (point, customer) => {
+      const started = Date.now();
+      faults.arm(point, 5);
+      const batch = await submitOk(customer, members(`crash-${customer}`, 100));
+      await expectSettled(api, customer, [{ id: batch, count: 100, completed: 100, errors: 0 }], 60_000);
+      expect(faults.fired(point)).toBe(5);
+      report[point] = { members: 100, fired: faults.fired(point), drift: 0, ms: Date.now() - started };
+    },
+  );
 });
 
 describe('dead letters', () => {
@@ -103,9 +105,17 @@ describe('dead letters', () => {
     expect(fired).toBeGreaterThanOrEqual(QUEUES.main.maxReceiveCount);
     const errors = await api.allMembers(`${finished.errorImages}?pageSize=500`);
     expect(errors).toHaveLength(5);
-    for (const image of errors) expect(image.error).toMatch(new RegExp(`processing failed ${QUEUES.main.maxReceiveCount} times .*not ingested`));
+    for (const image of errors)
+      expect(image.error).toMatch(new RegExp(`processing failed ${QUEUES.main.maxReceiveCount} times .*not ingested`));
     expect((runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore).toBeGreaterThanOrEqual(1);
-    report['dead-letters'] = { members: 5, errors: 5, fired, dlqInvocations: (runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore, error: errors[0].error, ms: Date.now() - started };
+    report['dead-letters'] = {
+      members: 5,
+      errors: 5,
+      fired,
+      dlqInvocations: (runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore,
+      error: errors[0].error,
+      ms: Date.now() - started,
+    };
   });
 
   it('an origin that never answers ends as an error naming the timeout, recorded by the processor on the last receive', async () => {
@@ -128,7 +138,13 @@ describe('dead letters', () => {
     expect(origins.requestCount('/slow') - slowBefore).toBe(QUEUES.main.maxReceiveCount);
     // Not a dead letter: the processor recorded the error itself and deleted the message.
     expect((runtime.pollers?.invocations['main-dlq'] ?? 0) - dlqBefore).toBe(0);
-    report['origin-timeout'] = { members: 4, errors: 1, originRequests: origins.requestCount('/slow') - slowBefore, error: image.error, ms: Date.now() - started };
+    report['origin-timeout'] = {
+      members: 4,
+      errors: 1,
+      originRequests: origins.requestCount('/slow') - slowBefore,
+      error: image.error,
+      ms: Date.now() - started,
+    };
   });
 });
 
@@ -150,19 +166,38 @@ describe('submit crashes, recovered by the sweeper', () => {
     expect(left.finished).toBeUndefined();
     // The sent half (mid-send) is processed, but the batch cannot finish while enqueueing.
     if (point === 'submit:mid-send') {
-      await waitFor(async () => (await api.batch(customer, left.id)).completed === 30, { timeoutMs: 30_000, description: 'the sent half processed' });
+      await waitFor(async () => (await api.batch(customer, left.id)).completed === 30, {
+        timeoutMs: 30_000,
+        description: 'the sent half processed',
+      });
       expect((await api.batch(customer, left.id)).finished).toBeUndefined();
     }
     // The sweeper finds batches through an index, which shows a new one after a short lag on AWS.
     let swept = { resumed: 0 };
-    await waitFor(async () => (swept = await runSweeper(runtime, 0)).resumed > 0, { timeoutMs: 10_000, description: 'the sweeper to find the batch' });
+    await waitFor(
+      async () => {
+        swept = await runSweeper(runtime, 0);
+        return swept.resumed > 0;
+      },
+      {
+        timeoutMs: 10_000,
+        description: 'the sweeper to find the batch',
+      },
+    );
     expect(swept.resumed).toBe(1);
     // An emptied batch never starts, so batchesWaiting is checked separately below (known bug).
     await expectSettled(api, customer, [{ id: left.id, count: expectedCount, completed: expectedCount, errors: 0 }], 60_000, {
       checkBatchesWaiting: expectedCount > 0,
     });
     expect(await listBatches(api, customer)).toHaveLength(1);
-    report[point] = { submitted: 60, processed: expectedCount, fired: faults.fired(point), status: answer.status, swept: swept.resumed, ms: Date.now() - started };
+    report[point] = {
+      submitted: 60,
+      processed: expectedCount,
+      fired: faults.fired(point),
+      status: answer.status,
+      swept: swept.resumed,
+      ms: Date.now() - started,
+    };
   });
 
   // A batch the sweeper shrinks to no member at all finishes without ever starting: it must
@@ -205,7 +240,10 @@ describe('Idempotency-Key', () => {
     expect(faults.fired('submit:mid-send')).toBe(1);
     const [left] = await listBatches(api, customer);
     // Let the half that was sent be processed before the client retries.
-    await waitFor(async () => (await api.batch(customer, left.id)).completed === 40, { timeoutMs: 30_000, description: 'the sent half processed' });
+    await waitFor(async () => (await api.batch(customer, left.id)).completed === 40, {
+      timeoutMs: 30_000,
+      description: 'the sent half processed',
+    });
     const retry = await api.submit(customer, body, { idempotencyKey: 'key-2' });
     expect(retry.status).toBe(200);
     expect(retry.body.id).toBe(left.id);

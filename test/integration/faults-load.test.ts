@@ -8,7 +8,7 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { silentLogger } from '../../local/handlers';
 import type { PollerName } from '../../local/pollers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import {
   expectedSuperseded,
   expectNoDrift,
@@ -20,7 +20,7 @@ import {
   shuffle,
   waitForDrain,
 } from '../support/faults-support';
-import { startOriginServer, type OriginServer } from '../support/origin-server';
+import { type OriginServer, startOriginServer } from '../support/origin-server';
 import { QueueClient, waitFor } from '../support/queue-client';
 
 jest.setTimeout(180_000);
@@ -106,8 +106,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
   await origins?.close();
-  // eslint-disable-next-line no-console
-  console.log(`faults-load report: ${JSON.stringify({ ...report, runtimeErrors: runtimeErrors.length, firstErrors: runtimeErrors.slice(0, 5) }, null, 1)}`);
+  console.log(
+    `faults-load report: ${JSON.stringify({ ...report, runtimeErrors: runtimeErrors.length, firstErrors: runtimeErrors.slice(0, 5) }, null, 1)}`,
+  );
 });
 
 /** Checks the automatic `superseded` flags, then repairs mismatches with POST …/test and reports them. */
@@ -152,7 +153,12 @@ test('every message delivered twice, shuffled, and half of them again in another
     );
     for (const customer of [201, 202]) {
       const mine = submitted.filter((s) => s.customer === customer);
-      await expectSettled(api, customer, mine.map((s) => ({ id: s.batch, count: 500, completed: 500, errors: 0 })), 150_000);
+      await expectSettled(
+        api,
+        customer,
+        mine.map((s) => ({ id: s.batch, count: 500, completed: 500, errors: 0 })),
+        150_000,
+      );
     }
     // Every duplicate (the messages sent again included) has been delivered and found nothing to do.
     await waitForDrain(runtime, 60_000);
@@ -161,7 +167,11 @@ test('every message delivered twice, shuffled, and half of them again in another
   }
   for (const customer of [201, 202]) {
     const mine = submitted.filter((s) => s.customer === customer);
-    await expectSettled(api, customer, mine.map((s) => ({ id: s.batch, count: 500, completed: 500, errors: 0 })));
+    await expectSettled(
+      api,
+      customer,
+      mine.map((s) => ({ id: s.batch, count: 500, completed: 500, errors: 0 })),
+    );
   }
   await expectNoDrift();
 
@@ -169,7 +179,7 @@ test('every message delivered twice, shuffled, and half of them again in another
     [201, 202].map((c) => checkSuperseded(c, new Map(submitted.filter((s) => s.customer === c).map((s) => [s.batch, s.ids])))),
   );
   const distinct = stats.deliveriesByMember.size;
-  report['duplicates'] = {
+  report.duplicates = {
     members: 2000,
     events: stats.events,
     deliveries: stats.records,
@@ -204,10 +214,21 @@ test(`50 concurrent submits of ${CONCURRENT_BATCH_SIZE} overlapping assets to on
   const pool = Array.from({ length: 3000 }, (_, i) => `p${i}`);
   // 8 batches of exactly the same assets (all but the newest end superseded), 42 random draws.
   const hot = pool.slice(0, size);
-  const drafts = Array.from({ length: 50 }, (_, k) => (k % 6 === 0 && k < 48 ? shuffle(hot, random) : shuffle(pool, random).slice(0, size)));
-  const answers = await Promise.all(drafts.map((assets) => api.submit(customer, assets.map((id, n) => pngMember(origins.url, id, n)))));
+  const drafts = Array.from({ length: 50 }, (_, k) =>
+    k % 6 === 0 && k < 48 ? shuffle(hot, random) : shuffle(pool, random).slice(0, size),
+  );
+  const answers = await Promise.all(
+    drafts.map((assets) =>
+      api.submit(
+        customer,
+        assets.map((id, n) => pngMember(origins.url, id, n)),
+      ),
+    ),
+  );
   const submitMs = Date.now() - started;
-  const failedSubmits = answers.flatMap((a, k) => (a.status === 201 ? [] : [{ k, status: a.status, body: a.body, errors: runtimeErrors.slice(-5) }]));
+  const failedSubmits = answers.flatMap((a, k) =>
+    a.status === 201 ? [] : [{ k, status: a.status, body: a.body, errors: runtimeErrors.slice(-5) }],
+  );
   expect(failedSubmits).toEqual([]);
   const assetsByBatch = new Map(answers.map((a, k) => [a.body.id as number, drafts[k] as string[]]));
   expect(new Set(assetsByBatch.keys()).size).toBe(50);
@@ -219,7 +240,11 @@ test(`50 concurrent submits of ${CONCURRENT_BATCH_SIZE} overlapping assets to on
       return latest.length === 50 && latest.every((b) => b.finished !== undefined);
     },
     // Generous: this is a load test on a shared 2-core machine; the benchmark measures speed.
-    { timeoutMs: 400_000, intervalMs: 500, description: () => `50 batches to finish (${latest.filter((b) => b.finished).length} finished)` },
+    {
+      timeoutMs: 400_000,
+      intervalMs: 500,
+      description: () => `50 batches to finish (${latest.filter((b) => b.finished).length} finished)`,
+    },
   );
   const processedMs = Date.now() - started;
   // The supersede tasks (and the checks after processing) have all run.
@@ -230,7 +255,7 @@ test(`50 concurrent submits of ${CONCURRENT_BATCH_SIZE} overlapping assets to on
     [...assetsByBatch.keys()].sort((a, b) => a - b).map((id) => ({ id, count: size, completed: size, errors: 0 })),
   );
   const supersede = await checkSuperseded(customer, assetsByBatch);
-  report['concurrency'] = {
+  report.concurrency = {
     members: 50 * size,
     batches: 50,
     submitMs,

@@ -14,14 +14,14 @@ import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { ROUTES } from '../../lambdas/config/routes';
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { tableSnapshot } from '../support/table-snapshot';
 
 jest.setTimeout(120_000);
 
 const MAX_BODY_BYTES = 200_000;
 const MAX_BATCH_SIZE = 50;
-const ADMIN = 'Basic ' + Buffer.from('admin:local-admin-secret').toString('base64');
+const ADMIN = `Basic ${Buffer.from('admin:local-admin-secret').toString('base64')}`;
 /** Never submitted to: the corpus must leave it without a single item. */
 const EMPTY_CUSTOMER = 301;
 /** Has batches (main and priority) before the corpus runs. */
@@ -59,7 +59,7 @@ function send(req: RawRequest): Promise<Answer> {
   const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
   const headers: Record<string, string | number> = { ...req.headers };
   const authorization = req.authorization === undefined ? ADMIN : req.authorization;
-  if (authorization !== null) headers['Authorization'] = authorization;
+  if (authorization !== null) headers.Authorization = authorization;
   if (body !== undefined) headers['Content-Length'] = body.length;
   return new Promise((resolve, reject) => {
     const r = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent: false }, (res) => {
@@ -146,20 +146,62 @@ interface Case {
 function corpus(customer: number, authorization: string): Case[] {
   const cases: Case[] = [];
   const Q = `/customers/${customer}/queue`;
-  const submit = (category: Category, name: string, body: string | Buffer | undefined, status: number, more: Partial<Case> = {}, headers: Record<string, string> = JSON_HEADERS) =>
-    cases.push({ category, name, request: { method: 'POST', path: Q, headers, authorization, ...(body !== undefined ? { body } : {}) }, status, ...more });
+  const submit = (
+    category: Category,
+    name: string,
+    body: string | Buffer | undefined,
+    status: number,
+    more: Partial<Case> = {},
+    headers: Record<string, string> = JSON_HEADERS,
+  ) =>
+    cases.push({
+      category,
+      name,
+      request: { method: 'POST', path: Q, headers, authorization, ...(body !== undefined ? { body } : {}) },
+      status,
+      ...more,
+    });
   const invalid = (category: Category, name: string, members: unknown[], errors: Array<[number, string]>) =>
     submit(category, name, collection(members), 422, { errors });
 
   // Malformed JSON.
   const malformed = [
-    '{', '}', '[', '{"member":[}', '{"member":[{]}', "{'member':[]}", '{member:[]}', '{"member":[1,]}', '{"member":[],}',
-    '{"member" [] }', '{"member":[{"id":"a",}]}', 'nul', 'tru', 'undefined', 'NaN', '{"member":NaN}', '{"member":[Infinity]}',
-    '{"a":1}{"b":2}', '{"member":[]} trailing', '\u0000', '\uFEFF{"member":[]}', '{"member":["\\x41"]}', '{"member":["\\u12"]}',
-    '{"member":["unterminated]}', '{"member":[0x10]}', '{"member":[01]}', '{"member":[.5]}', '{"member":[+1]}', '/* c */ {"member":[]}',
-    '{"member":["a"\n"b"]}', ' ', '\n\t', '"', '{"member":[{"id":"a\u0001"}]}',
+    '{',
+    '}',
+    '[',
+    '{"member":[}',
+    '{"member":[{]}',
+    "{'member':[]}",
+    '{member:[]}',
+    '{"member":[1,]}',
+    '{"member":[],}',
+    '{"member" [] }',
+    '{"member":[{"id":"a",}]}',
+    'nul',
+    'tru',
+    'undefined',
+    'NaN',
+    '{"member":NaN}',
+    '{"member":[Infinity]}',
+    '{"a":1}{"b":2}',
+    '{"member":[]} trailing',
+    '\u0000',
+    '\uFEFF{"member":[]}',
+    '{"member":["\\x41"]}',
+    '{"member":["\\u12"]}',
+    '{"member":["unterminated]}',
+    '{"member":[0x10]}',
+    '{"member":[01]}',
+    '{"member":[.5]}',
+    '{"member":[+1]}',
+    '/* c */ {"member":[]}',
+    '{"member":["a"\n"b"]}',
+    ' ',
+    '\n\t',
+    '"',
+    '{"member":[{"id":"a\u0001"}]}',
   ];
-  malformed.forEach((body, i) => submit('malformed JSON', `malformed #${i} ${JSON.stringify(body).slice(0, 40)}`, body, 400));
+  for (const [i, body] of malformed.entries()) submit('malformed JSON', `malformed #${i} ${JSON.stringify(body).slice(0, 40)}`, body, 400);
   // Invalid UTF-8 is decoded with replacement characters: the JSON then no longer parses.
   submit('malformed JSON', 'invalid UTF-8 bytes', Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0xff, 0xfe]), 400);
 
@@ -167,15 +209,40 @@ function corpus(customer: number, authorization: string): Case[] {
   const valid = collection([member('t1', { tags: ['a', 'b'], number1: 3 }), member('t2', { string1: 'x y' })]);
   const cuts = new Set<number>();
   for (let n = 1; n < valid.length; n += Math.max(1, Math.floor(valid.length / 30))) cuts.add(n);
-  [1, 2, valid.length - 1, valid.length - 2, valid.length - 3].forEach((n) => cuts.add(n));
-  [...cuts].sort((a, b) => a - b).forEach((n) => submit('truncated JSON', `first ${n}/${valid.length} chars`, valid.slice(0, n), 400));
+  for (const n of [1, 2, valid.length - 1, valid.length - 2, valid.length - 3]) cuts.add(n);
+  for (const n of [...cuts].sort((a, b) => a - b)) submit('truncated JSON', `first ${n}/${valid.length} chars`, valid.slice(0, n), 400);
 
   // JSON that is not an object.
-  for (const body of ['[]', '[{"member":[]}]', '"member"', '""', '0', '-1.5', '1e400', 'null', 'true', 'false', '[null]', JSON.stringify([member('a')])]) {
+  for (const body of [
+    '[]',
+    '[{"member":[]}]',
+    '"member"',
+    '""',
+    '0',
+    '-1.5',
+    '1e400',
+    'null',
+    'true',
+    'false',
+    '[null]',
+    JSON.stringify([member('a')]),
+  ]) {
     submit('not an object', `body ${body.slice(0, 30)}`, body, 400);
   }
   // Objects without a member array.
-  for (const body of ['{}', '{"@type":"Collection"}', '{"members":[]}', '{"Member":[]}', '{"member":null}', '{"member":{}}', '{"member":"[]"}', '{"member":1}', '{"member":true}', `{"member":${JSON.stringify(member('a'))}}`, '{"hydra:member":[]}']) {
+  for (const body of [
+    '{}',
+    '{"@type":"Collection"}',
+    '{"members":[]}',
+    '{"Member":[]}',
+    '{"member":null}',
+    '{"member":{}}',
+    '{"member":"[]"}',
+    '{"member":1}',
+    '{"member":true}',
+    `{"member":${JSON.stringify(member('a'))}}`,
+    '{"hydra:member":[]}',
+  ]) {
     submit('member missing or not an array', `body ${body.slice(0, 40)}`, body, 400);
   }
   submit('member missing or not an array', 'no body at all', undefined, 400);
@@ -187,7 +254,23 @@ function corpus(customer: number, authorization: string): Case[] {
 
   // Content types.
   const okBody = collection([member('ct')]);
-  for (const type of ['text/plain', 'application/xml', 'text/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/jsonx', 'json', 'application/json-patch+json', 'application/octet-stream', 'image/jpeg', 'application/problem+json', '*/*', 'application/*', 'text/json', 'application/ json']) {
+  for (const type of [
+    'text/plain',
+    'application/xml',
+    'text/xml',
+    'multipart/form-data; boundary=x',
+    'application/x-www-form-urlencoded',
+    'application/jsonx',
+    'json',
+    'application/json-patch+json',
+    'application/octet-stream',
+    'image/jpeg',
+    'application/problem+json',
+    '*/*',
+    'application/*',
+    'text/json',
+    'application/ json',
+  ]) {
     submit('content type', `Content-Type ${type}`, okBody, 415, {}, { 'Content-Type': type });
   }
   submit('content type', 'no Content-Type header', okBody, 415, {}, {});
@@ -197,10 +280,20 @@ function corpus(customer: number, authorization: string): Case[] {
   const huge = collection([member('big', { string1: 'x'.repeat(MAX_BODY_BYTES) })]);
   submit('body too large', `${huge.length} bytes of JSON`, huge, 413);
   submit('body too large', 'MAX_BODY_BYTES + 1 bytes', `{"member":[${' '.repeat(MAX_BODY_BYTES - 12)}]}`, 413);
-  submit('body too large', 'exactly MAX_BODY_BYTES bytes (accepted, then refused as empty)', `{"member":[${' '.repeat(MAX_BODY_BYTES - 13)}]}`, 422);
+  submit(
+    'body too large',
+    'exactly MAX_BODY_BYTES bytes (accepted, then refused as empty)',
+    `{"member":[${' '.repeat(MAX_BODY_BYTES - 13)}]}`,
+    422,
+  );
   submit('body too large', `${MAX_BODY_BYTES * 3} bytes of garbage`, 'x'.repeat(MAX_BODY_BYTES * 3), 413);
   submit('body too large', 'too large and text/plain', huge, 413, {}, { 'Content-Type': 'text/plain' });
-  submit('body too large', 'many valid members, too large', collection(Array.from({ length: 40 }, (_, i) => member(`m${i}`, { string1: 'y'.repeat(6000) }))), 413);
+  submit(
+    'body too large',
+    'many valid members, too large',
+    collection(Array.from({ length: 40 }, (_, i) => member(`m${i}`, { string1: 'y'.repeat(6000) }))),
+    413,
+  );
 
   // More members than MAX_BATCH_SIZE (valid ones: the count alone is refused).
   for (const n of [MAX_BATCH_SIZE + 1, MAX_BATCH_SIZE + 2, MAX_BATCH_SIZE * 2, 1000]) {
@@ -210,116 +303,484 @@ function corpus(customer: number, authorization: string): Case[] {
   // Deep nesting.
   const depth = 100_000;
   submit('deep nesting', `${depth} nested arrays`, '['.repeat(depth) + ']'.repeat(depth), 400);
-  submit('deep nesting', `${depth / 4} nested objects`, '{"a":'.repeat(depth / 4) + '1' + '}'.repeat(depth / 4), 400);
+  submit('deep nesting', `${depth / 4} nested objects`, `${'{"a":'.repeat(depth / 4)}1${'}'.repeat(depth / 4)}`, 400);
   submit('deep nesting', `${depth} unclosed arrays`, '['.repeat(depth), 400);
-  submit('deep nesting', `member holding ${depth / 2} nested arrays`, `{"member":${'['.repeat(depth / 2)}${']'.repeat(depth / 2)}}`, 422, { errors: [[0, '']] });
-  submit('deep nesting', `member field holding nested arrays`, `{"member":[{"id":${'['.repeat(depth / 2)}${']'.repeat(depth / 2)},"space":1,"origin":"https://e.org/x"}]}`, 422, { errors: [[0, 'id']] });
+  submit('deep nesting', `member holding ${depth / 2} nested arrays`, `{"member":${'['.repeat(depth / 2)}${']'.repeat(depth / 2)}}`, 422, {
+    errors: [[0, '']],
+  });
+  submit(
+    'deep nesting',
+    `member field holding nested arrays`,
+    `{"member":[{"id":${'['.repeat(depth / 2)}${']'.repeat(depth / 2)},"space":1,"origin":"https://e.org/x"}]}`,
+    422,
+    { errors: [[0, 'id']] },
+  );
   submit('deep nesting', 'tags nested', collection([member('n', { tags: [[['a']]] })]), 422, { errors: [[0, 'tags.0']] });
 
   // Wrong types in every field. Member 0 is always valid, so indexes are checked too.
   // [field, value, fields of the problems reported (default: the field once)]
   const wrong: Array<[string, unknown, string[]?]> = [
-    ['id', 5], ['id', null], ['id', ['a']], ['id', { a: 1 }], ['id', true], ['id', ''],
-    ['space', 'x'], ['space', '1'], ['space', -1], ['space', 1.5], ['space', 2 ** 31], ['space', 1e20, ['space', 'space']], ['space', null], ['space', [1]], ['space', true],
-    ['origin', 'not a url'], ['origin', 'ftp://example.org/a.jpg'], ['origin', 'javascript:alert(1)'], ['origin', '/relative/a.jpg'], ['origin', 'example.org/a.jpg'],
-    ['origin', 'https://exa mple.org/a.jpg'], ['origin', 'https://example.org/a b.jpg'], ['origin', 'https://example.org/\u0000'], ['origin', 'https://example.org/\n'],
-    ['origin', 'https://example.org/\u007f'], ['origin', 'http://'], ['origin', 'file:///etc/passwd'], ['origin', 'data:image/png;base64,AAAA'], ['origin', 5],
-    ['origin', `https://example.org/${'a'.repeat(2048)}`], ['origin', ''], ['origin', null], ['origin', { href: 'https://e.org' }],
-    ['mediaType', 'image'], ['mediaType', 'image/'], ['mediaType', '/jpeg'], ['mediaType', 'image/jpeg; q=1'], ['mediaType', 5], ['mediaType', 'imäge/jpeg'],
-    ['family', 'X'], ['family', 'i'], ['family', ''], ['family', 1], ['family', ['I']],
-    ['string1', 5], ['string2', { a: 1 }], ['string3', 'x'.repeat(1025)], ['string1', null],
-    ['number1', '5'], ['number2', 1.5], ['number3', true], ['number1', 2 ** 60],
-    ['tags', 'a'], ['tags', [1, 2], ['tags.0', 'tags.1']], ['tags', { 0: 'a' }], ['tags', Array(51).fill('t')], ['tags', ['x'.repeat(201)], ['tags.0']], ['tags', [null], ['tags.0']],
-    ['roles', 'admin'], ['roles', [5], ['roles.0']], ['roles', Array(21).fill('r')],
-    ['maxUnauthorised', 1.5], ['maxUnauthorised', '5'], ['maxUnauthorised', -2],
+    ['id', 5],
+    ['id', null],
+    ['id', ['a']],
+    ['id', { a: 1 }],
+    ['id', true],
+    ['id', ''],
+    ['space', 'x'],
+    ['space', '1'],
+    ['space', -1],
+    ['space', 1.5],
+    ['space', 2 ** 31],
+    ['space', 1e20, ['space', 'space']],
+    ['space', null],
+    ['space', [1]],
+    ['space', true],
+    ['origin', 'not a url'],
+    ['origin', 'ftp://example.org/a.jpg'],
+    ['origin', 'javascript:alert(1)'],
+    ['origin', '/relative/a.jpg'],
+    ['origin', 'example.org/a.jpg'],
+    ['origin', 'https://exa mple.org/a.jpg'],
+    ['origin', 'https://example.org/a b.jpg'],
+    ['origin', 'https://example.org/\u0000'],
+    ['origin', 'https://example.org/\n'],
+    ['origin', 'https://example.org/\u007f'],
+    ['origin', 'http://'],
+    ['origin', 'file:///etc/passwd'],
+    ['origin', 'data:image/png;base64,AAAA'],
+    ['origin', 5],
+    ['origin', `https://example.org/${'a'.repeat(2048)}`],
+    ['origin', ''],
+    ['origin', null],
+    ['origin', { href: 'https://e.org' }],
+    ['mediaType', 'image'],
+    ['mediaType', 'image/'],
+    ['mediaType', '/jpeg'],
+    ['mediaType', 'image/jpeg; q=1'],
+    ['mediaType', 5],
+    ['mediaType', 'imäge/jpeg'],
+    ['family', 'X'],
+    ['family', 'i'],
+    ['family', ''],
+    ['family', 1],
+    ['family', ['I']],
+    ['string1', 5],
+    ['string2', { a: 1 }],
+    ['string3', 'x'.repeat(1025)],
+    ['string1', null],
+    ['number1', '5'],
+    ['number2', 1.5],
+    ['number3', true],
+    ['number1', 2 ** 60],
+    ['tags', 'a'],
+    ['tags', [1, 2], ['tags.0', 'tags.1']],
+    ['tags', { 0: 'a' }],
+    ['tags', Array(51).fill('t')],
+    ['tags', ['x'.repeat(201)], ['tags.0']],
+    ['tags', [null], ['tags.0']],
+    ['roles', 'admin'],
+    ['roles', [5], ['roles.0']],
+    ['roles', Array(21).fill('r')],
+    ['maxUnauthorised', 1.5],
+    ['maxUnauthorised', '5'],
+    ['maxUnauthorised', -2],
   ];
   for (const [field, value, fields] of wrong) {
-    invalid('wrong field types', `${field} = ${JSON.stringify(value)?.slice(0, 40)}`, [member('ok0'), member('w1', { [field]: value })], (fields ?? [field]).map((f) => [1, f]));
+    invalid(
+      'wrong field types',
+      `${field} = ${JSON.stringify(value)?.slice(0, 40)}`,
+      [member('ok0'), member('w1', { [field]: value })],
+      (fields ?? [field]).map((f) => [1, f]),
+    );
   }
   // Missing required fields; a member that is not an object.
   invalid('wrong field types', 'member without id', [member('ok0'), { space: 1, origin: 'https://e.org/a' }], [[1, 'id']]);
   invalid('wrong field types', 'member without space', [member('ok0'), { id: 'x', origin: 'https://e.org/a' }], [[1, 'space']]);
   invalid('wrong field types', 'member without origin', [member('ok0'), { id: 'x', space: 1 }], [[1, 'origin']]);
-  invalid('wrong field types', 'empty member object', [{}], [[0, 'id'], [0, 'space'], [0, 'origin']]);
-  for (const value of [null, 1, 'a', [], true]) invalid('wrong field types', `member ${JSON.stringify(value)}`, [member('ok0'), value], [[1, '']]);
+  invalid(
+    'wrong field types',
+    'empty member object',
+    [{}],
+    [
+      [0, 'id'],
+      [0, 'space'],
+      [0, 'origin'],
+    ],
+  );
+  for (const value of [null, 1, 'a', [], true])
+    invalid('wrong field types', `member ${JSON.stringify(value)}`, [member('ok0'), value], [[1, '']]);
 
   // Bad ids: unicode, control characters, traversal, length.
   const badIds = [
-    'é', 'café', '😀', 'a😀', '\u0000', 'a\u0000b', '\n', 'a\nb', '\t', '\r\n', '\u200f', 'a\u202eb', '\u200b', 'a\u200db', '\ufeff',
-    '..', '.', '...', '../x', '..\\x', 'a/b', '/a', 'a/', '%2e%2e', '%2F', 'a%00', ' a', 'a ', 'a b', 'a?b', 'a#b', 'a:b', 'a*b',
-    '<script>', "a'b", 'a"b', 'x'.repeat(201), 'x'.repeat(1000),
+    'é',
+    'café',
+    '😀',
+    'a😀',
+    '\u0000',
+    'a\u0000b',
+    '\n',
+    'a\nb',
+    '\t',
+    '\r\n',
+    '\u200f',
+    'a\u202eb',
+    '\u200b',
+    'a\u200db',
+    '\ufeff',
+    '..',
+    '.',
+    '...',
+    '../x',
+    '..\\x',
+    'a/b',
+    '/a',
+    'a/',
+    '%2e%2e',
+    '%2F',
+    'a%00',
+    ' a',
+    'a ',
+    'a b',
+    'a?b',
+    'a#b',
+    'a:b',
+    'a*b',
+    '<script>',
+    "a'b",
+    'a"b',
+    'x'.repeat(201),
+    'x'.repeat(1000),
   ];
-  for (const id of badIds) invalid('bad ids', `id ${JSON.stringify(id).slice(0, 30)}`, [member('ok0'), { ...member('z'), id }], [[1, 'id']]);
+  for (const id of badIds)
+    invalid('bad ids', `id ${JSON.stringify(id).slice(0, 30)}`, [member('ok0'), { ...member('z'), id }], [[1, 'id']]);
 
   // Duplicates (same space + id), each later copy listed.
   invalid('duplicates', 'one duplicate', [member('d'), member('d')], [[1, 'id']]);
-  invalid('duplicates', 'three copies', [member('d'), member('e'), member('d'), member('d')], [[2, 'id'], [3, 'id']]);
-  invalid('duplicates', 'two pairs', [member('p'), member('q'), member('q'), member('p')], [[2, 'id'], [3, 'id']]);
-  invalid('duplicates', 'duplicate with other fields differing', [member('d', { string1: 'a' }), member('d', { origin: 'https://other.org/x', number1: 2 })], [[1, 'id']]);
+  invalid(
+    'duplicates',
+    'three copies',
+    [member('d'), member('e'), member('d'), member('d')],
+    [
+      [2, 'id'],
+      [3, 'id'],
+    ],
+  );
+  invalid(
+    'duplicates',
+    'two pairs',
+    [member('p'), member('q'), member('q'), member('p')],
+    [
+      [2, 'id'],
+      [3, 'id'],
+    ],
+  );
+  invalid(
+    'duplicates',
+    'duplicate with other fields differing',
+    [member('d', { string1: 'a' }), member('d', { origin: 'https://other.org/x', number1: 2 })],
+    [[1, 'id']],
+  );
   invalid('duplicates', 'duplicate space given as 1.0', [member('d'), { ...member('d'), space: 1.0 }], [[1, 'id']]);
-  invalid('duplicates', 'duplicates plus an invalid member', [member('d'), { id: 5 }, member('d')], [[1, 'id'], [1, 'space'], [1, 'origin'], [2, 'id']]);
+  invalid(
+    'duplicates',
+    'duplicates plus an invalid member',
+    [member('d'), { id: 5 }, member('d')],
+    [
+      [1, 'id'],
+      [1, 'space'],
+      [1, 'origin'],
+      [2, 'id'],
+    ],
+  );
 
   // Several problems at once: every one listed.
-  invalid('several problems', 'every field wrong', [{ id: '', space: -1, origin: 'x', mediaType: 'x', family: 'Q', string1: 1, number1: 'a', tags: 'a', roles: 'a', maxUnauthorised: 0.5 }],
-    [[0, 'id'], [0, 'space'], [0, 'origin'], [0, 'mediaType'], [0, 'family'], [0, 'string1'], [0, 'number1'], [0, 'tags'], [0, 'roles'], [0, 'maxUnauthorised']]);
-  invalid('several problems', 'bad members among good ones', [member('a'), { ...member('b'), space: 'x' }, member('c'), { ...member('d'), origin: 'ftp://x' }, member('e')], [[1, 'space'], [3, 'origin']]);
-  invalid('several problems', `${MAX_BATCH_SIZE} members all invalid`, Array.from({ length: MAX_BATCH_SIZE }, (_, i) => ({ id: i })), Array.from({ length: MAX_BATCH_SIZE }, (_, i) => [[i, 'id'], [i, 'space'], [i, 'origin']] as Array<[number, string]>).flat());
+  invalid(
+    'several problems',
+    'every field wrong',
+    [
+      {
+        id: '',
+        space: -1,
+        origin: 'x',
+        mediaType: 'x',
+        family: 'Q',
+        string1: 1,
+        number1: 'a',
+        tags: 'a',
+        roles: 'a',
+        maxUnauthorised: 0.5,
+      },
+    ],
+    [
+      [0, 'id'],
+      [0, 'space'],
+      [0, 'origin'],
+      [0, 'mediaType'],
+      [0, 'family'],
+      [0, 'string1'],
+      [0, 'number1'],
+      [0, 'tags'],
+      [0, 'roles'],
+      [0, 'maxUnauthorised'],
+    ],
+  );
+  invalid(
+    'several problems',
+    'bad members among good ones',
+    [member('a'), { ...member('b'), space: 'x' }, member('c'), { ...member('d'), origin: 'ftp://x' }, member('e')],
+    [
+      [1, 'space'],
+      [3, 'origin'],
+    ],
+  );
+  invalid(
+    'several problems',
+    `${MAX_BATCH_SIZE} members all invalid`,
+    Array.from({ length: MAX_BATCH_SIZE }, (_, i) => ({ id: i })),
+    Array.from(
+      { length: MAX_BATCH_SIZE },
+      (_, i) =>
+        [
+          [i, 'id'],
+          [i, 'space'],
+          [i, 'origin'],
+        ] as Array<[number, string]>,
+    ).flat(),
+  );
 
   // Bad Idempotency-Key headers (on an otherwise valid body).
   for (const key of ['a b', 'ключ', 'x'.repeat(129), 'a/b', 'a;b', '{}', '"quoted"', 'a,b']) {
-    submit('idempotency key', `Idempotency-Key ${JSON.stringify(key).slice(0, 30)}`, collection([member('idem')]), 400, {}, { ...JSON_HEADERS, 'Idempotency-Key': encodeHeader(key) });
+    submit(
+      'idempotency key',
+      `Idempotency-Key ${JSON.stringify(key).slice(0, 30)}`,
+      collection([member('idem')]),
+      400,
+      {},
+      { ...JSON_HEADERS, 'Idempotency-Key': encodeHeader(key) },
+    );
   }
-  cases.push({ category: 'idempotency key', name: 'empty Idempotency-Key', request: { method: 'POST', path: Q, headers: { ...JSON_HEADERS, 'Idempotency-Key': '' }, body: collection([member('idem')]), authorization }, status: 400 });
+  cases.push({
+    category: 'idempotency key',
+    name: 'empty Idempotency-Key',
+    request: {
+      method: 'POST',
+      path: Q,
+      headers: { ...JSON_HEADERS, 'Idempotency-Key': '' },
+      body: collection([member('idem')]),
+      authorization,
+    },
+    status: 400,
+  });
 
   // Invalid path parameters (admin credentials: a customer key would be refused first).
-  const badInts = ['abc', '-1', '1.5', '1e3', '0x10', '99999999999999999999', '1234567890123', '%20', '%2F', '1%00', '+1', ' 1', '١', 'NaN'];
+  const badInts = [
+    'abc',
+    '-1',
+    '1.5',
+    '1e3',
+    '0x10',
+    '99999999999999999999',
+    '1234567890123',
+    '%20',
+    '%2F',
+    '1%00',
+    '+1',
+    ' 1',
+    '١',
+    'NaN',
+  ];
   for (const bad of badInts) {
-    cases.push({ category: 'path parameters', name: `GET customer ${bad}`, request: { method: 'GET', path: `/customers/${encodePath(bad)}/queue` }, status: 404 });
-    cases.push({ category: 'path parameters', name: `POST customer ${bad}`, request: { method: 'POST', path: `/customers/${encodePath(bad)}/queue`, headers: JSON_HEADERS, body: collection([member('p')]) }, status: 404 });
+    cases.push({
+      category: 'path parameters',
+      name: `GET customer ${bad}`,
+      request: { method: 'GET', path: `/customers/${encodePath(bad)}/queue` },
+      status: 404,
+    });
+    cases.push({
+      category: 'path parameters',
+      name: `POST customer ${bad}`,
+      request: { method: 'POST', path: `/customers/${encodePath(bad)}/queue`, headers: JSON_HEADERS, body: collection([member('p')]) },
+      status: 404,
+    });
   }
   for (const bad of ['x', '-1', '1.5', '99999999999999999999', '%2e%2e1', '0x1']) {
-    cases.push({ category: 'path parameters', name: `batch ${bad}`, request: { method: 'GET', path: `${Q}/batches/${bad}`, authorization }, status: 404 });
-    cases.push({ category: 'path parameters', name: `batch ${bad} images`, request: { method: 'GET', path: `${Q}/batches/${bad}/images`, authorization }, status: 404 });
-    cases.push({ category: 'path parameters', name: `test batch ${bad}`, request: { method: 'POST', path: `${Q}/batches/${bad}/test`, authorization }, status: 404 });
+    cases.push({
+      category: 'path parameters',
+      name: `batch ${bad}`,
+      request: { method: 'GET', path: `${Q}/batches/${bad}`, authorization },
+      status: 404,
+    });
+    cases.push({
+      category: 'path parameters',
+      name: `batch ${bad} images`,
+      request: { method: 'GET', path: `${Q}/batches/${bad}/images`, authorization },
+      status: 404,
+    });
+    cases.push({
+      category: 'path parameters',
+      name: `test batch ${bad}`,
+      request: { method: 'POST', path: `${Q}/batches/${bad}/test`, authorization },
+      status: 404,
+    });
   }
-  cases.push({ category: 'path parameters', name: 'batch that does not exist', request: { method: 'GET', path: `${Q}/batches/999999`, authorization }, status: 404 });
-  cases.push({ category: 'path parameters', name: 'test of a batch that does not exist', request: { method: 'POST', path: `${Q}/batches/999999/test`, authorization }, status: 404 });
+  cases.push({
+    category: 'path parameters',
+    name: 'batch that does not exist',
+    request: { method: 'GET', path: `${Q}/batches/999999`, authorization },
+    status: 404,
+  });
+  cases.push({
+    category: 'path parameters',
+    name: 'test of a batch that does not exist',
+    request: { method: 'POST', path: `${Q}/batches/999999/test`, authorization },
+    status: 404,
+  });
   for (const space of ['x', '-1', '1.5', '99999999999999']) {
-    cases.push({ category: 'path parameters', name: `space ${space}`, request: { method: 'GET', path: `/customers/${customer}/spaces/${space}/images/a`, authorization }, status: 404 });
+    cases.push({
+      category: 'path parameters',
+      name: `space ${space}`,
+      request: { method: 'GET', path: `/customers/${customer}/spaces/${space}/images/a`, authorization },
+      status: 404,
+    });
   }
-  for (const image of ['..', '%2e%2e', '..%2Fx', 'a%2Fb', '%00', '%C0%AF', '%ZZ', '%F0%9F%98%80', 'caf%C3%A9', 'x'.repeat(1500), 'x'.repeat(4000), '%E2%80%8F']) {
-    cases.push({ category: 'path parameters', name: `image ${image.slice(0, 20)}`, request: { method: 'GET', path: `/customers/${customer}/spaces/1/images/${image}`, authorization }, status: 404 });
+  for (const image of [
+    '..',
+    '%2e%2e',
+    '..%2Fx',
+    'a%2Fb',
+    '%00',
+    '%C0%AF',
+    '%ZZ',
+    '%F0%9F%98%80',
+    'caf%C3%A9',
+    'x'.repeat(1500),
+    'x'.repeat(4000),
+    '%E2%80%8F',
+  ]) {
+    cases.push({
+      category: 'path parameters',
+      name: `image ${image.slice(0, 20)}`,
+      request: { method: 'GET', path: `/customers/${customer}/spaces/1/images/${image}`, authorization },
+      status: 404,
+    });
   }
-  cases.push({ category: 'path parameters', name: 'key that does not exist', request: { method: 'DELETE', path: `/customers/${customer}/keys/nosuchkey` }, status: 404 });
-  cases.push({ category: 'path parameters', name: 'key with odd characters', request: { method: 'DELETE', path: `/customers/${customer}/keys/%00..%2F` }, status: 404 });
+  cases.push({
+    category: 'path parameters',
+    name: 'key that does not exist',
+    request: { method: 'DELETE', path: `/customers/${customer}/keys/nosuchkey` },
+    status: 404,
+  });
+  cases.push({
+    category: 'path parameters',
+    name: 'key with odd characters',
+    request: { method: 'DELETE', path: `/customers/${customer}/keys/%00..%2F` },
+    status: 404,
+  });
 
   // Unknown paths.
-  for (const path of ['/', '/customers', `/customers/${customer}`, `${Q}/unknown`, `${Q}/batches/1/images/extra`, `${Q}/batches/1/unknown`, '/queue/x', '/QUEUE', `/Customers/${customer}/queue`,
-    `/customers/${customer}/spaces/1/images`, `/customers/${customer}/spaces/1`, '/favicon.ico', '/.env', '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', `/customers/${customer}/queue/priority/x`, '/admin', `/customers/${customer}/keys/a/b`]) {
+  for (const path of [
+    '/',
+    '/customers',
+    `/customers/${customer}`,
+    `${Q}/unknown`,
+    `${Q}/batches/1/images/extra`,
+    `${Q}/batches/1/unknown`,
+    '/queue/x',
+    '/QUEUE',
+    `/Customers/${customer}/queue`,
+    `/customers/${customer}/spaces/1/images`,
+    `/customers/${customer}/spaces/1`,
+    '/favicon.ico',
+    '/.env',
+    '/../../etc/passwd',
+    '/%2e%2e/%2e%2e/etc/passwd',
+    `/customers/${customer}/queue/priority/x`,
+    '/admin',
+    `/customers/${customer}/keys/a/b`,
+  ]) {
     cases.push({ category: 'unknown path', name: `GET ${path}`, request: { method: 'GET', path, authorization }, status: 404 });
   }
-  cases.push({ category: 'unknown path', name: 'POST to an unknown path', request: { method: 'POST', path: `${Q}/nope`, headers: JSON_HEADERS, body: '{}', authorization }, status: 404 });
+  cases.push({
+    category: 'unknown path',
+    name: 'POST to an unknown path',
+    request: { method: 'POST', path: `${Q}/nope`, headers: JSON_HEADERS, body: '{}', authorization },
+    status: 404,
+  });
 
   // Wrong methods (405 with Allow).
   const wrongMethods: Array<[string, string]> = [
-    ['PUT', Q], ['DELETE', Q], ['PATCH', Q], ['OPTIONS', Q], ['GET', `${Q}/priority`], ['PUT', `${Q}/priority`], ['DELETE', `${Q}/priority`],
-    ['POST', `${Q}/batches`], ['DELETE', `${Q}/batches`], ['POST', `${Q}/active`], ['POST', `${Q}/recent`], ['POST', `${Q}/images`],
-    ['POST', `${Q}/batches/1`], ['PUT', `${Q}/batches/1`], ['POST', `${Q}/batches/1/images`], ['GET', `${Q}/batches/1/test`],
-    ['GET', `${Q}/batches/1/retry`], ['DELETE', `${Q}/batches/1/retry`],
-    ['POST', '/queue'], ['DELETE', '/queue'], ['POST', '/queue/load'], ['POST', '/queue/status'], ['PUT', `/customers/${customer}/keys`],
-    ['POST', `/customers/${customer}/keys/k1`], ['POST', `/customers/${customer}/spaces/1/images/a`], ['DELETE', `/customers/${customer}/spaces/1/images/a`],
+    ['PUT', Q],
+    ['DELETE', Q],
+    ['PATCH', Q],
+    ['OPTIONS', Q],
+    ['GET', `${Q}/priority`],
+    ['PUT', `${Q}/priority`],
+    ['DELETE', `${Q}/priority`],
+    ['POST', `${Q}/batches`],
+    ['DELETE', `${Q}/batches`],
+    ['POST', `${Q}/active`],
+    ['POST', `${Q}/recent`],
+    ['POST', `${Q}/images`],
+    ['POST', `${Q}/batches/1`],
+    ['PUT', `${Q}/batches/1`],
+    ['POST', `${Q}/batches/1/images`],
+    ['GET', `${Q}/batches/1/test`],
+    ['GET', `${Q}/batches/1/retry`],
+    ['DELETE', `${Q}/batches/1/retry`],
+    ['POST', '/queue'],
+    ['DELETE', '/queue'],
+    ['POST', '/queue/load'],
+    ['POST', '/queue/status'],
+    ['PUT', `/customers/${customer}/keys`],
+    ['POST', `/customers/${customer}/keys/k1`],
+    ['POST', `/customers/${customer}/spaces/1/images/a`],
+    ['DELETE', `/customers/${customer}/spaces/1/images/a`],
     ['POST', '/openapi.json'],
   ];
   for (const [method, path] of wrongMethods) {
-    cases.push({ category: 'wrong method', name: `${method} ${path}`, request: { method, path, authorization, ...(method === 'GET' || method === 'OPTIONS' ? {} : { headers: JSON_HEADERS, body: '{}' }) }, status: 405, allow: true });
+    cases.push({
+      category: 'wrong method',
+      name: `${method} ${path}`,
+      request: { method, path, authorization, ...(method === 'GET' || method === 'OPTIONS' ? {} : { headers: JSON_HEADERS, body: '{}' }) },
+      status: 405,
+      allow: true,
+    });
   }
 
   // Paging on every collection route.
-  const collections = [`${Q}/batches`, `${Q}/active`, `${Q}/recent`, `${Q}/images`, `${Q}/batches/1/images`, `${Q}/batches/1/completedImages`, `${Q}/batches/1/errorImages`];
-  const badPaging = ['pageSize=0', 'pageSize=-1', 'pageSize=501', 'pageSize=abc', 'pageSize=1.5', 'pageSize=', 'pageSize=1e2', 'pageSize=99999999999', 'page=garbage!', 'page=!!', 'page=', `page=${'a'.repeat(3000)}`, 'page=%00', 'page=garbage'];
+  const collections = [
+    `${Q}/batches`,
+    `${Q}/active`,
+    `${Q}/recent`,
+    `${Q}/images`,
+    `${Q}/batches/1/images`,
+    `${Q}/batches/1/completedImages`,
+    `${Q}/batches/1/errorImages`,
+  ];
+  const badPaging = [
+    'pageSize=0',
+    'pageSize=-1',
+    'pageSize=501',
+    'pageSize=abc',
+    'pageSize=1.5',
+    'pageSize=',
+    'pageSize=1e2',
+    'pageSize=99999999999',
+    'page=garbage!',
+    'page=!!',
+    'page=',
+    `page=${'a'.repeat(3000)}`,
+    'page=%00',
+    'page=garbage',
+  ];
   for (const path of collections) {
     for (const query of badPaging) {
-      cases.push({ category: 'paging', name: `${path.replace(Q, '…')}?${query.slice(0, 30)}`, request: { method: 'GET', path: `${path}?${query}`, authorization }, status: customer === EMPTY_CUSTOMER && path.includes('/batches/1') ? 404 : 400 });
+      cases.push({
+        category: 'paging',
+        name: `${path.replace(Q, '…')}?${query.slice(0, 30)}`,
+        request: { method: 'GET', path: `${path}?${query}`, authorization },
+        status: customer === EMPTY_CUSTOMER && path.includes('/batches/1') ? 404 : 400,
+      });
     }
   }
   // Forged tokens: well-formed base64url JSON that the API did not issue.
@@ -334,34 +795,96 @@ function corpus(customer: number, authorization: string): Case[] {
     ['extra attributes', forged({ pk: `CUST#${customer}`, sk: 'BATCH#000000000001', x: 'y' })],
   ];
   for (const [name, token] of forgeries) {
-    cases.push({ category: 'paging', name: `batches ?page= ${name}`, request: { method: 'GET', path: `${Q}/batches?page=${token}`, authorization }, status: 400 });
+    cases.push({
+      category: 'paging',
+      name: `batches ?page= ${name}`,
+      request: { method: 'GET', path: `${Q}/batches?page=${token}`, authorization },
+      status: 400,
+    });
   }
-  cases.push({ category: 'paging', name: 'active ?page= partition only', request: { method: 'GET', path: `${Q}/active?page=${forged({ gsi2pk: `CUST#${customer}#ACTIVE` })}`, authorization }, status: 400 });
-  cases.push({ category: 'paging', name: 'recent ?page= partition only', request: { method: 'GET', path: `${Q}/recent?page=${forged({ gsi1pk: `CUST#${customer}#FINISHED` })}`, authorization }, status: 400 });
-  cases.push({ category: 'paging', name: 'queue images ?page= other customer', request: { method: 'GET', path: `${Q}/images?page=${forged({ c: String(customer + 1), at: 'x' })}`, authorization }, status: 400 });
-  cases.push({ category: 'paging', name: 'queue images ?page= without at', request: { method: 'GET', path: `${Q}/images?page=${forged({ c: String(customer) })}`, authorization }, status: 400 });
+  cases.push({
+    category: 'paging',
+    name: 'active ?page= partition only',
+    request: { method: 'GET', path: `${Q}/active?page=${forged({ gsi2pk: `CUST#${customer}#ACTIVE` })}`, authorization },
+    status: 400,
+  });
+  cases.push({
+    category: 'paging',
+    name: 'recent ?page= partition only',
+    request: { method: 'GET', path: `${Q}/recent?page=${forged({ gsi1pk: `CUST#${customer}#FINISHED` })}`, authorization },
+    status: 400,
+  });
+  cases.push({
+    category: 'paging',
+    name: 'queue images ?page= other customer',
+    request: { method: 'GET', path: `${Q}/images?page=${forged({ c: String(customer + 1), at: 'x' })}`, authorization },
+    status: 400,
+  });
+  cases.push({
+    category: 'paging',
+    name: 'queue images ?page= without at',
+    request: { method: 'GET', path: `${Q}/images?page=${forged({ c: String(customer) })}`, authorization },
+    status: 400,
+  });
   const batchPath = `${Q}/batches/${BUSY_BATCHES[0]}/images`;
   const noBatch = customer === EMPTY_CUSTOMER;
-  cases.push({ category: 'paging', name: 'batch images ?page= partition only', request: { method: 'GET', path: `${batchPath}?page=${forged({ pk: `CUST#${customer}#BATCH#000000000001` })}`, authorization }, status: noBatch ? 404 : 400 });
-  cases.push({ category: 'paging', name: 'batch images ?page= another batch', request: { method: 'GET', path: `${batchPath}?page=${forged({ pk: `CUST#${customer}#BATCH#000000000002`, sk: 'M#000000' })}`, authorization }, status: noBatch ? 404 : 400 });
+  cases.push({
+    category: 'paging',
+    name: 'batch images ?page= partition only',
+    request: { method: 'GET', path: `${batchPath}?page=${forged({ pk: `CUST#${customer}#BATCH#000000000001` })}`, authorization },
+    status: noBatch ? 404 : 400,
+  });
+  cases.push({
+    category: 'paging',
+    name: 'batch images ?page= another batch',
+    request: {
+      method: 'GET',
+      path: `${batchPath}?page=${forged({ pk: `CUST#${customer}#BATCH#000000000002`, sk: 'M#000000' })}`,
+      authorization,
+    },
+    status: noBatch ? 404 : 400,
+  });
   // Real tokens (issued for customer BUSY_CUSTOMER) used on another collection or another customer.
   const foreign: Array<[string, string]> = [
-    ['batches', `${Q}/active`], ['batches', `${Q}/recent`], ['batches', `${Q}/images`], ['batches', batchPath],
-    ['queueImages', `${Q}/batches`], ['queueImages', `${Q}/active`], ['queueImages', batchPath],
-    ['batchImages', `${Q}/batches`], ['batchImages', `${Q}/images`], ['batchImages', `${Q}/recent`],
-    ['batchImages', `${Q}/batches/${BUSY_BATCHES[1]}/images`], ['batchImages', `${Q}/batches/${BUSY_BATCHES[2]}/completedImages`],
+    ['batches', `${Q}/active`],
+    ['batches', `${Q}/recent`],
+    ['batches', `${Q}/images`],
+    ['batches', batchPath],
+    ['queueImages', `${Q}/batches`],
+    ['queueImages', `${Q}/active`],
+    ['queueImages', batchPath],
+    ['batchImages', `${Q}/batches`],
+    ['batchImages', `${Q}/images`],
+    ['batchImages', `${Q}/recent`],
+    ['batchImages', `${Q}/batches/${BUSY_BATCHES[1]}/images`],
+    ['batchImages', `${Q}/batches/${BUSY_BATCHES[2]}/completedImages`],
   ];
   if (customer === EMPTY_CUSTOMER) foreign.push(['batches', `${Q}/batches`], ['queueImages', `${Q}/images`]);
   for (const [from, path] of foreign) {
     const missingBatch = noBatch && path.includes('/batches/');
-    cases.push({ category: 'paging', name: `${from} token on ${path.replace(Q, '…')}`, request: { method: 'GET', path: `${path}?page=${token(from)}`, authorization }, status: missingBatch ? 404 : 400 });
+    cases.push({
+      category: 'paging',
+      name: `${from} token on ${path.replace(Q, '…')}`,
+      request: { method: 'GET', path: `${path}?page=${token(from)}`, authorization },
+      status: missingBatch ? 404 : 400,
+    });
   }
 
   // Queue order.
   for (const order of ['sideways', 'ASC', 'DESC', '', 'asc,desc', '1', 'up']) {
-    cases.push({ category: 'queue order', name: `order=${order}`, request: { method: 'GET', path: `${Q}/images?order=${encodeURIComponent(order)}`, authorization }, status: 400 });
+    cases.push({
+      category: 'queue order',
+      name: `order=${order}`,
+      request: { method: 'GET', path: `${Q}/images?order=${encodeURIComponent(order)}`, authorization },
+      status: 400,
+    });
   }
-  cases.push({ category: 'queue order', name: 'order=sideways with paging', request: { method: 'GET', path: `${Q}/images?order=sideways&pageSize=10`, authorization }, status: 400 });
+  cases.push({
+    category: 'queue order',
+    name: 'order=sideways with paging',
+    request: { method: 'GET', path: `${Q}/images?order=sideways&pageSize=10`, authorization },
+    status: 400,
+  });
 
   return cases;
 }
@@ -406,17 +929,27 @@ beforeAll(async () => {
   if (process.env.HOSTILE_VERBOSE) console.log(`runtime started in ${Date.now() - t0} ms`);
   const key = await ok(send({ method: 'POST', path: `/customers/${BUSY_CUSTOMER}/keys` }), 201, 'creating a key');
   const pair = JSON.parse(key.text) as { key: string; secret: string };
-  busyKey = 'Basic ' + Buffer.from(`${pair.key}:${pair.secret}`).toString('base64');
+  busyKey = `Basic ${Buffer.from(`${pair.key}:${pair.secret}`).toString('base64')}`;
   const Q = `/customers/${BUSY_CUSTOMER}/queue`;
   const seeded: number[] = [];
-  for (const [path, ids] of [[Q, ['a', 'b', 'c']], [`${Q}/priority`, ['d', 'e']], [Q, ['a', 'f']]] as const) {
-    const created = await ok(send({ method: 'POST', path, headers: JSON_HEADERS, body: collection(ids.map((id) => member(id))), authorization: busyKey }), 201, 'seeding a batch');
+  for (const [path, ids] of [
+    [Q, ['a', 'b', 'c']],
+    [`${Q}/priority`, ['d', 'e']],
+    [Q, ['a', 'f']],
+  ] as const) {
+    const created = await ok(
+      send({ method: 'POST', path, headers: JSON_HEADERS, body: collection(ids.map((id) => member(id))), authorization: busyKey }),
+      201,
+      'seeding a batch',
+    );
     seeded.push((JSON.parse(created.text) as { id: number }).id);
   }
   expect(seeded).toEqual(BUSY_BATCHES);
   tokens.batches = tokenOf(await ok(send({ method: 'GET', path: `${Q}/batches?pageSize=1` }), 200, 'batches page'));
   tokens.queueImages = tokenOf(await ok(send({ method: 'GET', path: `${Q}/images?pageSize=1` }), 200, 'queue images page'));
-  tokens.batchImages = tokenOf(await ok(send({ method: 'GET', path: `${Q}/batches/${BUSY_BATCHES[0]}/images?pageSize=1` }), 200, 'batch images page'));
+  tokens.batchImages = tokenOf(
+    await ok(send({ method: 'GET', path: `${Q}/batches/${BUSY_BATCHES[0]}/images?pageSize=1` }), 200, 'batch images page'),
+  );
   if (process.env.HOSTILE_VERBOSE) console.log(`set up in ${Date.now() - t0} ms`);
 });
 
@@ -478,7 +1011,7 @@ describe.each(targets)('hostile input on a $label', ({ customer, auth }) => {
           for (const e of body.errors ?? []) expect(e.message.length).toBeGreaterThan(0);
         }
         if (c.status === 422 && !c.errors) expect(body.errors).toBeUndefined();
-        if (c.allow) expect(String(answer.headers['allow'] ?? '')).toMatch(/GET|POST|DELETE/);
+        if (c.allow) expect(String(answer.headers.allow ?? '')).toMatch(/GET|POST|DELETE/);
         if (c.status === 413) expect(body.detail).toContain(String(MAX_BODY_BYTES));
       } catch (error) {
         failures.push(`[${c.category}] ${c.name}: ${(error as Error).message.split('\n').slice(0, 12).join(' ')}`);
@@ -531,9 +1064,16 @@ describe('fuzzing (fast-check)', () => {
       fc.string({ unit: 'binary' }),
     );
     await fc.assert(
-      fc.asyncProperty(bodies, fc.constantFrom('application/json', 'application/ld+json', 'text/plain', 'application/json; charset=utf-8'), async (body, type) => {
-        await check({ method: 'POST', path: `/customers/${EMPTY_CUSTOMER + 10}/queue`, headers: { 'Content-Type': type }, body }, `body ${body.slice(0, 80)}`);
-      }),
+      fc.asyncProperty(
+        bodies,
+        fc.constantFrom('application/json', 'application/ld+json', 'text/plain', 'application/json; charset=utf-8'),
+        async (body, type) => {
+          await check(
+            { method: 'POST', path: `/customers/${EMPTY_CUSTOMER + 10}/queue`, headers: { 'Content-Type': type }, body },
+            `body ${body.slice(0, 80)}`,
+          );
+        },
+      ),
       params,
     );
   });
@@ -558,11 +1098,17 @@ describe('fuzzing (fast-check)', () => {
       )
       // At least one field is certainly wrong: a non-string id (valid ids are strings).
       .map((m) => ({ ...m, id: typeof m.id === 'string' ? 7 : m.id }));
-    const members = fc.array(fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: wrongMember }), { minLength: 1, maxLength: 8 });
+    const members = fc.array(fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 4, arbitrary: wrongMember }), {
+      minLength: 1,
+      maxLength: 8,
+    });
     await fc.assert(
       fc.asyncProperty(members, fc.boolean(), async (list, priority) => {
         const path = `/customers/${EMPTY_CUSTOMER + 11}/queue${priority ? '/priority' : ''}`;
-        const answer = await check({ method: 'POST', path, headers: JSON_HEADERS, body: JSON.stringify({ member: list }) }, `members ${JSON.stringify(list).slice(0, 200)}`);
+        const answer = await check(
+          { method: 'POST', path, headers: JSON_HEADERS, body: JSON.stringify({ member: list }) },
+          `members ${JSON.stringify(list).slice(0, 200)}`,
+        );
         expect(answer.status).toBe(422);
         const listed = new Set((JSON.parse(answer.text) as ErrorBody).errors?.map((e) => e.member));
         expect([...listed].sort((a, b) => a - b)).toEqual(list.map((_, i) => i));
@@ -581,20 +1127,30 @@ describe('fuzzing (fast-check)', () => {
       fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', '%ZZ', '%C0%AF', '-1', '1.5', '0', String(BUSY_CUSTOMER), '1', '1e3'),
       fc.string({ unit: fc.constantFrom('a', '%', '/', '.', '?', '#', '&', '=', '0', ';', '\\'), maxLength: 12 }),
     );
-    const query = fc.dictionary(fc.constantFrom('page', 'pageSize', 'order', 'started', 'ended', 'customer', 'queue', 'x'), fc.string({ unit: 'grapheme', maxLength: 40 }), { maxKeys: 3 });
+    const query = fc.dictionary(
+      fc.constantFrom('page', 'pageSize', 'order', 'started', 'ended', 'customer', 'queue', 'x'),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      { maxKeys: 3 },
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), fc.array(segment, { minLength: 5, maxLength: 5 }), query, fc.boolean(), async (route, segments, q, asAdmin) => {
-        let i = 0;
-        const path = route.resource.replace(/\{[^}]+\}/g, () => segments[i++] || 'x');
-        const qs = new URLSearchParams(q).toString();
-        const req: RawRequest = {
-          method: route.method,
-          path: qs ? `${path}?${qs}` : path,
-          authorization: asAdmin ? ADMIN : busyKey,
-          ...(route.method === 'POST' ? { headers: JSON_HEADERS, body: '{"member":[]}' } : {}),
-        };
-        await check(req, `${req.method} ${req.path}`);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        fc.array(segment, { minLength: 5, maxLength: 5 }),
+        query,
+        fc.boolean(),
+        async (route, segments, q, asAdmin) => {
+          let i = 0;
+          const path = route.resource.replace(/\{[^}]+\}/g, () => segments[i++] || 'x');
+          const qs = new URLSearchParams(q).toString();
+          const req: RawRequest = {
+            method: route.method,
+            path: qs ? `${path}?${qs}` : path,
+            authorization: asAdmin ? ADMIN : busyKey,
+            ...(route.method === 'POST' ? { headers: JSON_HEADERS, body: '{"member":[]}' } : {}),
+          };
+          await check(req, `${req.method} ${req.path}`);
+        },
+      ),
       params,
     );
   });

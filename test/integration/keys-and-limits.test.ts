@@ -4,8 +4,8 @@
  * missing one named in the 403, and per-key throttling (429) with the stack's semantics.
  */
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
-import { ADMIN, QueueClient, type Credentials } from '../support/queue-client';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { ADMIN, type Credentials, QueueClient } from '../support/queue-client';
 
 jest.setTimeout(120_000);
 
@@ -45,7 +45,9 @@ describe('with the default gateway settings (as `npm start`)', () => {
     expect(full.privileges).toEqual(['read', 'submit', 'manage']);
     expect(reader.privileges).toEqual(['read']);
     const listed = await admin.get(`/customers/${CUSTOMER}/keys`);
-    const byKey = Object.fromEntries((listed.body.member as Array<{ key: string; privileges: string[] }>).map((m) => [m.key, m.privileges]));
+    const byKey = Object.fromEntries(
+      (listed.body.member as Array<{ key: string; privileges: string[] }>).map((m) => [m.key, m.privileges]),
+    );
     expect(byKey[full.key]).toEqual(['read', 'submit', 'manage']);
     expect(byKey[reader.key]).toEqual(['read']);
   });
@@ -137,7 +139,9 @@ describe('with small per-key limits', () => {
           principalId: 'someone',
           policyDocument: {
             Version: '2012-10-17',
-            Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: `${event.methodArn.split('/').slice(0, 2).join('/')}/*` }],
+            Statement: [
+              { Effect: 'Allow', Action: 'execute-api:Invoke', Resource: `${event.methodArn.split('/').slice(0, 2).join('/')}/*` },
+            ],
           },
           context: { key: 'someone', admin: 'false', customer: String(CUSTOMER) },
         }),

@@ -10,7 +10,7 @@ import type { FunctionName } from '../../lambdas/config/functions';
 import { FUNCTION_GRANTS } from '../../lambdas/config/grants';
 import { ENV, QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
 import { DLQ_URL_ENV } from '../../local/provision';
-import { AwsCallRecorder, type AwsCall } from '../support/aws-calls';
+import { type AwsCall, AwsCallRecorder } from '../support/aws-calls';
 import { QueueClient, waitFor } from '../support/queue-client';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
@@ -31,15 +31,20 @@ const UNEXERCISED: Record<string, string> = {
   'sweep-enqueueing dynamodb:UpdateItem table': 'as above: it marks the batch enqueued',
   'sweep-enqueueing dynamodb:BatchGetItem table': 'as above: it reads the stale batches the index names',
   'sweep-enqueueing dynamodb:Query table': 'as above: it lists the stale batch’s members',
-  'api-test-batch dynamodb:UpdateItem table': 'the test route writes only when it finds a missed supersession or an unfinished batch (domain tests)',
+  'api-test-batch dynamodb:UpdateItem table':
+    'the test route writes only when it finds a missed supersession or an unfinished batch (domain tests)',
   'api-test-batch sns:Publish notices': 'as above: a batch the test route finishes is announced',
   'api-batch-actions sqs:SendMessage priority': 'a retry of a priority batch goes to the priority queue (batch-actions suite)',
-  'process-images sqs:ChangeMessageVisibility priority': 'a transient failure on the priority queue is retried after a short delay, as on main',
+  'process-images sqs:ChangeMessageVisibility priority':
+    'a transient failure on the priority queue is retried after a short delay, as on main',
   'sweep-enqueueing sns:Publish notices': 'the sweeper sends a notice a crashed finisher left pending (batch-actions suite)',
 };
 
 /** `dynamodb:Query table`, `sqs:SendMessage main`: a call in the vocabulary of FUNCTION_GRANTS. */
-function grantKeyOf(call: AwsCall, names: { table: string; credentials: string; topic: string; queues: Record<string, WorkQueueName> }): string {
+function grantKeyOf(
+  call: AwsCall,
+  names: { table: string; credentials: string; topic: string; queues: Record<string, WorkQueueName> },
+): string {
   if (call.service === 'sqs') return `sqs:${call.action} ${names.queues[call.resource] ?? call.resource}`;
   if (call.service === 'sns') return `sns:${call.action} ${call.resource === names.topic ? 'notices' : call.resource}`;
   const [table, , index] = call.resource.split('/');
@@ -151,9 +156,11 @@ it('every AWS call of every function is covered by its grants, and every grant i
       MessageBody: JSON.stringify({ c: customer, b: third, i: 0 }),
     }),
   );
-  await waitFor(async () => (await client.batch(customer, third)).errors === 1, {
+  // The recorder finishes the batch and then announces it: wait for its invocation to end, or the
+  // notice's sns:Publish may come after the comparison.
+  await waitFor(async () => (await client.batch(customer, third)).errors === 1 && runtime.pollers?.inFlight('main-dlq') === 0, {
     timeoutMs: 60_000,
-    description: 'the dead-lettered member recorded',
+    description: 'the dead-lettered member recorded and the recorder done',
   });
 
   // Compare.

@@ -8,13 +8,13 @@
 import { request as httpRequest } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { queueStore } from '../../lambdas/adapters';
-import { putAll } from '../../lambdas/adapters/dynamo/transactions';
 import { digestItems } from '../../lambdas/adapters/dynamo/asset-digests';
 import { tableName } from '../../lambdas/adapters/dynamo/table';
+import { putAll } from '../../lambdas/adapters/dynamo/transactions';
 import { DEFAULTS } from '../../lambdas/config/resources';
 import { escapedJsonBytes, LAMBDA_RESPONSE_LIMIT_BYTES, PAGE_ITEMS_BUDGET_BYTES } from '../../lambdas/http/hydra';
 import { DEFAULT_STRICT_OPTIONS } from '../../local/strict-dynamodb';
-import { ADMIN, basic, waitFor, type QueueClient } from '../support/queue-client';
+import { ADMIN, basic, type QueueClient, waitFor } from '../support/queue-client';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(300_000);
@@ -60,7 +60,12 @@ async function expect413(response: Response): Promise<void> {
   const text = await response.text();
   expect({ status: response.status, text: text.slice(0, 300) }).toMatchObject({ status: 413 });
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(JSON.parse(text)).toMatchObject({ '@type': 'Error', statusCode: 413, title: 'Payload Too Large', detail: expect.stringContaining(String(LIMIT)) });
+  expect(JSON.parse(text)).toMatchObject({
+    '@type': 'Error',
+    statusCode: 413,
+    title: 'Payload Too Large',
+    detail: expect.stringContaining(String(LIMIT)),
+  });
 }
 
 describe('a body over the limit', () => {
@@ -89,7 +94,13 @@ describe('a body over the limit', () => {
     const { port } = new URL(apiUrl);
     const answer = await new Promise<{ status: number; connection: string | undefined; body: string }>((done, fail) => {
       const req = httpRequest(
-        { host: '127.0.0.1', port, method: 'POST', path: '/customers/1/queue', headers: { ...submitHeaders(), 'content-length': 50 * 1024 * 1024 } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/customers/1/queue',
+          headers: { ...submitHeaders(), 'content-length': 50 * 1024 * 1024 },
+        },
         (res) => {
           let body = '';
           res.on('data', (c: Buffer) => (body += c.toString('utf8')));
@@ -122,7 +133,10 @@ describe('the submit handler (bodies API Gateway delivers past the configured li
       requestContext: { authorizer: { principalId: 'admin', key: 'admin', admin: 'true' }, path: '/customers/1/queue' },
     }) as unknown as APIGatewayProxyEvent;
   const invoke = async (body: string) => {
-    const handler = (await env.runtime.loadHandler('api-submit')) as (e: APIGatewayProxyEvent, c: unknown) => Promise<APIGatewayProxyResult>;
+    const handler = (await env.runtime.loadHandler('api-submit')) as (
+      e: APIGatewayProxyEvent,
+      c: unknown,
+    ) => Promise<APIGatewayProxyResult>;
     const e = event(body);
     return { eventBytes: Buffer.byteLength(JSON.stringify(e)), result: await handler(e, {}) };
   };
@@ -195,7 +209,7 @@ describe('pages of large members', () => {
   const customer = 61;
   const first = Array.from({ length: MEMBERS_PER_BATCH }, (_, i) => `a${String(i).padStart(3, '0')}`);
   const second = Array.from({ length: MEMBERS_PER_BATCH }, (_, i) => `b${String(i).padStart(3, '0')}`);
-  let batches: number[] = [];
+  const batches: number[] = [];
 
   beforeAll(async () => {
     for (const ids of [first, second]) {
@@ -221,10 +235,16 @@ describe('pages of large members', () => {
     const path = `/customers/${customer}/queue/images?pageSize=500`;
     // The open-batches index lags like AWS's: wait until both batches show.
     let seen: { ids: string[]; pages: PageSeen[] } = { ids: [], pages: [] };
-    await waitFor(async () => (seen = await pageThrough(path)).ids.length === 2 * MEMBERS_PER_BATCH, {
-      timeoutMs: GSI_LAG_MS + 30_000,
-      description: () => `the queue listing to show both batches (${seen.ids.length} members)`,
-    });
+    await waitFor(
+      async () => {
+        seen = await pageThrough(path);
+        return seen.ids.length === 2 * MEMBERS_PER_BATCH;
+      },
+      {
+        timeoutMs: GSI_LAG_MS + 30_000,
+        description: () => `the queue listing to show both batches (${seen.ids.length} members)`,
+      },
+    );
     expect(seen.ids).toEqual([...first, ...second]);
     // 120 members of ~93 KB each: all at once would be over 11 MB.
     expect(seen.pages.length).toBeGreaterThanOrEqual(3);
@@ -263,11 +283,19 @@ describe('an image right after its submit', () => {
     // A digest naming a member that was never written (a submit that died between the two
     // writes), in a batch newer than any, is passed over.
     const ghost = await api.submitOk(customer, [{ ...asset, id: 'other' }]);
-    await putAll(tableName(), digestItems([{ ...asset, customer, batch: ghost, index: 7, queue: 'main', state: 'waiting', submitted: new Date().toISOString() } as never]));
+    await putAll(
+      tableName(),
+      digestItems([
+        { ...asset, customer, batch: ghost, index: 7, queue: 'main', state: 'waiting', submitted: new Date().toISOString() } as never,
+      ]),
+    );
     expect((await api.get(imagePath)).body.batch).toBe(batchUrl(b2));
 
     // Once the index catches up both sources agree.
-    await waitFor(async () => (await indexedBatches()).includes(b2), { timeoutMs: GSI_LAG_MS + 30_000, description: 'the asset index to show batch 2' });
+    await waitFor(async () => (await indexedBatches()).includes(b2), {
+      timeoutMs: GSI_LAG_MS + 30_000,
+      description: 'the asset index to show batch 2',
+    });
     expect((await api.get(imagePath)).body.batch).toBe(batchUrl(b2));
     expect((await api.get(`/customers/${customer}/spaces/${space}/images/raw-2`)).body.batch).toBe(batchUrl(b1));
   });

@@ -12,16 +12,16 @@
  *
  * LOAD_SCALE_VERBOSE=1 prints the measured figures.
  */
-import { startHarness, type Harness } from '../../bench/harness';
+import { type Harness, startHarness } from '../../bench/harness';
 import {
   dynamoItemBytes,
+  type LoadMeasure,
+  type LoadSeed,
   loadSeedItems,
   measureLoadQuery,
   readUnitsBound,
-  seedRange,
-  type LoadMeasure,
-  type LoadSeed,
   type SeedItems,
+  seedRange,
 } from '../../bench/scenarios/load';
 import { putAll } from '../../lambdas/adapters/dynamo/transactions';
 import { itemPoint } from '../../lambdas/adapters/operator-store';
@@ -75,7 +75,10 @@ const QUERIES: Query[] = [
 ];
 
 const dayPartitions = (prefix: string) =>
-  Array.from({ length: SEED.days }, (_, d) => `${prefix}${new Date(Date.parse(`${SEED.firstDay}T00:00:00Z`) + d * 86_400_000).toISOString().slice(0, 10)}`);
+  Array.from(
+    { length: SEED.days },
+    (_, d) => `${prefix}${new Date(Date.parse(`${SEED.firstDay}T00:00:00Z`) + d * 86_400_000).toISOString().slice(0, 10)}`,
+  );
 
 function path(q: Query): string {
   const { started, ended } = seedRange(SEED);
@@ -102,7 +105,9 @@ async function measureAll(): Promise<Record<string, LoadMeasure>> {
 }
 
 const figures = (m: Record<string, LoadMeasure>) =>
-  Object.fromEntries(Object.entries(m).map(([name, x]) => [name, { readUnits: x.readUnits, dynamoCalls: x.dynamoCalls, partitions: x.partitions.length }]));
+  Object.fromEntries(
+    Object.entries(m).map(([name, x]) => [name, { readUnits: x.readUnits, dynamoCalls: x.dynamoCalls, partitions: x.partitions.length }]),
+  );
 
 beforeAll(async () => {
   h = await startHarness({ mainPollers: 0, priorityPollers: 0, tasksPollers: 0 });

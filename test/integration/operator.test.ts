@@ -13,9 +13,9 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { QueueName } from '../../lambdas/config/resources';
 import { silentLogger } from '../../local/handlers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { png } from '../support/images';
-import { startOriginServer, type OriginServer } from '../support/origin-server';
+import { type OriginServer, startOriginServer } from '../support/origin-server';
 
 jest.setTimeout(180_000);
 
@@ -212,9 +212,19 @@ describe('GET /queue/load follows a batch', () => {
       expect(queued.samples).toBe(1); // customer 1 (both queues in one sample)
       expect(await pointAt(queued.time, 'customer=1')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
       expect(await pointAt(queued.time)).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
-      expect(await pointAt(queued.time, 'customer=1&queue=main')).toEqual({ time: queued.time, pending_count: 0, queued_count: 30, running_count: 0 });
+      expect(await pointAt(queued.time, 'customer=1&queue=main')).toEqual({
+        time: queued.time,
+        pending_count: 0,
+        queued_count: 30,
+        running_count: 0,
+      });
       // The customer was sampled (it had load on main), so its idle priority queue shows as zeros.
-      expect(await pointAt(queued.time, 'customer=1&queue=priority')).toEqual({ time: queued.time, pending_count: 0, queued_count: 0, running_count: 0 });
+      expect(await pointAt(queued.time, 'customer=1&queue=priority')).toEqual({
+        time: queued.time,
+        pending_count: 0,
+        queued_count: 0,
+        running_count: 0,
+      });
     }
     expect(held.requests()).toBe(0);
 
@@ -270,7 +280,12 @@ describe('GET /queue/load range, paging and validation', () => {
     const shifted = new Date(Date.parse(first) + 3_600_000).toISOString().replace('Z', '+01:00');
     expect((await load(`started=${encodeURIComponent(shifted)}&ended=${encodeURIComponent(shifted)}`)).json.count).toBe(1);
     // An old range holds nothing.
-    expect((await load('started=2015-01-01T00:00:00Z&ended=2015-01-02T00:00:00Z')).json).toEqual({ count: 0, next: null, previous: null, results: [] });
+    expect((await load('started=2015-01-01T00:00:00Z&ended=2015-01-02T00:00:00Z')).json).toEqual({
+      count: 0,
+      next: null,
+      previous: null,
+      results: [],
+    });
   });
 
   it('refuses ranges over 31 days, ended before started and unparseable values', async () => {
@@ -422,7 +437,12 @@ describe('GET /queue/status and the load filters with work on both queues', () =
     // An idle customer (1) and one that never submitted (99) have no sample: absent, not zero points.
     const t = encodeURIComponent(time);
     for (const customer of [1, 99]) {
-      expect((await load(`started=${t}&ended=${t}&customer=${customer}`)).json).toEqual({ count: 0, next: null, previous: null, results: [] });
+      expect((await load(`started=${t}&ended=${t}&customer=${customer}`)).json).toEqual({
+        count: 0,
+        next: null,
+        previous: null,
+        results: [],
+      });
     }
     expect(await queued('customer=1&customer=12')).toBe(10);
   });

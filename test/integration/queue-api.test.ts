@@ -36,18 +36,21 @@ async function processDirectly(customer: number, batch: number, indexes: number[
 }
 
 async function paused<T>(queues: ('main' | 'priority' | 'tasks')[], work: () => Promise<T>): Promise<T> {
-  queues.forEach((q) => runtime.pollers?.pause(q));
+  for (const q of queues) runtime.pollers?.pause(q);
   try {
     return await work();
   } finally {
-    queues.forEach((q) => runtime.pollers?.resume(q));
+    for (const q of queues) runtime.pollers?.resume(q);
   }
 }
 
 test('counters and the batch-state collections follow a batch from waiting to active to finished', async () => {
   const customer = 21;
   const batch = await paused(['main'], async () => {
-    const id = await api.submitOk(customer, ['a', 'b', 'c', 'd'].map((x) => png(x)));
+    const id = await api.submitOk(
+      customer,
+      ['a', 'b', 'c', 'd'].map((x) => png(x)),
+    );
     // waiting: submitted, nothing picked up
     expect(await api.customerQueue(customer)).toMatchObject({ size: 4, imagesWaiting: 4, batchesWaiting: 1 });
     expect(ids((await api.get(`/customers/${customer}/queue/batches`)).body.member)).toEqual([id]);
@@ -87,7 +90,10 @@ test('cursor paging: batches newest first, batch images in order, the queue acro
   const customer = 22;
   const submitted: number[] = [];
   for (let i = 0; i < 5; i++) submitted.push(await api.submitOk(customer, [png(`p${i}-a`), png(`p${i}-b`)]));
-  const big = await api.submitOk(customer, Array.from({ length: 20 }, (_, i) => png(`big-${i}`)));
+  const big = await api.submitOk(
+    customer,
+    Array.from({ length: 20 }, (_, i) => png(`big-${i}`)),
+  );
   submitted.push(big);
   await api.waitForFinished(customer, submitted);
 
@@ -125,8 +131,15 @@ test('cursor paging: batches newest first, batch images in order, the queue acro
 
   // the queue's images across the main and priority queues, both ends
   await paused(['main', 'priority'], async () => {
-    const mainBatch = await api.submitOk(customer, ['q1', 'q2', 'q3', 'q4'].map((x) => png(x, 2)));
-    const priorityBatch = await api.submitOk(customer, ['r1', 'r2', 'r3'].map((x) => png(x, 2)), { priority: true });
+    const mainBatch = await api.submitOk(
+      customer,
+      ['q1', 'q2', 'q3', 'q4'].map((x) => png(x, 2)),
+    );
+    const priorityBatch = await api.submitOk(
+      customer,
+      ['r1', 'r2', 'r3'].map((x) => png(x, 2)),
+      { priority: true },
+    );
     const top = await api.allMembersOnceIndexed(`/customers/${customer}/queue/images?pageSize=3`, (ms) => ms.length === 7);
     expect(ids(top)).toEqual(['q1', 'q2', 'q3', 'q4', 'r1', 'r2', 'r3']);
     const bottom = await api.allMembers(`/customers/${customer}/queue/images?order=desc&pageSize=3`);
@@ -175,7 +188,9 @@ test('a batch whose assets are all re-submitted later is superseded automaticall
   expect(ids((await api.get(`/customers/${customer}/queue/batches`)).body.member)).toEqual([b, a]);
   expect((await api.call('POST', `/customers/${customer}/queue/batches/${a}/test`)).body).toEqual({ success: false });
   // an image resolves to its current batch, and A still lists its members
-  expect((await api.get(`/customers/${customer}/spaces/1/images/s1`)).body.batch).toBe(`${runtime.apiUrl}/customers/${customer}/queue/batches/${b}`);
+  expect((await api.get(`/customers/${customer}/spaces/1/images/s1`)).body.batch).toBe(
+    `${runtime.apiUrl}/customers/${customer}/queue/batches/${b}`,
+  );
   expect(ids(await api.allMembers(`/customers/${customer}/queue/batches/${a}/images`))).toEqual(['s1', 's2', 's3']);
 
   // partly re-submitted: not superseded
@@ -194,7 +209,9 @@ test('a batch whose assets are all re-submitted later is superseded automaticall
     expect(await api.batch(customer, c)).toMatchObject({ superseded: false });
     // The asset index (a GSI) shows the new batch's members after a short lag on AWS.
     const current = `${runtime.apiUrl}/customers/${customer}/queue/batches/${id}`;
-    await waitFor(async () => (await api.get(`/customers/${customer}/spaces/1/images/t2`)).body.batch === current, { description: 't2 indexed' });
+    await waitFor(async () => (await api.get(`/customers/${customer}/spaces/1/images/t2`)).body.batch === current, {
+      description: 't2 indexed',
+    });
     expect((await api.call('POST', `/customers/${customer}/queue/batches/${c}/test`)).body).toEqual({ success: true });
     expect(await api.batch(customer, c)).toMatchObject({ superseded: true });
     expect((await api.call('POST', `/customers/${customer}/queue/batches/${c}/test`)).body).toEqual({ success: false });

@@ -44,11 +44,20 @@ function asset(i: number, space = 1): { member: Record<string, unknown>; expecte
         expected: { state: 'error', error: /not allowed/ },
       };
     case 4:
-      return { member: { id, space, origin: `${origins.url}/jpeg/${w}x${h}.jpg`, string1: `s${i}`, tags: ['t'] }, expected: { state: 'completed', width: w, height: h, mediaType: 'image/jpeg' } };
+      return {
+        member: { id, space, origin: `${origins.url}/jpeg/${w}x${h}.jpg`, string1: `s${i}`, tags: ['t'] },
+        expected: { state: 'completed', width: w, height: h, mediaType: 'image/jpeg' },
+      };
     case 5:
-      return { member: { id, space, origin: `${origins.url}/gif/${w}x${h}.gif`, number1: i }, expected: { state: 'completed', width: w, height: h, mediaType: 'image/gif' } };
+      return {
+        member: { id, space, origin: `${origins.url}/gif/${w}x${h}.gif`, number1: i },
+        expected: { state: 'completed', width: w, height: h, mediaType: 'image/gif' },
+      };
     default:
-      return { member: { id, space, origin: `${origins.url}/png/${w}x${h}.png` }, expected: { state: 'completed', width: w, height: h, mediaType: 'image/png' } };
+      return {
+        member: { id, space, origin: `${origins.url}/png/${w}x${h}.png` },
+        expected: { state: 'completed', width: w, height: h, mediaType: 'image/png' },
+      };
   }
 }
 
@@ -80,8 +89,15 @@ test('a 1,000-member batch and a priority batch finish with exact counters and r
   const main = Array.from({ length: 1000 }, (_, i) => asset(i));
   const priority = Array.from({ length: 20 }, (_, i) => asset(i + 5000, 2));
   const [mainId, priorityId] = await Promise.all([
-    api.submitOk(2, main.map((a) => a.member)),
-    api.submitOk(2, priority.map((a) => a.member), { priority: true }),
+    api.submitOk(
+      2,
+      main.map((a) => a.member),
+    ),
+    api.submitOk(
+      2,
+      priority.map((a) => a.member),
+      { priority: true },
+    ),
   ]);
   const [mainBatch, priorityBatch] = await api.waitForFinished(2, [mainId, priorityId], 240_000);
 
@@ -91,8 +107,8 @@ test('a 1,000-member batch and a priority batch finish with exact counters and r
   expect(Date.parse(mainBatch.finished)).toBeGreaterThanOrEqual(Date.parse(mainBatch.submitted));
 
   const images = await api.allMembers(`${mainBatch.images}?pageSize=500`);
-  expect(images.map((m) => m.id)).toEqual(main.map((a) => a.member['id']));
-  images.forEach((image, i) => checkMember(image, (main[i] as (typeof main)[number]).expected));
+  expect(images.map((m) => m.id)).toEqual(main.map((a) => a.member.id));
+  for (const [i, image] of images.entries()) checkMember(image, (main[i] as (typeof main)[number]).expected);
   const completed = await api.allMembers(`${mainBatch.completedImages}?pageSize=500`);
   const errors = await api.allMembers(`${mainBatch.errorImages}?pageSize=500`);
   expect(completed).toHaveLength(mainBatch.completed);

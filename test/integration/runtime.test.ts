@@ -12,15 +12,15 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayTokenAuthorizerEvent, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ENV, QUEUES } from '../../lambdas/config/resources';
 import { SERVICE_ENDPOINT_ENV } from '../../lambdas/adapters/aws-clients';
+import { ENV, QUEUES } from '../../lambdas/config/resources';
 import { isProcessAlive } from '../../local/emulators';
 import type { HandlerRegistry } from '../../local/handlers';
 import { silentLogger } from '../../local/handlers';
-import { DLQ_URL_ENV } from '../../local/provision';
 import { policyAllows, wildcardMatch } from '../../local/http-adapter';
 import { POLLER_NAMES, recordsToDelete } from '../../local/pollers';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { DLQ_URL_ENV } from '../../local/provision';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 
 // Starting DynamoDB Local takes seconds and redelivery tests wait for visibility timeouts.
 jest.setTimeout(60_000);
@@ -67,7 +67,11 @@ const handlers: HandlerRegistry = {
     const base = event.methodArn.split('/').slice(0, 2).join('/'); // arn:…:local/local
     switch (event.authorizationToken) {
       case 'Bearer good':
-        return { principalId: 'customer-1', policyDocument: policy('Allow', `${base}/*`), context: { customer: 1, admin: false, name: 'one' } };
+        return {
+          principalId: 'customer-1',
+          policyDocument: policy('Allow', `${base}/*`),
+          context: { customer: 1, admin: false, name: 'one' },
+        };
       case 'Bearer limited':
         return {
           principalId: 'customer-1',
@@ -393,9 +397,7 @@ describe('SQS event source', () => {
     expect(dead.eventSourceARN).toMatch(/:image-queue-Main-dlq$/);
     expect(of('batch-ok')).toHaveLength(1);
     const failed = of('batch-fail');
-    expect(failed.map((d) => receiveCount(d.record))).toEqual(
-      Array.from({ length: QUEUES.main.maxReceiveCount }, (_, i) => i + 1),
-    );
+    expect(failed.map((d) => receiveCount(d.record))).toEqual(Array.from({ length: QUEUES.main.maxReceiveCount }, (_, i) => i + 1));
     await waitUntilEmpty(mainUrl());
     await waitUntilEmpty(runtime.env[DLQ_URL_ENV.main] as string);
   });
@@ -474,7 +476,12 @@ describe('pure rules', () => {
     expect(wildcardMatch('a.c', 'abc')).toBe(false);
     const arn = 'arn:aws:execute-api:local:000000000000:local/local/GET/queue';
     expect(policyAllows({ Version: '2012-10-17', Statement: [] }, arn)).toBe(false);
-    expect(policyAllows({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: ['arn:aws:execute-api:*'] }] }, arn)).toBe(true);
+    expect(
+      policyAllows(
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: ['arn:aws:execute-api:*'] }] },
+        arn,
+      ),
+    ).toBe(true);
   });
 });
 

@@ -32,21 +32,21 @@ export function dynamoCalls(command: string, input: Input): AwsCall[] {
   const call = (action: string, resource: string): AwsCall => ({ service: 'dynamodb', action, resource });
   switch (command) {
     case 'TransactWriteItems':
-      return ((input['TransactItems'] as Input[] | undefined) ?? []).flatMap((item) =>
-        Object.entries(item).map(([kind, body]) => call(TRANSACT_ITEM_ACTIONS[kind] ?? kind, String((body as Input)['TableName']))),
+      return ((input.TransactItems as Input[] | undefined) ?? []).flatMap((item) =>
+        Object.entries(item).map(([kind, body]) => call(TRANSACT_ITEM_ACTIONS[kind] ?? kind, String((body as Input).TableName))),
       );
     case 'TransactGetItems':
-      return ((input['TransactItems'] as Input[] | undefined) ?? []).map((item) => call('GetItem', String((item['Get'] as Input)['TableName'])));
+      return ((input.TransactItems as Input[] | undefined) ?? []).map((item) => call('GetItem', String((item.Get as Input).TableName)));
     case 'BatchWriteItem':
     case 'BatchGetItem':
-      return Object.keys((input['RequestItems'] as Input | undefined) ?? {}).map((table) => call(command, table));
+      return Object.keys((input.RequestItems as Input | undefined) ?? {}).map((table) => call(command, table));
     case 'Query':
     case 'Scan': {
-      const index = input['IndexName'];
-      return [call(command, `${String(input['TableName'])}${index ? `/index/${String(index)}` : ''}`)];
+      const index = input.IndexName;
+      return [call(command, `${String(input.TableName)}${index ? `/index/${String(index)}` : ''}`)];
     }
     default:
-      return [call(command, String(input['TableName']))];
+      return [call(command, String(input.TableName))];
   }
 }
 
@@ -68,8 +68,8 @@ export class AwsCallRecorder {
             service === 'dynamodb'
               ? dynamoCalls(command, input)
               : service === 'sns'
-                ? [{ service: 'sns', action: command, resource: String(input['TopicArn']) }]
-                : [{ service: 'sqs', action: command.replace(/Batch$/, ''), resource: String(input['QueueUrl']) }];
+                ? [{ service: 'sns', action: command, resource: String(input.TopicArn) }]
+                : [{ service: 'sqs', action: command.replace(/Batch$/, ''), resource: String(input.QueueUrl) }];
           this.record(found);
           return next(args);
         },

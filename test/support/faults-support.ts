@@ -6,11 +6,11 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { reconcileTable } from '../../lambdas/adapters/reconcile-store';
 import { QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
-import { formatDrift, type Drift } from '../../lambdas/domain/reconcile';
+import { type Drift, formatDrift } from '../../lambdas/domain/reconcile';
 import { fakeContext } from '../../local/handlers';
 import { DLQ_URL_ENV } from '../../local/provision';
 import type { LocalRuntime } from '../../local/runtime';
-import { QueueClient, waitFor } from './queue-client';
+import { type QueueClient, waitFor } from './queue-client';
 
 export type QueueKey = WorkQueueName | `${WorkQueueName}-dlq`;
 const ALL_QUEUES: QueueKey[] = ['main', 'priority', 'tasks', 'main-dlq', 'priority-dlq', 'tasks-dlq'];
@@ -55,7 +55,11 @@ export async function waitForDrain(runtime: LocalRuntime, timeoutMs = 60_000): P
       last = await queueDepths(runtime);
       return Object.values(last).every((n) => n === 0) && (runtime.pollers?.inFlight() ?? 0) === 0;
     },
-    { timeoutMs, intervalMs: 200, description: () => `queues to drain (${JSON.stringify(last)}, in flight ${runtime.pollers?.inFlight()})` },
+    {
+      timeoutMs,
+      intervalMs: 200,
+      description: () => `queues to drain (${JSON.stringify(last)}, in flight ${runtime.pollers?.inFlight()})`,
+    },
   );
 }
 
@@ -105,7 +109,10 @@ export async function expectSettled(
   );
   const seen = batches.map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors }));
   expect(seen).toEqual(expected.map((e) => ({ id: e.id, count: e.count, completed: e.completed, errors: e.errors })));
-  await waitFor(async () => (await api.customerQueue(customer)).size === 0, { timeoutMs: 10_000, description: `customer ${customer} size 0` });
+  await waitFor(async () => (await api.customerQueue(customer)).size === 0, {
+    timeoutMs: 10_000,
+    description: `customer ${customer} size 0`,
+  });
   expect(await api.customerQueue(customer)).toMatchObject({
     size: 0,
     imagesWaiting: 0,

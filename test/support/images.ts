@@ -77,12 +77,7 @@ export function png(width: number, height: number): Buffer {
   row[0] = 0;
   const raw = Buffer.alloc(row.length * height);
   for (let y = 0; y < height; y++) row.copy(raw, y * row.length);
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(raw)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,11 +172,20 @@ export function jpeg(width: number, height: number): Buffer {
   const app0 = jpegSegment(
     0xe0,
     Buffer.from([
-      0x4a, 0x46, 0x49, 0x46, 0x00, // "JFIF\0"
-      0x01, 0x01, // version 1.01
+      0x4a,
+      0x46,
+      0x49,
+      0x46,
+      0x00, // "JFIF\0"
+      0x01,
+      0x01, // version 1.01
       0x00, // density units: none (aspect ratio only)
-      0x00, 0x01, 0x00, 0x01, // x/y density 1:1
-      0x00, 0x00, // no thumbnail
+      0x00,
+      0x01,
+      0x00,
+      0x01, // x/y density 1:1
+      0x00,
+      0x00, // no thumbnail
     ]),
   );
 
@@ -210,8 +214,11 @@ export function jpeg(width: number, height: number): Buffer {
     0xda,
     Buffer.from([
       0x01, // components in scan
-      0x01, 0x00, // component 1 uses DC table 0 / AC table 0
-      0x00, 0x3f, 0x00, // Ss = 0, Se = 63, Ah/Al = 0
+      0x01,
+      0x00, // component 1 uses DC table 0 / AC table 0
+      0x00,
+      0x3f,
+      0x00, // Ss = 0, Se = 63, Ah/Al = 0
     ]),
   );
 

@@ -51,11 +51,7 @@ export class QueueClient {
     return this.call<T>('GET', pathOrUrl);
   }
 
-  async submit(
-    customer: number,
-    member: unknown[],
-    options: { priority?: boolean; idempotencyKey?: string } = {},
-  ): Promise<ApiResult> {
+  async submit(customer: number, member: unknown[], options: { priority?: boolean; idempotencyKey?: string } = {}): Promise<ApiResult> {
     return this.call(
       'POST',
       `/customers/${customer}/queue${options.priority ? '/priority' : ''}`,
@@ -89,7 +85,11 @@ export class QueueClient {
         latest = await Promise.all(batches.map((b) => this.batch(customer, b)));
         return latest.every((b) => b.finished !== undefined);
       },
-      { timeoutMs, description: () => `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(latest.map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null })))}` },
+      {
+        timeoutMs,
+        description: () =>
+          `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(latest.map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null })))}`,
+      },
     );
     return latest;
   }
@@ -113,10 +113,16 @@ export class QueueClient {
    */
   async allMembersOnceIndexed(pathOrUrl: string, ready: (members: any[]) => boolean, timeoutMs = 10_000): Promise<any[]> {
     let members: any[] = [];
-    await waitFor(async () => ready((members = await this.allMembers(pathOrUrl))), {
-      timeoutMs,
-      description: () => `${pathOrUrl} to show its latest writes (got ${members.length} members)`,
-    });
+    await waitFor(
+      async () => {
+        members = await this.allMembers(pathOrUrl);
+        return ready(members);
+      },
+      {
+        timeoutMs,
+        description: () => `${pathOrUrl} to show its latest writes (got ${members.length} members)`,
+      },
+    );
     return members;
   }
 }

@@ -8,7 +8,7 @@
  *   … requests that must not write …
  *   expect(await tableSnapshot(runtime)).toBe(before);
  */
-import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ENV, TABLE } from '../../lambdas/config/resources';
 import { localDynamoClient } from '../../local/provision';
 
@@ -35,9 +35,7 @@ export async function scanTable(source: SnapshotSource, options: SnapshotOptions
     const items: Record<string, unknown>[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = await client.send(
-        new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
-      );
+      const page = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }));
       for (const raw of page.Items ?? []) {
         if (!options.exclude?.(raw)) items.push(canonical(raw) as Record<string, unknown>);
       }

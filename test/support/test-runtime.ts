@@ -4,7 +4,7 @@
  * get a generous timeout, because a busy CI machine can make even local origins slow.
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 import { startOriginServer } from './origin-server';
 import { QueueClient } from './queue-client';
 
@@ -26,7 +26,13 @@ export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promi
     ...options,
     // Suites read GET /queue right after submits; the cache has a test of its own.
     // Transient origin failures are tried again after 1 s, then 2 s (not 5 s growing to minutes).
-    env: { ORIGIN_TIMEOUT_MS: '30000', QUEUE_COUNTS_CACHE_SECONDS: '0', TRANSIENT_RETRY_SECONDS: '1', TRANSIENT_RETRY_MAX_SECONDS: '2', ...options.env },
+    env: {
+      ORIGIN_TIMEOUT_MS: '30000',
+      QUEUE_COUNTS_CACHE_SECONDS: '0',
+      TRANSIENT_RETRY_SECONDS: '1',
+      TRANSIENT_RETRY_MAX_SECONDS: '2',
+      ...options.env,
+    },
   });
   return {
     runtime,

@@ -60,7 +60,7 @@ describe('errors at the edge', () => {
     const problems = [{ member: 0, field: 'id', message: 'is required' }];
     const answer = await answerTo(new ValidationFailedError('1 problem in the submitted members; nothing was queued.', problems));
     expect(answer.statusCode).toBe(422);
-    expect(answer.json['errors']).toEqual(problems);
+    expect(answer.json.errors).toEqual(problems);
   });
 
   it.each([
@@ -71,7 +71,7 @@ describe('errors at the edge', () => {
   ])('answers %s with its status', async (error, status, detail) => {
     const answer = await answerTo(error);
     expect(answer.statusCode).toBe(status);
-    expect(answer.json['detail']).toBe(detail ?? error.message);
+    expect(answer.json.detail).toBe(detail ?? error.message);
   });
 
   it('gives every kind of domain error a client-error or unavailable status', () => {
@@ -83,7 +83,7 @@ describe('errors at the edge', () => {
     expect((await answerTo(new HttpError(415, 'Content-Type must be application/json.'))).statusCode).toBe(415);
     const answer = await answerTo(new Error('socket hang up'));
     expect(answer.statusCode).toBe(500);
-    expect(String(answer.json['detail'])).not.toContain('socket');
+    expect(String(answer.json.detail)).not.toContain('socket');
     expect(logger.error).toHaveBeenCalledTimes(1);
   });
 });

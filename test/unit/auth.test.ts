@@ -1,16 +1,16 @@
+import { ROUTES } from '../../lambdas/config/routes';
 import {
   authContext,
   hashSecret,
   headerDigest,
   KEY_PATTERN,
   newKeyPair,
+  type PolicyDocument,
   parseCredentials,
   policyFor,
   safeEqual,
   verifySecret,
-  type PolicyDocument,
 } from '../../lambdas/domain/auth';
-import { ROUTES } from '../../lambdas/config/routes';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const basic = (pair: string) => `Basic ${b64(pair)}`;
@@ -183,7 +183,13 @@ describe('policyFor', () => {
   });
 
   it('gives a customer key exactly the routes its privileges cover, for its own customer', () => {
-    const subsets: Array<Array<'read' | 'submit' | 'manage'>> = [['read'], ['submit'], ['manage'], ['read', 'manage'], ['read', 'submit', 'manage']];
+    const subsets: Array<Array<'read' | 'submit' | 'manage'>> = [
+      ['read'],
+      ['submit'],
+      ['manage'],
+      ['read', 'manage'],
+      ['read', 'submit', 'manage'],
+    ];
     for (const privileges of subsets) {
       const policy = policyFor({ key: 'k1', admin: false, customer: 7, privileges }, calledArn);
       for (const route of ROUTES) {
@@ -279,9 +285,7 @@ describe('authContext', () => {
     expect(authContext(reader, `${base}/POST/customers/7/queue/batches/3/test`).denied).toBe(
       'This key lacks the manage privilege that POST /customers/{customer}/queue/batches/{batch}/test needs (it has: read).',
     );
-    expect(authContext(reader, `${base}/GET/customers/8/queue`).denied).toBe(
-      'This key belongs to customer 7; it cannot reach customer 8.',
-    );
+    expect(authContext(reader, `${base}/GET/customers/8/queue`).denied).toBe('This key belongs to customer 7; it cannot reach customer 8.');
     expect(authContext(reader, `${base}/GET/queue/status`).denied).toBe('Only an admin key may call this route.');
   });
 });

@@ -1,13 +1,13 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resetAdminCredential } from '../../lambdas/adapters/admin-credential';
 import { keyStore } from '../../lambdas/adapters/key-store';
-import { logger } from '../../lambdas/observability/logger';
 import { hashSecret, verifySecret } from '../../lambdas/domain/auth';
 import { clearAuthCache, handler } from '../../lambdas/handlers/authorizer';
+import { logger } from '../../lambdas/observability/logger';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -101,10 +101,8 @@ describe('authorizer', () => {
     const [statement] = result.policyDocument.Statement as Array<{ Resource: string[] }>;
     // GET routes and their HEADs (every GET route also answers HEAD).
     expect(statement?.Resource.every((r) => r.includes('/GET/') || r.includes('/HEAD/'))).toBe(true);
-    expect(result.context?.['privileges']).toBe('read');
-    expect(result.context?.['denied']).toBe(
-      'This key lacks the submit privilege that POST /customers/{customer}/queue needs (it has: read).',
-    );
+    expect(result.context?.privileges).toBe('read');
+    expect(result.context?.denied).toBe('This key lacks the submit privilege that POST /customers/{customer}/queue needs (it has: read).');
   });
 
   it('allows the admin key everything, metered by the admin usage key', async () => {
@@ -202,7 +200,7 @@ describe('authorizer', () => {
     } catch {
       // expected
     } finally {
-      spies.forEach((s) => s.mockRestore());
+      for (const s of spies) s.mockRestore();
     }
     expect(logged.length).toBeGreaterThan(0);
     const all = logged.join('\n');
@@ -212,7 +210,7 @@ describe('authorizer', () => {
   });
 });
 
-describe('DynamoKeyStore (the authorizer\'s key source)', () => {
+describe("DynamoKeyStore (the authorizer's key source)", () => {
   const actionsOf = (i: number) => ddb.commandCalls(TransactWriteCommand)[i]?.args[0].input.TransactItems ?? [];
 
   it('stores a new key with its secret hashed, never in clear, and its listing entry in the same transaction', async () => {
@@ -245,7 +243,7 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
     });
     expect(JSON.stringify(item)).not.toContain(created.secret);
     expect(JSON.stringify(ref)).not.toMatch(/secret/i);
-    await expect(verifySecret(created.secret, item['secretHash'] as string)).resolves.toBe(true);
+    await expect(verifySecret(created.secret, item.secretHash as string)).resolves.toBe(true);
   });
 
   it("lists a customer's keys with one consistent query of its own partition, without hashes", async () => {
@@ -276,12 +274,19 @@ describe('DynamoKeyStore (the authorizer\'s key source)', () => {
       .on(TransactWriteCommand)
       .resolvesOnce({})
       .rejects(
-        new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }] }),
+        new TransactionCanceledException({
+          message: 'cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+        }),
       );
     await expect(keyStore().revoke(7, KEY)).resolves.toBe(true);
     await expect(keyStore().revoke(8, KEY)).resolves.toBe(false);
     const [key, ref] = actionsOf(1);
-    expect(key?.Delete).toMatchObject({ Key: { pk: `KEY#${KEY}`, sk: 'KEY' }, ExpressionAttributeValues: { ':customer': 8, ':type': 'apiKey' } });
+    expect(key?.Delete).toMatchObject({
+      Key: { pk: `KEY#${KEY}`, sk: 'KEY' },
+      ExpressionAttributeValues: { ':customer': 8, ':type': 'apiKey' },
+    });
     expect(ref?.Delete?.Key).toEqual({ pk: 'CUST#8#KEYS', sk: KEY });
     // A malformed key never reaches the table.
     await expect(keyStore().revoke(7, '../x')).resolves.toBe(false);

@@ -1,6 +1,7 @@
 /** The CLI's batching of a submission: chunk sizes and the Idempotency-Keys that make re-runs resume. */
+
+import { type ChunkOptions, chunkMembers, IDEMPOTENCY_KEY_FORM, MAX_BATCH_SIZE, planChunks } from '../../cli/src/chunks';
 import { DEFAULTS } from '../../lambdas/config/resources';
-import { chunkMembers, IDEMPOTENCY_KEY_FORM, MAX_BATCH_SIZE, planChunks, type ChunkOptions } from '../../cli/src/chunks';
 
 const members = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `img-${i}`, space: 1, origin: `https://x.org/${i}.jpg` }));
 const options: ChunkOptions = { batchSize: 100, queue: 'main', space: 1 };
@@ -17,7 +18,8 @@ describe('chunkMembers', () => {
     const chunks = chunkMembers(members(100), 100, 2_000);
 
     expect(chunks.length).toBeGreaterThan(1);
-    for (const chunk of chunks) expect(Buffer.byteLength(JSON.stringify({ '@type': 'Collection', member: chunk }))).toBeLessThanOrEqual(2_000);
+    for (const chunk of chunks)
+      expect(Buffer.byteLength(JSON.stringify({ '@type': 'Collection', member: chunk }))).toBeLessThanOrEqual(2_000);
   });
 
   test('a member larger than the limit on its own is refused', () => {
@@ -45,10 +47,13 @@ describe('planChunks', () => {
   });
 
   test('another file, batch size, space or queue gives other keys', () => {
-    const key = (content: string, changed: Partial<ChunkOptions>) => planChunks(content, members(1), { ...options, ...changed })[0]?.idempotencyKey;
+    const key = (content: string, changed: Partial<ChunkOptions>) =>
+      planChunks(content, members(1), { ...options, ...changed })[0]?.idempotencyKey;
     const base = key('a', {});
 
-    expect(new Set([base, key('b', {}), key('a', { batchSize: 50 }), key('a', { space: 2 }), key('a', { queue: 'priority' })]).size).toBe(5);
+    expect(new Set([base, key('b', {}), key('a', { batchSize: 50 }), key('a', { space: 2 }), key('a', { queue: 'priority' })]).size).toBe(
+      5,
+    );
   });
 
   test('a batch size outside 1 to the server maximum is a usage error', () => {

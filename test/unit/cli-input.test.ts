@@ -43,7 +43,17 @@ describe('parseMembers', () => {
 
     expect(format).toBe('csv');
     expect(members).toEqual([
-      { id: 'a', space: 3, origin: 'https://x.org/a.jpg', mediaType: 'image/jpeg', family: 'I', string1: 'book-7', number1: 12, tags: ['cover', 'front'], maxUnauthorised: 400 },
+      {
+        id: 'a',
+        space: 3,
+        origin: 'https://x.org/a.jpg',
+        mediaType: 'image/jpeg',
+        family: 'I',
+        string1: 'book-7',
+        number1: 12,
+        tags: ['cover', 'front'],
+        maxUnauthorised: 400,
+      },
       { id: 'b', space: 9, origin: 'https://x.org/b.png', number1: -4, number2: 0, roles: ['reader'] },
     ]);
   });
@@ -54,7 +64,13 @@ describe('parseMembers', () => {
   });
 
   test('a URL list derives unique ids from the last path segment and takes the given space', () => {
-    const list = ['# scanned pages', 'https://x.org/books/p%201.jpg', '', 'https://y.org/p 1.jpg?x=1'.replace(' ', '%20'), 'http://z.org/'].join('\n');
+    const list = [
+      '# scanned pages',
+      'https://x.org/books/p%201.jpg',
+      '',
+      'https://y.org/p 1.jpg?x=1'.replace(' ', '%20'),
+      'http://z.org/',
+    ].join('\n');
 
     const { format, members } = parseMembers(list, 4);
 

@@ -20,16 +20,21 @@ describe('describeFailure', () => {
   });
 
   test('mentions Retry-After on 429 and 503, and the credential on 401', () => {
-    expect(describeFailure(429, 'Too Many Requests', { detail: 'Quota exceeded.' }, new Headers({ 'retry-after': '3600' }), 'GET x')).toMatch(
-      /Quota exceeded\. — retry after 3600 s \(Retry-After\)$/,
-    );
+    expect(
+      describeFailure(429, 'Too Many Requests', { detail: 'Quota exceeded.' }, new Headers({ 'retry-after': '3600' }), 'GET x'),
+    ).toMatch(/Quota exceeded\. — retry after 3600 s \(Retry-After\)$/);
     expect(describeFailure(401, 'Unauthorized', undefined, new Headers(), 'GET x')).toMatch(/--key KEY:SECRET/);
   });
 });
 
 describe('load chart', () => {
   const hour = Date.parse('2026-01-01T10:00:00Z');
-  const point = (minute: number, queued: number) => ({ time: new Date(hour + minute * 60_000).toISOString(), pending_count: 0, queued_count: queued, running_count: 1 });
+  const point = (minute: number, queued: number) => ({
+    time: new Date(hour + minute * 60_000).toISOString(),
+    pending_count: 0,
+    queued_count: queued,
+    running_count: 1,
+  });
 
   test('each column holds the largest sample in it; columns without one are zero', () => {
     const [pending, queued, running] = bucketLoad([point(0, 5), point(1, 9), point(50, 2)], hour, hour + 60 * 60_000, 6);

@@ -1,5 +1,5 @@
 /** The CLI's watching: long-polls with `?wait`, and falls back to plain polling where the server refuses it. */
-import { ApiError, type ApiClient } from '../../cli/src/api-client';
+import { type ApiClient, ApiError } from '../../cli/src/api-client';
 import type { Batch } from '../../cli/src/batch';
 import type { ProgressReporter } from '../../cli/src/progress';
 import { watchBatches } from '../../cli/src/watch';

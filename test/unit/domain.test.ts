@@ -1,9 +1,9 @@
 import { deltasFor, isAllowed, type Transition } from '../../lambdas/domain/accounting';
+import { estimateCompletion, throughputOf } from '../../lambdas/domain/estimate';
 import { emptyCounters } from '../../lambdas/domain/model';
 import { transientRetryDelaySeconds } from '../../lambdas/domain/processing';
 import { reconcileCounters } from '../../lambdas/domain/reconcile';
 import { membersOf, supersedeTasks } from '../../lambdas/domain/submit';
-import { estimateCompletion, throughputOf } from '../../lambdas/domain/estimate';
 import { aBatch, aMember } from '../support/records';
 
 const member = aMember;
@@ -20,7 +20,13 @@ describe('deltasFor', () => {
       { member: member({ index: 1, batch: 8, queue: 'priority' }), to: 'cancelled' },
     ];
     // Act
-    const { batchDeltas, customerDeltas } = deltasFor(transitions, new Map([['1/7', {}], ['1/8', { started: 'x' }]]));
+    const { batchDeltas, customerDeltas } = deltasFor(
+      transitions,
+      new Map([
+        ['1/7', {}],
+        ['1/8', { started: 'x' }],
+      ]),
+    );
     // Assess
     expect(batchDeltas).toEqual([
       { customer: 1, batch: 7, waiting: -2, remaining: -3, completed: 2, errors: 1, cancelled: 0, start: true },

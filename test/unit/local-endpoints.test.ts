@@ -66,9 +66,9 @@ describe('externalEndpointsFromEnv', () => {
       accessKeyId: 'test',
       secretAccessKey: 'test',
     });
-    expect(
-      externalEndpointsFromEnv({ AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }).credentials,
-    ).toEqual({ accessKeyId: 'AKIA', secretAccessKey: 's', sessionToken: 't' });
+    expect(externalEndpointsFromEnv({ AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }).credentials).toEqual(
+      { accessKeyId: 'AKIA', secretAccessKey: 's', sessionToken: 't' },
+    );
     expect(externalEndpointsFromEnv({ AWS_ACCESS_KEY_ID: 'only-the-id' }).credentials).toEqual(LOCAL_CREDENTIALS);
     // A session token without keys belongs to nothing we use.
     expect(externalEndpointsFromEnv({ AWS_SESSION_TOKEN: 't' }).credentials).toEqual(LOCAL_CREDENTIALS);

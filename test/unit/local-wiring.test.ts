@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
 import {
-  CONSUMERS as TABLE_CONSUMERS,
   EVENT_SOURCES,
   type EventSourceName,
   FUNCTIONS,
@@ -19,6 +18,7 @@ import {
   maxReceiveCountOf,
   SCHEDULE_NAMES,
   SCHEDULES,
+  CONSUMERS as TABLE_CONSUMERS,
   urlEnvOf,
 } from '../../lambdas/config/functions';
 import { QUEUES } from '../../lambdas/config/resources';
@@ -35,7 +35,7 @@ interface Invocation {
   context: Context;
   /** getRemainingTimeInMillis() when the handler started. */
   remainingMs: number;
-  event: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  event: any;
 }
 
 /** A handler per function that records how it was invoked, then answers `answer`. */
@@ -168,7 +168,10 @@ describe('the local API Gateway', () => {
   let url: string;
   const { invocations, loadHandler } = recordingHandlers((fn) =>
     fn === 'authorizer'
-      ? { principalId: 'k', policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] } }
+      ? {
+          principalId: 'k',
+          policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: '*' }] },
+        }
       : { statusCode: 200, body: '{}' },
   );
 
@@ -185,8 +188,14 @@ describe('the local API Gateway', () => {
 
     // Assess
     expect(response.status).toBe(200);
-    expectContextOf(invocations.find((i) => i.fn === 'authorizer'), 'authorizer');
-    expectContextOf(invocations.find((i) => i.fn === 'api-read'), 'api-read');
+    expectContextOf(
+      invocations.find((i) => i.fn === 'authorizer'),
+      'authorizer',
+    );
+    expectContextOf(
+      invocations.find((i) => i.fn === 'api-read'),
+      'api-read',
+    );
   });
 });
 

@@ -4,15 +4,15 @@
  * emitting handlers run against a fake store: record-dead-letters counts ImagesDeadLettered and
  * BatchesFinished, process-images counts OriginFailures and BatchesFinished.
  */
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { METRICS } from '../../lambdas/config/metrics';
 import { originFailureKind } from '../../lambdas/adapters/metrics';
-import { ingestOrigin, type IngestOptions } from '../../lambdas/adapters/origin';
+import { type IngestOptions, ingestOrigin } from '../../lambdas/adapters/origin';
+import { METRICS } from '../../lambdas/config/metrics';
 import type { MemberRecord } from '../../lambdas/domain/model';
 import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
 import { fakeContext } from '../../local/handlers';
-import { startOriginServer, type OriginServer } from '../support/origin-server';
+import { type OriginServer, startOriginServer } from '../support/origin-server';
 import { aBatch, aMember } from '../support/records';
 import { memberRecord } from '../support/test-runtime';
 
@@ -230,7 +230,11 @@ describe('EMF output', () => {
       observed,
     );
     for (let i = 0; i < 3; i++) expect(await counting.finalizeBatch(1, 2, 4)).toBe(i === 1 ? done : undefined);
-    expect(calls).toEqual([[1, 2, 4], [1, 2, 4], [1, 2, 4]]);
+    expect(calls).toEqual([
+      [1, 2, 4],
+      [1, 2, 4],
+      [1, 2, 4],
+    ]);
     observed.publish();
     expect(emf().map((d) => d[METRICS.names.batchesFinished])).toEqual([1]);
   });
@@ -246,7 +250,8 @@ describe('handlers', () => {
     const transitions: string[] = [];
     mockStore = {
       getMembers: async (refs: readonly MemberRef[]) => members.filter((m) => refs.some((r) => refOf(r) === refOf(m))),
-      getBatchStates: async (refs) => refs.map((r) => ({ customer: r.customer, batch: r.batch, queue: 'main', count: members.length, submitted: 'x', started: 'x' })),
+      getBatchStates: async (refs) =>
+        refs.map((r) => ({ customer: r.customer, batch: r.batch, queue: 'main', count: members.length, submitted: 'x', started: 'x' })),
       startBatches: async () => undefined,
       applyTransitions: async (ts) => {
         if (options.failTransitions) throw new Error('DynamoDB is down');

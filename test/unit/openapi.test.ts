@@ -73,7 +73,11 @@ describe('the document', () => {
     const documented = operations.filter((o) => o.method !== 'head').map((o) => `${o.method.toUpperCase()} ${o.path}`);
     expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.resource}`).sort());
     const heads = operations.filter((o) => o.method === 'head').map((o) => o.path);
-    expect(heads.sort()).toEqual(ROUTES.filter((r) => r.method === 'GET').map((r) => r.resource).sort());
+    expect(heads.sort()).toEqual(
+      ROUTES.filter((r) => r.method === 'GET')
+        .map((r) => r.resource)
+        .sort(),
+    );
   });
 
   it('declares every path parameter of every path, and no other', () => {
@@ -161,7 +165,14 @@ describe('GET /openapi.json', () => {
 
 describe('the response schemas accept what the code renders', () => {
   const request = { baseUrl: BASE, query: {} } as unknown as ApiRequest;
-  const completed = aMember({ state: 'completed', width: 640, height: 480, mediaType: 'image/png', contentLength: 9, finished: '2026-01-01T00:01:00.000Z' });
+  const completed = aMember({
+    state: 'completed',
+    width: 640,
+    height: 480,
+    mediaType: 'image/png',
+    contentLength: 9,
+    finished: '2026-01-01T00:01:00.000Z',
+  });
   const failed = aMember({ id: 'b', state: 'error', error: 'HTTP 404 from the origin', finished: '2026-01-01T00:01:00.000Z' });
   const tagged = aMember({ id: 'c d', family: 'T', string1: 's', number1: -1, tags: ['x'], roles: ['r'], maxUnauthorised: 400 });
 
@@ -186,10 +197,20 @@ describe('the response schemas accept what the code renders', () => {
   it('collections of batches and of images, first and later pages', () => {
     const params = { limit: 2, cursor: 'abc' };
     const render = (b: ReturnType<typeof aBatch>) => batchResource(BASE, b);
-    S.batchCollectionSchema.parse(collection(request, '/customers/1/queue/batches', { items: [aBatch()], next: 'n' }, { limit: 100 }, render, 1));
+    S.batchCollectionSchema.parse(
+      collection(request, '/customers/1/queue/batches', { items: [aBatch()], next: 'n' }, { limit: 100 }, render, 1),
+    );
     S.batchCollectionSchema.parse(collection(request, '/customers/1/queue/active', { items: [] }, params, render));
     S.imageCollectionSchema.parse(
-      collection(request, '/customers/1/queue/images', { items: [aMember(), completed, failed], next: 'n' }, params, (m) => imageResource(BASE, m, false), 3, { order: 'desc' }),
+      collection(
+        request,
+        '/customers/1/queue/images',
+        { items: [aMember(), completed, failed], next: 'n' },
+        params,
+        (m) => imageResource(BASE, m, false),
+        3,
+        { order: 'desc' },
+      ),
     );
   });
 
@@ -208,7 +229,10 @@ describe('the response schemas accept what the code renders', () => {
     const query = { started: new Date('2026-01-01T00:00:00.000Z'), ended: now, page: 2, pageSize: 1 };
     const link = (n: number) => loadPageUrl(BASE, query, n, { customers: false, pageSize: true });
     S.loadPageSchema.parse({ count: 3, next: link(3), previous: link(1), results: [loadPoint(now.toISOString(), zeroLoad())] });
-    const status = [queueStatus({ customer: 1, queue: 'priority', count: 2 }, now.toISOString()), queueStatus({ customer: 2, queue: 'main', count: 1 }, undefined)];
+    const status = [
+      queueStatus({ customer: 1, queue: 'priority', count: 2 }, now.toISOString()),
+      queueStatus({ customer: 2, queue: 'main', count: 1 }, undefined),
+    ];
     S.statusPageSchema.parse({ count: 2, next: null, previous: null, results: status });
   });
 });

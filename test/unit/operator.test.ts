@@ -1,6 +1,6 @@
 import { submittedFromOpenKey } from '../../lambdas/adapters/dynamo/keys';
 import { daysOf, loadItem, loadKeys, loadRunItems } from '../../lambdas/adapters/operator-store';
-import { emptyCounters, type CustomerCounters } from '../../lambdas/domain/model';
+import { type CustomerCounters, emptyCounters } from '../../lambdas/domain/model';
 import {
   loadPoint,
   loadRun,
@@ -8,13 +8,13 @@ import {
   orderStatus,
   pageLinks,
   pageOf,
+  type QueueLoad,
   queueGroups,
   queueStatus,
   sampleExpiresAt,
   scopeCustomers,
   windowSlices,
   zeroLoad,
-  type QueueLoad,
 } from '../../lambdas/domain/operator';
 import { toHttpError } from '../../lambdas/http/domain-errors';
 import {
@@ -51,7 +51,10 @@ function messageOf(fn: () => unknown): string {
   throw new Error('did not throw');
 }
 
-function counters(customer: number, values: Partial<Record<'waiting' | 'running' | 'pending', Partial<Record<'main' | 'priority', number>>>>): CustomerCounters {
+function counters(
+  customer: number,
+  values: Partial<Record<'waiting' | 'running' | 'pending', Partial<Record<'main' | 'priority', number>>>>,
+): CustomerCounters {
   const c = emptyCounters(customer);
   for (const k of ['waiting', 'running', 'pending'] as const) Object.assign(c[k], values[k] ?? {});
   return c;
@@ -113,12 +116,20 @@ describe('parseDateTime', () => {
     expect(parseDateTime(text)?.toISOString()).toBe(expected);
   });
 
-  it.each(['2015-13-01T00:00:00Z', '2015-02-29T00:00:00Z', '2015-01-01T24:00:00Z', '2015-01-01T00:60:00Z', '2015-01-01T00:00:60Z', 'yesterday', '1420070400', '2015-1-1', '2015-01-01T00Z', '2015-01-01T00:00:00+25:00'])(
-    'refuses %p',
-    (text) => {
-      expect(parseDateTime(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    '2015-13-01T00:00:00Z',
+    '2015-02-29T00:00:00Z',
+    '2015-01-01T24:00:00Z',
+    '2015-01-01T00:60:00Z',
+    '2015-01-01T00:00:60Z',
+    'yesterday',
+    '1420070400',
+    '2015-1-1',
+    '2015-01-01T00Z',
+    '2015-01-01T00:00:00+25:00',
+  ])('refuses %p', (text) => {
+    expect(parseDateTime(text)).toBeUndefined();
+  });
 });
 
 describe('parseInstant', () => {
@@ -180,7 +191,11 @@ describe('scopeCustomers and parseLoadQuery', () => {
     expect(statusOf(() => scopeCustomers([], { admin: false }))).toBe(403);
   });
   it('parses filters and paging', () => {
-    const q = parseLoadQuery({ started: ['PT1H'], customer: ['1', '2'], queue: ['priority'], page: ['2'], page_size: ['1000'] }, admin, NOW);
+    const q = parseLoadQuery(
+      { started: ['PT1H'], customer: ['1', '2'], queue: ['priority'], page: ['2'], page_size: ['1000'] },
+      admin,
+      NOW,
+    );
     expect(q).toEqual({
       started: new Date('2024-03-31T11:00:00.000Z'),
       ended: NOW,
@@ -226,7 +241,10 @@ describe('load samples', () => {
     expect(run.total).toEqual({ main: counts(10, 20, 1), priority: counts(0, 2, 4) });
   });
   it('an idle customer has no sample (missing means zero); no sum when every customer is idle', () => {
-    const run = loadRun([counters(1, {}), counters(2, { waiting: { priority: 5 } }), counters(3, { waiting: { main: -1 }, running: { main: -2 } })], time);
+    const run = loadRun(
+      [counters(1, {}), counters(2, { waiting: { priority: 5 } }), counters(3, { waiting: { main: -1 }, running: { main: -2 } })],
+      time,
+    );
     expect(run.samples.map((s) => s.customer)).toEqual([2]);
     expect(run.total).toEqual({ main: counts(0, 0, 0), priority: counts(0, 5, 0) });
     expect(loadRun([counters(1, {}), counters(2, {})], time)).toEqual({ time, samples: [] });
@@ -243,7 +261,10 @@ describe('load samples', () => {
 
 describe('load sample items (adapters/operator-store.ts)', () => {
   const time = '2024-03-31T23:59:00.000Z';
-  const load: QueueLoad = { main: { pending_count: 0, queued_count: 20, running_count: 3 }, priority: { pending_count: 1, queued_count: 0, running_count: 0 } };
+  const load: QueueLoad = {
+    main: { pending_count: 0, queued_count: 20, running_count: 3 },
+    priority: { pending_count: 1, queued_count: 0, running_count: 0 },
+  };
 
   it('are partitioned by customer (or ALL) and UTC day, sorted by time', () => {
     expect(loadKeys.sample(7, time)).toEqual({ pk: 'LOAD#7#2024-03-31', sk: time });
@@ -254,7 +275,7 @@ describe('load sample items (adapters/operator-store.ts)', () => {
   });
   it('one per busy customer and one for the sum; none for an idle run', () => {
     const run = loadRun([counters(1, { waiting: { main: 2 } }), counters(2, {}), counters(3, { running: { priority: 1 } })], time);
-    expect(loadRunItems(run, 5).map((i) => [i['pk'], i['sk']])).toEqual([
+    expect(loadRunItems(run, 5).map((i) => [i.pk, i.sk])).toEqual([
       ['LOAD#1#2024-03-31', time],
       ['LOAD#3#2024-03-31', time],
       ['LOAD#ALL#2024-03-31', time],

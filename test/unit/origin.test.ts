@@ -1,6 +1,6 @@
-import { ingestOrigin, isForbiddenAddress, mediaTypeFor, type IngestOptions } from '../../lambdas/adapters/origin';
+import { type IngestOptions, ingestOrigin, isForbiddenAddress, mediaTypeFor } from '../../lambdas/adapters/origin';
 import { crc32, gif, jpeg, png } from '../support/images';
-import { startOriginServer, type OriginServer } from '../support/origin-server';
+import { type OriginServer, startOriginServer } from '../support/origin-server';
 
 let server: OriginServer;
 
@@ -291,12 +291,9 @@ describe('isForbiddenAddress', () => {
     expect(isForbiddenAddress(ip)).toBe(reason);
   });
 
-  it.each(['64:ff9b::7f00:1', '2002:7f00:1::', '::7f00:1', '192.0.2.1', '240.0.0.1', 'not-an-ip'])(
-    '%s is forbidden',
-    (ip) => {
-      expect(isForbiddenAddress(ip)).toEqual(expect.any(String));
-    },
-  );
+  it.each(['64:ff9b::7f00:1', '2002:7f00:1::', '::7f00:1', '192.0.2.1', '240.0.0.1', 'not-an-ip'])('%s is forbidden', (ip) => {
+    expect(isForbiddenAddress(ip)).toEqual(expect.any(String));
+  });
 
   it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2001:4860:4860::8888', '2606:4700:4700::1111', '::ffff:8.8.8.8'])(
     '%s is allowed',
@@ -308,10 +305,12 @@ describe('isForbiddenAddress', () => {
 
 describe('ingestOrigin: cloud metadata', () => {
   it('refuses the metadata address even where private origins are allowed', async () => {
-    expect(await ingestOrigin('http://169.254.169.254/latest/meta-data/', { timeoutMs: 1000, maxBytes: 1000, allowPrivate: true })).toEqual({
-      ok: false,
-      error: 'origin address 169.254.169.254 is not allowed (link-local, cloud metadata service)',
-      retryable: false,
-    });
+    expect(await ingestOrigin('http://169.254.169.254/latest/meta-data/', { timeoutMs: 1000, maxBytes: 1000, allowPrivate: true })).toEqual(
+      {
+        ok: false,
+        error: 'origin address 169.254.169.254 is not allowed (link-local, cloud metadata service)',
+        retryable: false,
+      },
+    );
   });
 });

@@ -4,7 +4,11 @@
  * made of the characters that grow most when escaped) stays under Lambda's 6 MB once rendered as
  * the proxy result.
  */
-import { renderResponse, type ApiRequest } from '../../lambdas/http/api';
+
+import { ByteBudget } from '../../lambdas/adapters/dynamo/reads';
+import type { MemberRecord } from '../../lambdas/domain/model';
+import { validateMembers } from '../../lambdas/domain/validation';
+import { type ApiRequest, renderResponse } from '../../lambdas/http/api';
 import {
   collection,
   escapedJsonBytes,
@@ -13,9 +17,6 @@ import {
   PAGE_ITEMS_BUDGET_BYTES,
   withByteBudget,
 } from '../../lambdas/http/hydra';
-import { ByteBudget } from '../../lambdas/adapters/dynamo/reads';
-import { validateMembers } from '../../lambdas/domain/validation';
-import type { MemberRecord } from '../../lambdas/domain/model';
 
 /** What the proxy result costs: Lambda serialises it with JSON.stringify, as UTF-8. */
 const resultBytes = (result: unknown) => Buffer.byteLength(JSON.stringify(result));
@@ -76,7 +77,10 @@ describe('the worst page the validation limits allow', () => {
     roles: Array.from({ length: 20 }, () => control(500)),
     maxUnauthorised: Number.MAX_SAFE_INTEGER,
   });
-  const assets = validateMembers(Array.from({ length: 500 }, (_, i) => maximal(i)), 10_000);
+  const assets = validateMembers(
+    Array.from({ length: 500 }, (_, i) => maximal(i)),
+    10_000,
+  );
   const members: MemberRecord[] = assets.map((asset, index) => ({
     ...asset,
     customer: 999_999_999_999,
@@ -93,7 +97,10 @@ describe('the worst page the validation limits allow', () => {
   const params = { limit: 500, cursor: 'c'.repeat(2048) };
   const render = (m: MemberRecord) => imageResource(request.baseUrl, m, false);
   const result = (items: MemberRecord[]) =>
-    renderResponse({ status: 200, body: collection(request, '/customers/1/queue/batches/1/images', { items, next: 'n'.repeat(2048) }, params, render, 500) });
+    renderResponse({
+      status: 200,
+      body: collection(request, '/customers/1/queue/batches/1/images', { items, next: 'n'.repeat(2048) }, params, render, 500),
+    });
 
   it('passes the validation limits (so it is a page the service can really build)', () => {
     expect(assets).toHaveLength(500);

@@ -3,8 +3,9 @@
  * PartialCollectionView links), estCompletion from the queue's throughput, /queue/status paging
  * parameters, and the Idempotency-Key body hash and scoping.
  */
-import type { BatchRecord } from '../../lambdas/domain/model';
+
 import { estimateCompletion, throughputOf } from '../../lambdas/domain/estimate';
+import type { BatchRecord } from '../../lambdas/domain/model';
 import { hashBody, scopedIdempotencyKey } from '../../lambdas/domain/submit';
 import type { ApiRequest } from '../../lambdas/http/api';
 import { toHttpError } from '../../lambdas/http/domain-errors';
@@ -86,7 +87,7 @@ describe('collection views', () => {
 
   it('continues with a token when a numbered page was cut short by bytes (nothing skipped)', () => {
     const body = collection(request(), '/c', { items: [3], next: 'tok' }, { limit: 2, skip: 2 }, render, 5);
-    expect((body.view as Record<string, unknown>)['next']).toBe(`${base}?page=tok&pageSize=2`);
+    expect((body.view as Record<string, unknown>).next).toBe(`${base}?page=tok&pageSize=2`);
   });
 
   it('keeps token links when the client pages by token', () => {

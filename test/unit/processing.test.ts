@@ -36,10 +36,9 @@ describe('processDelivery', () => {
     const { store, applied, reads } = laggingStore();
     const ingest = async () => ({ ok: true as const, width: 3, height: 4, mediaType: 'image/png', contentLength: 10 });
     // Act
-    const failed = await processDelivery(
-      { store, ingest, markRunningAfterMs: 10_000, maxReceiveCount: QUEUES.main.maxReceiveCount },
-      [{ messageId: 'm1', member: { customer: 1, batch: 2, index: 0 }, receiveCount: 1 }],
-    );
+    const failed = await processDelivery({ store, ingest, markRunningAfterMs: 10_000, maxReceiveCount: QUEUES.main.maxReceiveCount }, [
+      { messageId: 'm1', member: { customer: 1, batch: 2, index: 0 }, receiveCount: 1 },
+    ]);
     // Assess
     expect(failed).toEqual([]);
     expect(reads.map((r) => r.consistent)).toEqual([false, true]);
@@ -50,7 +49,12 @@ describe('processDelivery', () => {
     const { store } = laggingStore();
     (store as { getMembers: unknown }).getMembers = async () => [];
     const failed = await processDelivery(
-      { store, ingest: async () => ({ ok: false, error: 'x', retryable: false }), markRunningAfterMs: 10_000, maxReceiveCount: QUEUES.main.maxReceiveCount },
+      {
+        store,
+        ingest: async () => ({ ok: false, error: 'x', retryable: false }),
+        markRunningAfterMs: 10_000,
+        maxReceiveCount: QUEUES.main.maxReceiveCount,
+      },
       [
         { messageId: 'bad', member: undefined, receiveCount: 1 },
         { messageId: 'gone', member: { customer: 1, batch: 2, index: 9 }, receiveCount: 1 },

@@ -27,10 +27,10 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
   type QueryCommandInput,
+  TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -39,12 +39,12 @@ import { resetClients } from '../../lambdas/adapters/aws-clients';
 import { dynamoQueueStore } from '../../lambdas/adapters/dynamo';
 import { memberItem } from '../../lambdas/adapters/dynamo/codec';
 import { BATCH_COUNTER_SHARDS, CUSTOMER_COUNTER_SHARDS } from '../../lambdas/adapters/dynamo/counters';
+import { keys } from '../../lambdas/adapters/dynamo/keys';
 import { ALLOCATION_TOKEN_PERIOD_MS, createBatch } from '../../lambdas/adapters/dynamo/submit-writes';
 import { supersede } from '../../lambdas/adapters/dynamo/supersession';
 import { runTransaction, type TransactAction } from '../../lambdas/adapters/dynamo/transactions';
 import { applyTransitions } from '../../lambdas/adapters/dynamo/transitions';
 import type { Transition } from '../../lambdas/domain/accounting';
-import { keys } from '../../lambdas/adapters/dynamo/keys';
 import type { BatchRecord, MemberRecord } from '../../lambdas/domain/model';
 import { aBatch, aMember } from '../support/records';
 
@@ -66,7 +66,7 @@ let table: Map<string, Item>;
 /** ClientRequestTokens of committed transactions, with the request they committed (DynamoDB keeps them 10 minutes). */
 let committed: Map<string, string>;
 
-const keyOf = (k: Item) => `${String(k['pk'])}|${String(k['sk'])}`;
+const keyOf = (k: Item) => `${String(k.pk)}|${String(k.sk)}`;
 const get = (k: Key): Item | undefined => table.get(keyOf(k));
 const put = (item: Item) => table.set(keyOf(item), structuredClone(item));
 
@@ -127,7 +127,8 @@ function conditionHolds(expression: string, item: Item | undefined, names: Names
       expect_(',');
       const value = operand(next());
       expect_(')');
-      if (set !== undefined && !(set instanceof Set)) throw new Error(`the in-memory table knows contains() on sets only, in "${expression}"`);
+      if (set !== undefined && !(set instanceof Set))
+        throw new Error(`the in-memory table knows contains() on sets only, in "${expression}"`);
       return set?.has(value) ?? false;
     }
     if (token === 'attribute_exists' || token === 'attribute_not_exists') {
@@ -247,13 +248,16 @@ function commit(input: TransactWriteCommandInput): object {
     }
     return {}; // the same request again: answered, not applied again
   }
-  if (actions.length === 0 || actions.length > 100) throw serviceError('ValidationException', `${actions.length} actions in one transaction`);
+  if (actions.length === 0 || actions.length > 100)
+    throw serviceError('ValidationException', `${actions.length} actions in one transaction`);
   const writes = actions.map((action) => {
     const { Update, Put, Delete, ConditionCheck } = action;
     const op = Update ?? Put ?? Delete ?? ConditionCheck;
     if (!op || op.TableName !== TABLE) throw new Error(`unexpected action ${JSON.stringify(action)}`);
-    const key = (Put ? { pk: Put.Item?.['pk'], sk: Put.Item?.['sk'] } : (op as { Key: Item }).Key) as Key;
-    const holds = () => !op.ConditionExpression || conditionHolds(op.ConditionExpression, get(key), op.ExpressionAttributeNames, op.ExpressionAttributeValues);
+    const key = (Put ? { pk: Put.Item?.pk, sk: Put.Item?.sk } : (op as { Key: Item }).Key) as Key;
+    const holds = () =>
+      !op.ConditionExpression ||
+      conditionHolds(op.ConditionExpression, get(key), op.ExpressionAttributeNames, op.ExpressionAttributeValues);
     const apply = () => {
       if (Put) put(Put.Item as Item);
       else if (Delete) table.delete(keyOf(key));
@@ -280,7 +284,10 @@ function updateItem(input: UpdateCommandInput): object {
   if (input.TableName !== TABLE) throw new Error(`UpdateItem on an unexpected table: ${input.TableName}`);
   const key = input.Key as Key;
   const old = get(key);
-  if (input.ConditionExpression && !conditionHolds(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues)) {
+  if (
+    input.ConditionExpression &&
+    !conditionHolds(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues)
+  ) {
     throw new ConditionalCheckFailedException({
       message: 'The conditional request failed',
       $metadata: { httpStatusCode: 400 },
@@ -298,7 +305,8 @@ function updateItem(input: UpdateCommandInput): object {
       .flatMap((c) => c.parts.map((part) => attributeName(part.split(/[\s=]/)[0] as string, input.ExpressionAttributeNames)));
     return { Attributes: structuredClone(Object.fromEntries(updated.filter((n) => n in item).map((n) => [n, item[n]]))) };
   }
-  if (input.ReturnValues !== undefined && input.ReturnValues !== 'NONE') throw new Error(`the in-memory table does not return ${input.ReturnValues}`);
+  if (input.ReturnValues !== undefined && input.ReturnValues !== 'NONE')
+    throw new Error(`the in-memory table does not return ${input.ReturnValues}`);
   return {};
 }
 
@@ -317,7 +325,9 @@ const tokens = () => sent().map((t) => t.ClientRequestToken);
 const keyOfAction = (a: TransactAction) => keyOf((a.Put?.Item ?? a.Update?.Key ?? a.Delete?.Key ?? a.ConditionCheck?.Key) as Item);
 /** The member indexes a transaction changes. */
 const membersIn = (input: TransactWriteCommandInput) =>
-  actionsOf(input).flatMap((a) => (a.Update && String(a.Update.Key?.['sk']).startsWith('M#') ? [Number(String(a.Update.Key?.['sk']).slice(2))] : []));
+  actionsOf(input).flatMap((a) =>
+    a.Update && String(a.Update.Key?.sk).startsWith('M#') ? [Number(String(a.Update.Key?.sk).slice(2))] : [],
+  );
 
 /** The ADD deltas of every Update in a transaction, by item key. */
 function addsIn(input: TransactWriteCommandInput): Map<string, Record<string, number>> {
@@ -371,10 +381,14 @@ const seedCustomerShard = (customer: number, shard: number, fields: Record<strin
   put({ ...keys.customerCounters(customer, shard), type: 'customerCounters', customer, shard, ...fields });
 /** What admission takes as the queue's size: members admitted on the head minus those released on the shards. */
 const admissionSize = (customer: number) =>
-  Number(get(keys.customer(customer))?.['admitted'] ?? 0) -
-  customerShardKeys(customer).reduce((sum, k) => sum + Number(table.get(k)?.['released'] ?? 0), 0);
+  Number(get(keys.customer(customer))?.admitted ?? 0) -
+  customerShardKeys(customer).reduce((sum, k) => sum + Number(table.get(k)?.released ?? 0), 0);
 
-const completion = (m: MemberRecord): Transition => ({ member: m, to: 'completed', outcome: { width: 10, height: 20, mediaType: 'image/png', contentLength: 100 } });
+const completion = (m: MemberRecord): Transition => ({
+  member: m,
+  to: 'completed',
+  outcome: { width: 10, height: 20, mediaType: 'image/png', contentLength: 100 },
+});
 
 beforeAll(() => {
   process.env.TABLE_NAME = TABLE;
@@ -410,7 +424,10 @@ beforeEach(() => {
     if (request.Keys.length > 100 || new Set(request.Keys.map(keyOf)).size !== request.Keys.length) {
       throw serviceError('ValidationException', 'BatchGetItem takes at most 100 distinct keys');
     }
-    return { Responses: { [TABLE]: request.Keys.flatMap((k) => (table.has(keyOf(k)) ? [structuredClone(get(k))] : [])) }, UnprocessedKeys: {} };
+    return {
+      Responses: { [TABLE]: request.Keys.flatMap((k) => (table.has(keyOf(k)) ? [structuredClone(get(k))] : [])) },
+      UnprocessedKeys: {},
+    };
   });
   ddb.on(GetCommand).callsFake((input: { Key: Key }) => {
     const item = get(input.Key);
@@ -421,7 +438,7 @@ beforeEach(() => {
   ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
     if (input.KeyConditionExpression !== 'pk = :pk' || input.IndexName) throw new Error(`unexpected query: ${JSON.stringify(input)}`);
     const pk = input.ExpressionAttributeValues?.[':pk'];
-    const items = [...table.values()].filter((i) => i['pk'] === pk).sort((a, b) => String(a['sk']).localeCompare(String(b['sk'])));
+    const items = [...table.values()].filter((i) => i.pk === pk).sort((a, b) => String(a.sk).localeCompare(String(b.sk)));
     return { Items: items.map((i) => structuredClone(i)) };
   });
 });
@@ -445,7 +462,7 @@ describe('runTransaction', () => {
       ExpressionAttributeValues: { ':one': 1 },
     },
   });
-  const counter = (name: string) => get({ pk: 'TEST', sk: name })?.['n'];
+  const counter = (name: string) => get({ pk: 'TEST', sk: name })?.n;
 
   it('repeats an attempt whose outcome is unknown with the same token and actions, so a write applied before the error counts once', async () => {
     // Arrange: the write is applied, then the SDK gives up on a 500 and throws.
@@ -619,7 +636,8 @@ describe('applyTransitions', () => {
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 0, waiting: { main: 0, priority: 0 } });
     // The finished members left admission too.
     expect(admissionSize(7)).toBe(0);
-    for (const i of [0, 1, 2]) expect(get(keys.member(7, 3, i))).toMatchObject({ state: 'completed', width: 10, finished: expect.any(String) });
+    for (const i of [0, 1, 2])
+      expect(get(keys.member(7, 3, i))).toMatchObject({ state: 'completed', width: 10, finished: expect.any(String) });
   });
 
   it('puts counter deltas on one shard per customer and per batch, never on a head except to start a batch', async () => {
@@ -657,20 +675,35 @@ describe('applyTransitions', () => {
     const start = actionsOf(only!).find((a) => keyOfAction(a) === keyOf(keys.batch(7, 4)))?.Update;
     expect(start?.UpdateExpression).toMatch(/^SET started = :now/);
     expect(start?.UpdateExpression).not.toMatch(/\bADD\b/);
-    expectOneShardEach(only!, [7, 9], [
-      { c: 7, b: 3 },
-      { c: 7, b: 4 },
-      { c: 9, b: 1 },
-    ]);
+    expectOneShardEach(
+      only!,
+      [7, 9],
+      [
+        { c: 7, b: 3 },
+        { c: 7, b: 4 },
+        { c: 9, b: 1 },
+      ],
+    );
     expect(Object.fromEntries(addsIn(only!))).toEqual({
       [keyOf(keys.batchCounters(7, 3, BATCH_COUNTER_SHARDS - 1))]: { waiting: -2, remaining: -2, completed: 1, errors: 1 },
       [keyOf(keys.batchCounters(7, 4, BATCH_COUNTER_SHARDS - 1))]: { waiting: -2, remaining: -1, completed: 1 },
       [keyOf(keys.batchCounters(9, 1, BATCH_COUNTER_SHARDS - 1))]: { remaining: -1, errors: 1 },
-      [keyOf(keys.customerCounters(7, CUSTOMER_COUNTER_SHARDS - 1))]: { size: -3, released: 3, batchesWaiting: -1, waitingMain: -4, runningMain: 1 },
+      [keyOf(keys.customerCounters(7, CUSTOMER_COUNTER_SHARDS - 1))]: {
+        size: -3,
+        released: 3,
+        batchesWaiting: -1,
+        waitingMain: -4,
+        runningMain: 1,
+      },
       [keyOf(keys.customerCounters(9, CUSTOMER_COUNTER_SHARDS - 1))]: { size: -1, released: 1, runningMain: -1 },
     });
     // The reader sums what was written.
-    expect(await dynamoQueueStore.getBatch(7, 4, true)).toMatchObject({ started: expect.any(String), remaining: 1, waiting: 0, completed: 1 });
+    expect(await dynamoQueueStore.getBatch(7, 4, true)).toMatchObject({
+      started: expect.any(String),
+      remaining: 1,
+      waiting: 0,
+      completed: 1,
+    });
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 2, batchesWaiting: 0, waiting: { main: 1 }, running: { main: 1 } });
     expect(await dynamoQueueStore.getCustomer(9)).toMatchObject({ size: 0, running: { main: 0 } });
     expect([admissionSize(7), admissionSize(9)]).toEqual([2, 0]);
@@ -695,11 +728,16 @@ describe('applyTransitions', () => {
     expect(result.skipped).toEqual([expect.objectContaining({ customer: 7, batch: 3, index: 1, state: 'completed' })]);
     expect(sent().map(membersIn)).toEqual([[0, 1, 2], [0], [2]]);
     // The members were read again after the cancelled transaction.
-    const reads = ddb.commandCalls(BatchGetCommand).map((c) => (c.args[0].input.RequestItems?.[TABLE]?.Keys ?? []).map((k) => String(k['sk'])));
+    const reads = ddb
+      .commandCalls(BatchGetCommand)
+      .map((c) => (c.args[0].input.RequestItems?.[TABLE]?.Keys ?? []).map((k) => String(k.sk)));
     expect(reads.some((sks) => sks.includes(keys.member(7, 3, 1).sk))).toBe(true);
     // Each retried transaction carries the deltas of its one member, conditioned on the state it read.
     for (const t of sent().slice(1)) {
-      expect(actionsOf(t)[0]?.Update).toMatchObject({ ConditionExpression: '#state = :from', ExpressionAttributeValues: expect.objectContaining({ ':from': 'waiting' }) });
+      expect(actionsOf(t)[0]?.Update).toMatchObject({
+        ConditionExpression: '#state = :from',
+        ExpressionAttributeValues: expect.objectContaining({ ':from': 'waiting' }),
+      });
       const adds = [...addsIn(t).values()];
       expect(adds).toEqual(
         expect.arrayContaining([
@@ -733,7 +771,12 @@ describe('applyTransitions', () => {
     expect(result.applied.map((t) => t.member.state)).toEqual(['running']);
     const retried = sent()[1]!;
     expect(actionsOf(retried)[0]?.Update?.ExpressionAttributeValues?.[':from']).toBe('running');
-    expect([...addsIn(retried).values()]).toEqual(expect.arrayContaining([{ remaining: -1, completed: 1 }, { size: -1, released: 1, runningMain: -1 }]));
+    expect([...addsIn(retried).values()]).toEqual(
+      expect.arrayContaining([
+        { remaining: -1, completed: 1 },
+        { size: -1, released: 1, runningMain: -1 },
+      ]),
+    );
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 2, waiting: { main: 2 }, running: { main: 0 } });
   });
 
@@ -758,7 +801,7 @@ describe('applyTransitions', () => {
     expect(result.applied).toHaveLength(2);
     expect(sent().map(membersIn)).toEqual([[0, 1], [0], [1]]);
     for (const t of sent().slice(1)) expect(actionsOf(t).map(keyOfAction)).not.toContain(keyOf(keys.batch(7, 4)));
-    expect(get(keys.batch(7, 4))?.['started']).toBe(otherStart);
+    expect(get(keys.batch(7, 4))?.started).toBe(otherStart);
     expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ batchesWaiting: 0, size: 3 });
     expect(await dynamoQueueStore.getBatch(7, 4, true)).toMatchObject({ completed: 2, remaining: 0, waiting: 0 });
   });
@@ -767,7 +810,7 @@ describe('applyTransitions', () => {
 describe('createBatch', () => {
   const newBatch = (count: number) => ({ customer: 7, queue: 'main' as const, count, submitted: '2026-01-02T00:00:00.000Z' });
   const allocations = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-  const batchPut = (t: TransactWriteCommandInput) => actionsOf(t).find((a) => a.Put?.Item?.['type'] === 'batch')?.Put;
+  const batchPut = (t: TransactWriteCommandInput) => actionsOf(t).find((a) => a.Put?.Item?.type === 'batch')?.Put;
   const headUntouchedByTransactions = () => expect(sent().flatMap(actionsOf).map(keyOfAction)).not.toContain(keyOf(keys.customer(7)));
 
   it('admits a batch the head alone would refuse when the shards released finished members', async () => {
@@ -787,7 +830,13 @@ describe('createBatch', () => {
     expect(batchPut(sent()[0]!)?.Item).toMatchObject({ ...keys.batch(7, 7), count: 20 });
     expectOneShardEach(sent()[0]!, [7], []);
     headUntouchedByTransactions();
-    expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({ size: 60, batchCount: 7, batchSeq: 7, waiting: { main: 60 }, pending: { main: 20 } });
+    expect(await dynamoQueueStore.getCustomer(7)).toMatchObject({
+      size: 60,
+      batchCount: 7,
+      batchSeq: 7,
+      waiting: { main: 60 },
+      pending: { main: 20 },
+    });
     expect(admissionSize(7)).toBe(60);
   });
 
@@ -798,7 +847,7 @@ describe('createBatch', () => {
     // Arrange: 90 admitted, limit 100, 20 more.
     seedCustomer(7, { batchSeq: 6, admitted: 90 });
     table.delete(keyOf(keys.customerCounters(7, 0)));
-    released.forEach((r, k) => seedCustomerShard(7, k, { released: r, size: -r }));
+    for (const [k, r] of released.entries()) seedCustomerShard(7, k, { released: r, size: -r });
     ddb.on(TransactWriteCommand).callsFake(commit);
     const before = structuredClone([...table]);
     // Act
@@ -893,8 +942,8 @@ describe('createBatch', () => {
     }
     // Assess
     const head = get(keys.customer(7)) as Item;
-    expect([...(head['allocations0'] as Set<string>)]).toHaveLength(1);
-    expect(head['allocations1']).toBeUndefined();
+    expect([...(head.allocations0 as Set<string>)]).toHaveLength(1);
+    expect(head.allocations1).toBeUndefined();
   });
 
   it('returns the batch of an Idempotency-Key a concurrent submit wrote first, and releases what it admitted', async () => {
@@ -950,8 +999,8 @@ describe('supersede', () => {
     const adds = addsIn(only!);
     expect([...adds.values()]).toEqual([{ current: -2 }]);
     expect(batchShardKeys(7, 3)).toContain([...adds.keys()][0]);
-    expect(get(keys.member(7, 3, 0))?.['supersededBy']).toBe(5);
-    expect([1, 2].map((i) => get(keys.member(7, 3, i))?.['supersededBy'])).toEqual([9, 9]);
+    expect(get(keys.member(7, 3, 0))?.supersededBy).toBe(5);
+    expect([1, 2].map((i) => get(keys.member(7, 3, i))?.supersededBy)).toEqual([9, 9]);
     expect((await dynamoQueueStore.getBatch(7, 3, true))?.current).toBe(0);
   });
 
@@ -971,7 +1020,7 @@ describe('supersede', () => {
     expect(changed).toBe(2);
     expect(sent().map(membersIn)).toEqual([[0, 1, 2], [0], [1], [2]]);
     for (const t of sent().slice(1)) expect([...addsIn(t).values()]).toEqual([{ current: -1 }]);
-    expect([0, 1, 2].map((i) => get(keys.member(7, 3, i))?.['supersededBy'])).toEqual([9, 9, 8]);
+    expect([0, 1, 2].map((i) => get(keys.member(7, 3, i))?.supersededBy)).toEqual([9, 9, 8]);
     expect((await dynamoQueueStore.getBatch(7, 3, true))?.current).toBe(0);
   });
 });

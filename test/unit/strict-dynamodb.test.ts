@@ -19,24 +19,24 @@ import {
   ProvisionedThroughputExceededException,
   PutItemCommand,
   QueryCommand,
+  type QueryCommandOutput,
   ThrottlingException,
   TransactionCanceledException,
   TransactionConflictException,
   TransactionInProgressException,
+  type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
-  type QueryCommandOutput,
-  type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/emulators';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../local/emulators';
 import {
   DEFAULT_STRICT_OPTIONS,
   STRICT_DYNAMODB_ENV,
-  startStrictDynamoProxy,
-  strictOptionsFromEnv,
   type StrictDynamoOptions,
   type StrictDynamoProxy,
+  startStrictDynamoProxy,
+  strictOptionsFromEnv,
 } from '../../local/strict-dynamodb';
 
 const TABLE = 'strict-proxy-test';
@@ -108,10 +108,9 @@ const put = (pk: string, sk = '-', extra: Record<string, { S: string }> = {}) =>
 
 /** The item as stored (read from DynamoDB Local directly, bypassing the proxy). */
 async function stored(pk: string, sk = '-') {
-  return (await client(dynamo.endpoint).send(new GetItemCommand({ TableName: TABLE, Key: key(pk, sk), ConsistentRead: true })))
-    .Item;
+  return (await client(dynamo.endpoint).send(new GetItemCommand({ TableName: TABLE, Key: key(pk, sk), ConsistentRead: true }))).Item;
 }
-const counter = async (pk: string, sk = '-') => Number((await stored(pk, sk))?.['n']?.N ?? 0);
+const counter = async (pk: string, sk = '-') => Number((await stored(pk, sk))?.n?.N ?? 0);
 
 beforeAll(async () => {
   dynamo = await startDynamoDbLocal();
@@ -266,8 +265,22 @@ describe('transaction conflicts', () => {
       doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Update: { TableName: TABLE, Key: { pk: 'tc-b', sk: '-' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } } },
-            { Update: { TableName: TABLE, Key: { pk: 'tc-a', sk: '-' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } } },
+            {
+              Update: {
+                TableName: TABLE,
+                Key: { pk: 'tc-b', sk: '-' },
+                UpdateExpression: 'ADD n :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
+            {
+              Update: {
+                TableName: TABLE,
+                Key: { pk: 'tc-a', sk: '-' },
+                UpdateExpression: 'ADD n :one',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
           ],
         }),
       ),
@@ -280,7 +293,14 @@ describe('transaction conflicts', () => {
     expect(cancelled.$metadata?.attempts).toBe(1);
 
     const conflict = await failure(
-      doc.send(new UpdateCommand({ TableName: TABLE, Key: { pk: 'tc-a', sk: '-' }, UpdateExpression: 'SET x = :x', ExpressionAttributeValues: { ':x': 1 } })),
+      doc.send(
+        new UpdateCommand({
+          TableName: TABLE,
+          Key: { pk: 'tc-a', sk: '-' },
+          UpdateExpression: 'SET x = :x',
+          ExpressionAttributeValues: { ':x': 1 },
+        }),
+      ),
     );
     expect(conflict).toBeInstanceOf(TransactionConflictException);
     expect(conflict.name).toBe('TransactionConflictException');
@@ -299,7 +319,14 @@ describe('transaction conflicts', () => {
     await holder;
     expect(await stored('tc-b')).toBeUndefined(); // nothing of the cancelled transaction was applied
     await raw.send(new TransactWriteItemsCommand({ TransactItems: [add('tc-b'), add('tc-a')] }));
-    await raw.send(new UpdateItemCommand({ TableName: TABLE, Key: key('tc-a'), UpdateExpression: 'SET x = :x', ExpressionAttributeValues: { ':x': { N: '1' } } }));
+    await raw.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('tc-a'),
+        UpdateExpression: 'SET x = :x',
+        ExpressionAttributeValues: { ':x': { N: '1' } },
+      }),
+    );
     expect(await stored('tc-a')).toEqual({ ...key('tc-a'), n: { N: '2' }, x: { N: '1' } });
     expect(await counter('tc-b')).toBe(1);
     expect(p.stats()).toMatchObject({ transactionConflicts: 1, writeConflicts: 2 });
@@ -322,7 +349,14 @@ describe('transaction conflicts', () => {
     const p = await proxy({ conflictWindowMs: 0 }, {}, spy.endpoint);
     const c = client(p.endpoint, 1);
     await c.send(new GetItemCommand({ TableName: TABLE, Key: key('warm') }));
-    const write = c.send(new UpdateItemCommand({ TableName: TABLE, Key: key('sw-a'), UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+    const write = c.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('sw-a'),
+        UpdateExpression: 'ADD n :one',
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      }),
+    );
     await waitFor(() => spy.ops.includes('UpdateItem'));
     const err = await failure(c.send(new TransactWriteItemsCommand({ TransactItems: [add('sw-a'), add('sw-b')] })));
     expect((err as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual(['TransactionConflict', 'None']);
@@ -337,7 +371,9 @@ describe('transaction conflicts', () => {
     const c = client(p.endpoint, 1);
     await Promise.all([0, 1, 2].map((i) => c.send(put('once', String(i)))));
     await c.send(new TransactWriteItemsCommand({ TransactItems: [add('once', '0')] }));
-    await c.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'once' } } }));
+    await c.send(
+      new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'once' } } }),
+    );
     expect(spy.ops.filter((op) => op === 'DescribeTable')).toHaveLength(1);
     expect(spy.ops.filter((op) => op !== 'DescribeTable')).toEqual(['PutItem', 'PutItem', 'PutItem', 'TransactWriteItems', 'Query']);
   });
@@ -370,13 +406,18 @@ describe('ClientRequestToken', () => {
     const out = await c.send(new TransactWriteItemsCommand({ TransactItems: [add('crt-auto')] }));
     expect(out.$metadata.attempts).toBe(2);
     expect(await counter('crt-auto')).toBe(1);
-    const tokens = spy.bodies.filter((b) => b.op === 'TransactWriteItems').map((b) => b.input['ClientRequestToken']);
+    const tokens = spy.bodies.filter((b) => b.op === 'TransactWriteItems').map((b) => b.input.ClientRequestToken);
     expect(tokens).toHaveLength(2);
     expect(typeof tokens[0]).toBe('string');
     expect(tokens[1]).toBe(tokens[0]);
 
     const update = await c.send(
-      new UpdateItemCommand({ TableName: TABLE, Key: key('crt-twice'), UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }),
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('crt-twice'),
+        UpdateExpression: 'ADD n :one',
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      }),
     );
     expect(update.$metadata.attempts).toBe(2);
     expect(await counter('crt-twice')).toBe(2);
@@ -428,7 +469,9 @@ describe('per-partition-key ceilings', () => {
     const p = await proxy({ writeUnitsPerKey: 5, conflictWindowMs: 0 }, { now: () => now });
     const c = client(p.endpoint, 1);
     const err = await failure(
-      c.send(new TransactWriteItemsCommand({ TransactItems: [add('tt-hot', '1'), add('tt-hot', '2'), add('tt-hot', '3'), add('tt-cool')] })),
+      c.send(
+        new TransactWriteItemsCommand({ TransactItems: [add('tt-hot', '1'), add('tt-hot', '2'), add('tt-hot', '3'), add('tt-cool')] }),
+      ),
     );
     expect(err).toBeInstanceOf(TransactionCanceledException);
     expect((err as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual([
@@ -444,7 +487,14 @@ describe('per-partition-key ceilings', () => {
     await expect(c.send(new TransactWriteItemsCommand({ TransactItems: [add('tt-hot', '4')] }))).rejects.toBeInstanceOf(
       TransactionCanceledException,
     );
-    await c.send(new UpdateItemCommand({ TableName: TABLE, Key: key('tt-hot', '4'), UpdateExpression: 'SET x = :x', ExpressionAttributeValues: { ':x': { N: '1' } } }));
+    await c.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('tt-hot', '4'),
+        UpdateExpression: 'SET x = :x',
+        ExpressionAttributeValues: { ':x': { N: '1' } },
+      }),
+    );
   });
 
   it('BatchWriteItem returns only the exhausted key items as UnprocessedItems, and refuses a batch with nothing processable', async () => {
@@ -456,7 +506,11 @@ describe('per-partition-key ceilings', () => {
     const out = await c.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [...hot, ...cool] } }));
     expect(out.UnprocessedItems).toEqual({ [TABLE]: [hot[5]] });
     const count = async (pk: string) =>
-      (await client(dynamo.endpoint).send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: pk } } }))).Count;
+      (
+        await client(dynamo.endpoint).send(
+          new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: pk } } }),
+        )
+      ).Count;
     expect(await count('bw-hot')).toBe(5);
     expect(await count('bw-cool')).toBe(2);
     expect(p.stats().keyThrottles).toBe(1);
@@ -484,7 +538,13 @@ describe('per-partition-key ceilings', () => {
 
 describe('GSI propagation lag', () => {
   const byG = (g: string) =>
-    new QueryCommand({ TableName: TABLE, IndexName: INDEX, KeyConditionExpression: '#g = :g', ExpressionAttributeNames: { '#g': 'g' }, ExpressionAttributeValues: { ':g': { S: g } } });
+    new QueryCommand({
+      TableName: TABLE,
+      IndexName: INDEX,
+      KeyConditionExpression: '#g = :g',
+      ExpressionAttributeNames: { '#g': 'g' },
+      ExpressionAttributeValues: { ':g': { S: g } },
+    });
 
   it('a GSI query misses a just-written item and sees it after the lag; the base table sees it at once', async () => {
     const lag = 800;
@@ -495,7 +555,9 @@ describe('GSI propagation lag', () => {
     const first = await c.send(byG('lag-g1'));
     expect(first).toMatchObject({ Count: 0, ScannedCount: 0, Items: [] });
     expect((await c.send(new GetItemCommand({ TableName: TABLE, Key: key('lag-1') }))).Item).toBeDefined();
-    const base = await c.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'lag-1' } } }));
+    const base = await c.send(
+      new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'lag-1' } } }),
+    );
     expect(base.Count).toBe(1);
 
     let seen: QueryCommandOutput | undefined;
@@ -517,13 +579,22 @@ describe('GSI propagation lag', () => {
         TransactItems: [{ Put: { TableName: TABLE, Item: { ...key('lag-tx'), g: { S: 'lag-g2' } } } }],
       }),
     );
-    await c.send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: { ...key('lag-batch'), g: { S: 'lag-g2' } } } }] } }));
+    await c.send(
+      new BatchWriteItemCommand({ RequestItems: { [TABLE]: [{ PutRequest: { Item: { ...key('lag-batch'), g: { S: 'lag-g2' } } } }] } }),
+    );
     now += 99;
     expect((await c.send(byG('lag-g2'))).Count).toBe(0);
     now += 1;
     expect((await c.send(byG('lag-g2'))).Count).toBe(2);
     // An update of other attributes leaves the KEYS_ONLY entry as it was: still visible.
-    await c.send(new UpdateItemCommand({ TableName: TABLE, Key: key('lag-tx'), UpdateExpression: 'SET z = :z', ExpressionAttributeValues: { ':z': { N: '1' } } }));
+    await c.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: key('lag-tx'),
+        UpdateExpression: 'SET z = :z',
+        ExpressionAttributeValues: { ':z': { N: '1' } },
+      }),
+    );
     expect((await c.send(byG('lag-g2'))).Count).toBe(2);
     // An update naming the index key (through a placeholder) moves the entry: hidden for the lag.
     await c.send(

@@ -32,7 +32,11 @@ it('creates an API key valued for the authorizer and adds it to the named plan',
   const id = await apiGatewayUsageKeys('ImageQueue-customer-keys').register('kABC');
   expect(id).toBe('apikey-1');
   expect(apigw.commandCalls(CreateApiKeyCommand)[0]?.args[0].input).toMatchObject({ value: 'image-queue-usage-kABC', enabled: true });
-  expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0]?.args[0].input).toEqual({ usagePlanId: 'plan-1', keyId: 'apikey-1', keyType: 'API_KEY' });
+  expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0]?.args[0].input).toEqual({
+    usagePlanId: 'plan-1',
+    keyId: 'apikey-1',
+    keyType: 'API_KEY',
+  });
 });
 
 it('deletes the API key again when it cannot join the plan', async () => {

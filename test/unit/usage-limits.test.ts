@@ -55,6 +55,10 @@ describe('UsageMeter', () => {
 
   it('caps the whole stage above the keys', () => {
     const meter = new UsageMeter({ ...limits, stage: { rateLimit: 0.001, burstLimit: 2 } }, () => T0);
-    expect([meter.admitKey('a', false), meter.admitKey('b', false), meter.admitKey('c', false)].map((v) => v.ok)).toEqual([true, true, false]);
+    expect([meter.admitKey('a', false), meter.admitKey('b', false), meter.admitKey('c', false)].map((v) => v.ok)).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 });

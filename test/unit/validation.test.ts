@@ -37,21 +37,32 @@ function problemsOf(member: unknown): string[] {
 }
 
 describe('requireJsonContentType', () => {
-  it.each(['application/json', 'application/ld+json', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/json ', 'application/ld+json;profile="x"'])(
-    'accepts %j',
-    (type) => {
-      expect(() => requireJsonContentType(type)).not.toThrow();
-    },
-  );
+  it.each([
+    'application/json',
+    'application/ld+json',
+    'application/json; charset=utf-8',
+    'APPLICATION/JSON',
+    ' application/json ',
+    'application/ld+json;profile="x"',
+  ])('accepts %j', (type) => {
+    expect(() => requireJsonContentType(type)).not.toThrow();
+  });
 
-  it.each(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/jsonx', 'json', 'application/problem+json', '', 'application/ json', '*/*'])(
-    'refuses %j with 415',
-    (type) => {
-      const error = httpError(() => requireJsonContentType(type));
-      expect(error.statusCode).toBe(415);
-      expect(error.message).toContain('application/json');
-    },
-  );
+  it.each([
+    'text/plain',
+    'application/xml',
+    'multipart/form-data; boundary=x',
+    'application/jsonx',
+    'json',
+    'application/problem+json',
+    '',
+    'application/ json',
+    '*/*',
+  ])('refuses %j with 415', (type) => {
+    const error = httpError(() => requireJsonContentType(type));
+    expect(error.statusCode).toBe(415);
+    expect(error.message).toContain('application/json');
+  });
 
   it('refuses a missing header with 415 and names the type it got otherwise', () => {
     expect(httpError(() => requireJsonContentType(undefined)).statusCode).toBe(415);
@@ -73,15 +84,21 @@ describe('parseCollection', () => {
     expect(error.message).toMatch(/empty/);
   });
 
-  it.each(['{', '{"member":[}', "{'member':[]}", '{"member":[1,]}', 'nul', '\uFEFF{"member":[]}', '{"member":[]} x', '{"member":["\u0001"]}'])(
-    'refuses malformed JSON %j with 400',
-    (body) => {
-      const error = httpError(() => parseCollection(body));
-      expect(error.statusCode).toBe(400);
-      expect(error.message).toMatch(/not valid JSON/);
-      expect(error.message.length).toBeLessThan(300);
-    },
-  );
+  it.each([
+    '{',
+    '{"member":[}',
+    "{'member':[]}",
+    '{"member":[1,]}',
+    'nul',
+    '\uFEFF{"member":[]}',
+    '{"member":[]} x',
+    '{"member":["\u0001"]}',
+  ])('refuses malformed JSON %j with 400', (body) => {
+    const error = httpError(() => parseCollection(body));
+    expect(error.statusCode).toBe(400);
+    expect(error.message).toMatch(/not valid JSON/);
+    expect(error.message.length).toBeLessThan(300);
+  });
 
   it.each(['[]', '"x"', '1', 'null', 'true', '[{"member":[]}]'])('refuses non-object JSON %s with 400', (body) => {
     const error = httpError(() => parseCollection(body));
@@ -89,11 +106,14 @@ describe('parseCollection', () => {
     expect(error.message).toMatch(/JSON object/);
   });
 
-  it.each(['{}', '{"member":null}', '{"member":{}}', '{"member":"[]"}', '{"members":[]}', '{"member":1}'])('refuses %s (no member array) with 400', (body) => {
-    const error = httpError(() => parseCollection(body));
-    expect(error.statusCode).toBe(400);
-    expect(error.message).toMatch(/"member" array/);
-  });
+  it.each(['{}', '{"member":null}', '{"member":{}}', '{"member":"[]"}', '{"members":[]}', '{"member":1}'])(
+    'refuses %s (no member array) with 400',
+    (body) => {
+      const error = httpError(() => parseCollection(body));
+      expect(error.statusCode).toBe(400);
+      expect(error.message).toMatch(/"member" array/);
+    },
+  );
 
   it('copes with very deep nesting (400 or the array, never a crash)', () => {
     const depth = 100_000;
@@ -103,8 +123,8 @@ describe('parseCollection', () => {
 
   it('keeps a member named __proto__ as data', () => {
     const [member] = parseCollection('{"member":[{"__proto__":{"polluted":1},"id":"a"}]}') as Array<Record<string, unknown>>;
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(member, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.hasOwn(member!, '__proto__')).toBe(true);
   });
 });
 
@@ -131,7 +151,12 @@ describe('validateMembers: limits', () => {
   });
 
   it('lists at most 1000 problems and says so', () => {
-    const error = httpError(() => validateMembers(Array.from({ length: 400 }, () => ({})), 1000));
+    const error = httpError(() =>
+      validateMembers(
+        Array.from({ length: 400 }, () => ({})),
+        1000,
+      ),
+    );
     expect(error.options.errors).toHaveLength(1000);
     expect(error.message).toMatch(/^1200 problems/);
     expect(error.message).toMatch(/first 1000 are listed/);
@@ -228,7 +253,11 @@ describe('validateMembers: each rule and its message', () => {
     ['number2 float', valid({ number2: 0.5 }), ['number2: must be an integer']],
     ['number3 unsafe integer', valid({ number3: 2 ** 60 }), ['number3: must be an integer']],
     ['tags string', valid({ tags: 'a' }), ['tags: must be an array, not a string']],
-    ['tags with numbers', valid({ tags: ['a', 1, 2] }), ['tags.1: must be a string, not a number', 'tags.2: must be a string, not a number']],
+    [
+      'tags with numbers',
+      valid({ tags: ['a', 1, 2] }),
+      ['tags.1: must be a string, not a number', 'tags.2: must be a string, not a number'],
+    ],
     ['tags too many', valid({ tags: Array(51).fill('t') }), ['tags: must have at most 50 entries']],
     ['tag too long', valid({ tags: ['x'.repeat(201)] }), ['tags.0: must be at most 200 characters']],
     ['roles object', valid({ roles: { a: 1 } }), ['roles: must be an array, not an object']],
@@ -274,7 +303,9 @@ describe('validateMembers: every problem listed', () => {
 
 describe('validateMembers: duplicates', () => {
   it('lists each later copy of the same space and id, naming the first', () => {
-    expect(problems([valid({ id: 'd' }), valid({ id: 'e' }), valid({ id: 'd' }), valid({ id: 'd', origin: 'https://other.org/x' })])).toEqual([
+    expect(
+      problems([valid({ id: 'd' }), valid({ id: 'e' }), valid({ id: 'd' }), valid({ id: 'd', origin: 'https://other.org/x' })]),
+    ).toEqual([
       { member: 2, field: 'id', message: "duplicates member 0 (space 1, id 'd')" },
       { member: 3, field: 'id', message: "duplicates member 0 (space 1, id 'd')" },
     ]);
@@ -307,21 +338,24 @@ describe('validateMembers: properties', () => {
 
   it('either returns every member or throws a 422 whose problems name only real indexes', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.jsonValue(), fc.record({ id: fc.string(), space: fc.integer(), origin: fc.webUrl() })), { maxLength: 20 }), (members) => {
-        try {
-          expect(validateMembers(members, 20)).toHaveLength(members.length);
-        } catch (thrown) {
-          const error = toHttpError(thrown);
-          if (!error) throw thrown;
-          expect(error.statusCode).toBe(422);
-          for (const p of error.options.errors ?? []) {
-            expect(p.member).toBeGreaterThanOrEqual(0);
-            expect(p.member).toBeLessThan(members.length);
-            expect(p.message.length).toBeGreaterThan(0);
+      fc.property(
+        fc.array(fc.oneof(fc.jsonValue(), fc.record({ id: fc.string(), space: fc.integer(), origin: fc.webUrl() })), { maxLength: 20 }),
+        (members) => {
+          try {
+            expect(validateMembers(members, 20)).toHaveLength(members.length);
+          } catch (thrown) {
+            const error = toHttpError(thrown);
+            if (!error) throw thrown;
+            expect(error.statusCode).toBe(422);
+            for (const p of error.options.errors ?? []) {
+              expect(p.member).toBeGreaterThanOrEqual(0);
+              expect(p.member).toBeLessThan(members.length);
+              expect(p.message.length).toBeGreaterThan(0);
+            }
+            if (members.length > 0) expect((error.options.errors ?? []).length).toBeGreaterThan(0);
           }
-          if (members.length > 0) expect((error.options.errors ?? []).length).toBeGreaterThan(0);
-        }
-      }),
+        },
+      ),
       params,
     );
   });
@@ -330,11 +364,14 @@ describe('validateMembers: properties', () => {
     const id = fc.stringMatching(/^[A-Za-z0-9._~-]{1,200}$/).filter((s) => !/^\.+$/.test(s));
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.record({ id, space: fc.integer({ min: 0, max: 2_147_483_647 }), origin: fc.webUrl({ validSchemes: ['http', 'https'] }) }), {
-          selector: (m) => `${m.space}/${m.id}`,
-          minLength: 1,
-          maxLength: 20,
-        }),
+        fc.uniqueArray(
+          fc.record({ id, space: fc.integer({ min: 0, max: 2_147_483_647 }), origin: fc.webUrl({ validSchemes: ['http', 'https'] }) }),
+          {
+            selector: (m) => `${m.space}/${m.id}`,
+            minLength: 1,
+            maxLength: 20,
+          },
+        ),
         (members) => {
           expect(validateMembers(members, 20)).toEqual(members);
         },

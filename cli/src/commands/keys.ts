@@ -15,9 +15,13 @@ interface Key {
 const PRIVILEGES = ['read', 'submit', 'manage'];
 
 function parsePrivileges(raw: string): string[] {
-  const privileges = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const privileges = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const unknown = privileges.filter((p) => !PRIVILEGES.includes(p));
-  if (privileges.length === 0 || unknown.length > 0) throw new CliError(`--privileges takes a comma-separated list of ${PRIVILEGES.join(', ')}.`);
+  if (privileges.length === 0 || unknown.length > 0)
+    throw new CliError(`--privileges takes a comma-separated list of ${PRIVILEGES.join(', ')}.`);
   return privileges;
 }
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { givenCustomer } from '../config';
 import { CliError, EXIT } from '../errors';
-import { instantOf, renderLoadChart, type LoadPoint } from '../load-chart';
+import { instantOf, type LoadPoint, renderLoadChart } from '../load-chart';
 import { exitWith, printJson, printLine, session } from '../session';
 
 interface LoadPage {
@@ -50,7 +50,8 @@ export function registerLoad(program: Command): void {
         const now = Date.now();
         const from = instantOf(options.started, now);
         const to = options.ended ? instantOf(options.ended, now) : now;
-        if (from === undefined || to === undefined) throw new CliError('--started and --ended take an ISO-8601 date-time or duration (PT3H).');
+        if (from === undefined || to === undefined)
+          throw new CliError('--started and --ended take an ISO-8601 date-time or duration (PT3H).');
         if (results.length === 0) {
           printLine('no load in this range (a time without a sample means nothing was pending, queued or running)');
           return EXIT.ok;

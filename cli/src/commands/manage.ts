@@ -3,7 +3,7 @@
  * (members not yet picked up become cancelled; 409 once the batch has finished).
  */
 import type { Command } from 'commander';
-import { describeBatch, images, type Batch } from '../batch';
+import { type Batch, describeBatch, images } from '../batch';
 import { EXIT } from '../errors';
 import { followBatches } from '../follow';
 import { exitWith, printJson, printLine, session } from '../session';

@@ -1,7 +1,7 @@
 /** The read commands: `status [BATCH]`, `errors BATCH` and `queue` (each with --json for scripts). */
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { describeBatch, type Batch } from '../batch';
+import { type Batch, describeBatch } from '../batch';
 import { EXIT } from '../errors';
 import { exitWith, printJson, printLine, session } from '../session';
 
@@ -46,7 +46,10 @@ export function registerRead(program: Command): void {
         const customer = s.customer();
         const { body } = await s.client.get<CustomerQueue>(`/customers/${customer}/queue`);
         if (s.json) printJson(body);
-        else printLine(`customer ${customer}: ${body.size} images unfinished, ${body.imagesWaiting} waiting, ${body.batchesWaiting} batches waiting`);
+        else
+          printLine(
+            `customer ${customer}: ${body.size} images unfinished, ${body.imagesWaiting} waiting, ${body.batchesWaiting} batches waiting`,
+          );
         return EXIT.ok;
       }),
     );
@@ -73,7 +76,7 @@ export function registerRead(program: Command): void {
 
   program
     .command('queue')
-    .description('the whole service\'s queue depths (GET /queue, no credential needed)')
+    .description("the whole service's queue depths (GET /queue, no credential needed)")
     .action(
       exitWith(async (_options: object, command: Command) => {
         const s = session(command, { credentialRequired: false });

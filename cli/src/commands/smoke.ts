@@ -82,7 +82,8 @@ export function registerSmoke(program: Command): void {
         printLine(`smoke test of ${s.client.base} as customer ${customer} (run ${runId})`);
 
         await steps.run('the public queue answers (GET /queue)', async () => {
-          const { body } = await s.client.get('/queue', { anonymous: true });
+          // Typed loosely on purpose: the step checks the shape instead of trusting it.
+          const { body } = await s.client.get<{ incoming?: unknown } | undefined>('/queue', { anonymous: true });
           expect(typeof body?.incoming === 'number', 'no incoming count in the answer');
         });
         await steps.run('a wrong secret is refused with 401', async () => {
@@ -107,7 +108,11 @@ export function registerSmoke(program: Command): void {
         const finished =
           submitted.length > 0
             ? await steps.run('the batches finish', () =>
-                watchBatches(s.client, submitted.map((b) => b['@id']), { reporter: silentReporter, timeoutMs }),
+                watchBatches(
+                  s.client,
+                  submitted.map((b) => b['@id']),
+                  { reporter: silentReporter, timeoutMs },
+                ),
               )
             : undefined;
         const goodFinal = finished?.find((b) => b.id === good?.id);
@@ -115,13 +120,18 @@ export function registerSmoke(program: Command): void {
 
         if (goodFinal) {
           await steps.run('the image completed (completed = count = 1, errors = 0)', async () => {
-            expect(goodFinal.completed === 1 && goodFinal.count === 1 && goodFinal.errors === 0, `count ${goodFinal.count}, completed ${goodFinal.completed}, errors ${goodFinal.errors}; see \`image-queue errors ${goodFinal.id}\``);
+            expect(
+              goodFinal.completed === 1 && goodFinal.count === 1 && goodFinal.errors === 0,
+              `count ${goodFinal.count}, completed ${goodFinal.completed}, errors ${goodFinal.errors}; see \`image-queue errors ${goodFinal.id}\``,
+            );
           });
           await steps.run('every link of the batch resolves', async () => {
-            for (const link of [goodFinal['@id'], goodFinal.images, goodFinal.completedImages, goodFinal.errorImages]) await s.client.get(link);
+            for (const link of [goodFinal['@id'], goodFinal.images, goodFinal.completedImages, goodFinal.errorImages])
+              await s.client.get(link);
             const images = await s.client.collect<Image>(goodFinal.images);
             expect(images.length === 1, `images lists ${images.length} members`);
-            for (const image of images) for (const link of [image['@id'], image.batch].filter((l): l is string => !!l)) await s.client.get(link);
+            for (const image of images)
+              for (const link of [image['@id'], image.batch].filter((l): l is string => !!l)) await s.client.get(link);
           });
         }
         if (badFinal) {
@@ -136,7 +146,10 @@ export function registerSmoke(program: Command): void {
               await new Promise((resolve) => setTimeout(resolve, 500));
               images = await s.client.collect<Image>(badFinal.errorImages);
             }
-            expect(images.length === 1 && images[0]?.id === `smoke-${runId}-missing` && !!images[0].error, `errorImages holds ${JSON.stringify(images.map((i) => i.id))}`);
+            expect(
+              images.length === 1 && images[0]?.id === `smoke-${runId}-missing` && !!images[0].error,
+              `errorImages holds ${JSON.stringify(images.map((i) => i.id))}`,
+            );
           });
         }
         printLine(`${steps.failed === 0 ? 'PASS' : 'FAIL'}: ${steps.passed} passed, ${steps.failed} failed`);

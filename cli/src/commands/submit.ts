@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { images, type Batch } from '../batch';
+import { type Batch, images } from '../batch';
 import { checkBatchSize, MAX_BATCH_SIZE, planChunks } from '../chunks';
 import { nonNegativeInteger } from '../config';
 import { CliError, EXIT } from '../errors';
@@ -48,7 +48,10 @@ export function registerSubmit(program: Command): void {
         const content = readInput(file);
         const { format, members } = parseMembers(content, space);
         const chunks = planChunks(content, members, { batchSize, space, queue });
-        if (!s.json) printLine(`${file}: ${images(members.length)} (${format}) in ${chunks.length} batch${chunks.length === 1 ? '' : 'es'} for customer ${customer}, ${queue} queue`);
+        if (!s.json)
+          printLine(
+            `${file}: ${images(members.length)} (${format}) in ${chunks.length} batch${chunks.length === 1 ? '' : 'es'} for customer ${customer}, ${queue} queue`,
+          );
 
         const path = `/customers/${customer}/queue${options.priority ? '/priority' : ''}`;
         const batches: Batch[] = [];
@@ -58,9 +61,16 @@ export function registerSubmit(program: Command): void {
             headers: { 'Idempotency-Key': chunk.idempotencyKey },
           });
           batches.push(body);
-          if (!s.json) printLine(`batch ${body.id}: ${images(body.count)} ${status === 200 ? '(already submitted: resumed)' : 'submitted'} ${body['@id']}`);
+          if (!s.json)
+            printLine(
+              `batch ${body.id}: ${images(body.count)} ${status === 200 ? '(already submitted: resumed)' : 'submitted'} ${body['@id']}`,
+            );
         }
-        if (options.wait) return followBatches(s, batches.map((b) => b['@id']));
+        if (options.wait)
+          return followBatches(
+            s,
+            batches.map((b) => b['@id']),
+          );
         if (s.json) printJson(batches);
         return EXIT.ok;
       }),

@@ -11,7 +11,10 @@ export function registerWatch(program: Command): void {
     .action(
       exitWith(async (batches: string[], _options: object, command: Command) => {
         const s = session(command);
-        return followBatches(s, batches.map((b) => s.batchUrl(b)));
+        return followBatches(
+          s,
+          batches.map((b) => s.batchUrl(b)),
+        );
       }),
     );
 }

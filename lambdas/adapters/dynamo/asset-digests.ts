@@ -63,18 +63,27 @@ export function digestItems(members: readonly MemberRecord[], nowMs = Date.now()
  * Members of `space/id` in the batches `newestIndexed + 1 … latest` (at most RECENT_BATCHES of
  * them, newest first), as the digests of those batches say: one consistent BatchGetItem.
  */
-export async function recentMemberRefs(customer: number, space: number, id: string, newestIndexed: number, latest: number): Promise<MemberRef[]> {
+export async function recentMemberRefs(
+  customer: number,
+  space: number,
+  id: string,
+  newestIndexed: number,
+  latest: number,
+): Promise<MemberRef[]> {
   const hash = assetHash(space, id);
   const shard = shardOf(hash);
   const batches: number[] = [];
   for (let b = latest; b > newestIndexed && batches.length < RECENT_BATCHES; b -= 1) batches.push(b);
   if (batches.length === 0) return [];
   const found: MemberRef[] = [];
-  for (const item of await getItems(batches.map((b) => digestKey(customer, b, shard)), true)) {
-    const list = Buffer.from(item['d'] as Uint8Array);
+  for (const item of await getItems(
+    batches.map((b) => digestKey(customer, b, shard)),
+    true,
+  )) {
+    const list = Buffer.from(item.d as Uint8Array);
     for (let at = 0; at + ENTRY_BYTES <= list.length; at += ENTRY_BYTES) {
       if (list.subarray(at, at + HASH_BYTES).equals(hash)) {
-        found.push({ customer, batch: Number(item['batch']), index: list.readUInt32BE(at + HASH_BYTES) });
+        found.push({ customer, batch: Number(item.batch), index: list.readUInt32BE(at + HASH_BYTES) });
       }
     }
   }

@@ -7,10 +7,10 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { BatchRecord } from '../../domain/model';
 import type { CancelStore } from '../../domain/ports';
 import { prefixed } from './codec';
-import { keys } from './keys';
 import { addToCustomerShard, batchShards, batchView } from './counters';
-import { runTransaction } from './transactions';
+import { keys } from './keys';
 import { getItems, tableName, writeIf } from './table';
+import { runTransaction } from './transactions';
 
 /** Conditions shared by both forms of the mark: the batch exists, is not finished, not cancelled. */
 const OPEN = 'attribute_exists(pk) AND attribute_not_exists(finished) AND attribute_not_exists(cancelledAt)';

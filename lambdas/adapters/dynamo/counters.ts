@@ -14,12 +14,12 @@
  * partition key takes at most 1,000 write units/s; see shared/reference/aws-semantics.md.
  */
 import type { QueueName } from '../../config/resources';
-import { emptyCounters, type BatchRecord, type CustomerCounters } from '../../domain/model';
+import { inParallel } from '../../domain/async';
+import { type BatchRecord, type CustomerCounters, emptyCounters } from '../../domain/model';
 import { stripKeys } from './codec';
 import { keys } from './keys';
+import { getItems, type Item, queryAll, tableName } from './table';
 import type { TransactAction } from './transactions';
-import { inParallel } from '../../domain/async';
-import { getItems, queryAll, tableName, type Item } from './table';
 
 /**
  * Shards per customer and per batch. More shards mean fewer transactions meeting on one item (each
@@ -103,8 +103,8 @@ export function countersFromFields(customer: number, fields: Record<string, numb
 }
 
 export function customerView(head: Item, shards: readonly Item[]): CustomerCounters {
-  const customer = Number(head['customer']);
-  return countersFromFields(customer, summed({}, shards, CUSTOMER_FIELDS), Number(head['batchSeq'] ?? 0));
+  const customer = Number(head.customer);
+  return countersFromFields(customer, summed({}, shards, CUSTOMER_FIELDS), Number(head.batchSeq ?? 0));
 }
 
 export function batchView(head: Item, shards: readonly Item[]): BatchRecord {
@@ -117,11 +117,12 @@ async function shardsAt(pk: string, consistent: boolean): Promise<Item[]> {
 }
 
 export const customerShards = (customer: number, consistent = true) => shardsAt(keys.customerCounters(customer, 0).pk, consistent);
-export const batchShards = (customer: number, batch: number, consistent = true) => shardsAt(keys.batchCounters(customer, batch, 0).pk, consistent);
+export const batchShards = (customer: number, batch: number, consistent = true) =>
+  shardsAt(keys.batchCounters(customer, batch, 0).pk, consistent);
 
 /** The customers' summed counters (heads as read), in the heads' order. */
 export async function customerViews(heads: readonly Item[], consistent = true): Promise<CustomerCounters[]> {
-  return inParallel(heads, 16, async (h) => customerView(h, await customerShards(Number(h['customer']), consistent)));
+  return inParallel(heads, 16, async (h) => customerView(h, await customerShards(Number(h.customer), consistent)));
 }
 
 /** Reads the customer's head and shards. */
@@ -132,5 +133,5 @@ export async function readCustomer(customer: number, consistent = true): Promise
 
 /** The batches' summed counters (heads as read), in the heads' order. */
 export async function batchViews(heads: readonly Item[], consistent = false): Promise<BatchRecord[]> {
-  return inParallel(heads, 16, async (h) => batchView(h, await batchShards(Number(h['customer']), Number(h['batch']), consistent)));
+  return inParallel(heads, 16, async (h) => batchView(h, await batchShards(Number(h.customer), Number(h.batch), consistent)));
 }

@@ -9,4 +9,10 @@ import { dynamoSubmitWrites } from './submit-writes';
 import { dynamoSupersession } from './supersession';
 import { dynamoTransitions } from './transitions';
 
-export const dynamoQueueStore: QueueStore = { ...dynamoReads, ...dynamoSupersession, ...dynamoTransitions, ...dynamoSubmitWrites, ...dynamoCancellation };
+export const dynamoQueueStore: QueueStore = {
+  ...dynamoReads,
+  ...dynamoSupersession,
+  ...dynamoTransitions,
+  ...dynamoSubmitWrites,
+  ...dynamoCancellation,
+};

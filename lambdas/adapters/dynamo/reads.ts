@@ -11,14 +11,14 @@ import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
 import type { BatchRecord, CustomerCounters, MemberRecord, MemberState } from '../../domain/model';
 import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
-import { decodeCursor, encodeCursor, toMember, withNext } from './codec';
-import { BATCH_SK, batchIdFromKey, customerOf, errorIndexPartition, keys, MEMBER_PARTITIONS, MEMBER_SK, memberIndexFromKey } from './keys';
-import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
 import { recentMemberRefs } from './asset-digests';
+import { decodeCursor, encodeCursor, toMember, withNext } from './codec';
+import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
+import { BATCH_SK, batchIdFromKey, customerOf, errorIndexPartition, keys, MEMBER_PARTITIONS, MEMBER_SK, memberIndexFromKey } from './keys';
 import { memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
+import { db, getItems, type Item, pick, queryAll, tableName } from './table';
 import { getMembers } from './transitions';
-import { db, getItems, pick, queryAll, tableName, type Item } from './table';
 
 /**
  * Counts a page's items against its byte budget (`PageRequest.budget`). The first item of a page
@@ -56,7 +56,10 @@ export async function listCustomers(): Promise<CustomerCounters[]> {
 }
 
 export async function getBatch(customer: number, batch: number, consistent = false): Promise<BatchRecord | undefined> {
-  const [[head], shards] = await Promise.all([getItems([keys.batch(customer, batch)], consistent), batchShards(customer, batch, consistent)]);
+  const [[head], shards] = await Promise.all([
+    getItems([keys.batch(customer, batch)], consistent),
+    batchShards(customer, batch, consistent),
+  ]);
   return head ? batchView(head, shards) : undefined;
 }
 
@@ -176,9 +179,9 @@ async function batchesFromIndex(
     const refs = result.Items ?? [];
     const heads = await getItems(refs.map((r) => pick(r, ['pk', 'sk'])));
     const views = await batchViews(heads);
-    const batches = new Map(heads.map((h, i) => [String(h['sk']), views[i] as BatchRecord]));
+    const batches = new Map(heads.map((h, i) => [String(h.sk), views[i] as BatchRecord]));
     for (const ref of refs) {
-      const batch = batches.get(String(ref['sk']));
+      const batch = batches.get(String(ref.sk));
       if (!batch || (keep && !keep(batch)) || skip > 0) {
         if (batch && (!keep || keep(batch))) skip -= 1;
         last = pick(ref, cursorNames);
@@ -202,7 +205,16 @@ export async function listMembers(
   page: PageRequest<MemberRecord>,
 ): Promise<Page<MemberRecord>> {
   const skip = { left: page.skip ?? 0 };
-  return membersOfBatch(customer, batch, state === 'any' ? undefined : [state], 'asc', page, page.cursor, new ByteBudget(page.budget), skip);
+  return membersOfBatch(
+    customer,
+    batch,
+    state === 'any' ? undefined : [state],
+    'asc',
+    page,
+    page.cursor,
+    new ByteBudget(page.budget),
+    skip,
+  );
 }
 
 /** The namespace of a batch's member cursors (the cursor names no partition: it is an index). */
@@ -256,7 +268,7 @@ async function membersOfBatch(
 ): Promise<Page<MemberRecord>> {
   const cursorPk = memberCursorPk(customer, batch);
   const from = decodeCursor(cursor, { pk: cursorPk }, ['pk', 'sk'], { sk: MEMBER_SK });
-  let after = from ? String(from['sk']) : undefined;
+  let after = from ? String(from.sk) : undefined;
   if (!states && order === 'asc' && skip.left > 0) {
     const numbered = after !== undefined ? /^M#(\d{6})$/.exec(after) : null;
     const first = (numbered ? Number(numbered[1]) + 1 : 0) + skip.left;
@@ -299,7 +311,7 @@ async function membersOfBatch(
     if (filtered) lane.limit = Math.min(lane.limit * 2, MAX_QUERY_LIMIT);
   };
   const sooner = (a: string, b: string) => (order === 'asc' ? a < b : a > b);
-  const skOf = (item: Item) => String(item['sk']);
+  const skOf = (item: Item) => String(item.sk);
   // The sort key of the last member passed (taken or skipped): the next page resumes after it. If
   // none was (a queue page already full of earlier batches), where this one started.
   let position = after;
@@ -329,7 +341,11 @@ async function membersOfBatch(
   }
 }
 
-export async function listQueuedMembers(customer: number, order: 'asc' | 'desc', page: PageRequest<MemberRecord>): Promise<Page<MemberRecord>> {
+export async function listQueuedMembers(
+  customer: number,
+  order: 'asc' | 'desc',
+  page: PageRequest<MemberRecord>,
+): Promise<Page<MemberRecord>> {
   // Queue order is submission order across both queues: walk the open batches (an index that
   // holds only unfinished batches) and take their waiting or running members. Every open batch
   // has one at least, so a page walks at most about pageSize batches (plus those a page number
@@ -394,7 +410,7 @@ async function openBatchesOf(customer: number, order: 'asc' | 'desc', from: stri
           Limit: PER_QUEUE,
         }),
       );
-      const batches = (result.Items ?? []).map((i) => ({ at: String(i['gsi1sk']), batch: batchIdFromKey(String(i['sk'])) }));
+      const batches = (result.Items ?? []).map((i) => ({ at: String(i.gsi1sk), batch: batchIdFromKey(String(i.sk)) }));
       return { batches, truncatedAt: result.LastEvaluatedKey ? batches[batches.length - 1]?.at : undefined };
     }),
   );
@@ -418,7 +434,7 @@ function decodeQueueCursor(cursor: string | undefined, customer: number): { at: 
     // not JSON: decodeCursor rejects it
   }
   const key = decodeCursor(cursor, { c: String(customer) }, names, { at: /^\d{4}-\d\d-\d\dT[\d:.]+Z#\d{12}$/ }) as Item;
-  return { at: String(key['at']), ...(typeof key['m'] === 'string' ? { member: key['m'] } : {}) };
+  return { at: String(key.at), ...(typeof key.m === 'string' ? { member: key.m } : {}) };
 }
 
 /** A member cursor before every member of a batch, in the order read. */
@@ -451,14 +467,18 @@ export async function currentMember(customer: number, space: number, id: string)
     ExpressionAttributeValues: { ':p': keys.memberAsset(customer, space, id, 0).gsi4pk },
     ScanIndexForward: false,
   };
-  const fromIndex = (i: Item): MemberRef => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) });
+  const fromIndex = (i: Item): MemberRef => ({
+    customer,
+    batch: batchIdFromKey(String(i.pk)),
+    index: memberIndexFromKey(String(i.sk)),
+  });
   const [newest, [head]] = await Promise.all([
     db().send(new QueryCommand({ TableName: tableName(), ...index, Limit: ASSET_CANDIDATES })),
     getItems([keys.customer(customer)], true),
   ]);
   const indexed = (newest.Items ?? []).map(fromIndex);
   const newestIndexed = Math.max(0, ...indexed.map((r) => r.batch));
-  const recent = await recentMemberRefs(customer, space, id, newestIndexed, Number(head?.['batchSeq'] ?? 0));
+  const recent = await recentMemberRefs(customer, space, id, newestIndexed, Number(head?.batchSeq ?? 0));
   const found = await newestMemberOf([...recent, ...indexed]);
   // Index entries not read are older than those read: the answer stands if it is at least as new.
   if (!newest.LastEvaluatedKey || (found !== undefined && found.batch >= Math.min(...indexed.map((r) => r.batch)))) return found;

@@ -4,22 +4,22 @@
  * handler died.
  */
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLE } from '../../config/resources';
 import { backoffMs, inParallel, sleep } from '../../domain/async';
 import type { BatchRecord, MemberRecord, MemberState } from '../../domain/model';
 import type { CreateBatchResult, MemberRef, NewBatch, SubmitStore } from '../../domain/ports';
-import { memberItem, prefixed } from './codec';
-import { keys, MEMBER_PARTITIONS, memberIndexFromKey } from './keys';
-import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
 import { digestItems } from './asset-digests';
-import { outcomeUnknown, putAll, runTransaction, type TransactItems } from './transactions';
+import { memberItem, prefixed } from './codec';
+import { addToCustomerShard, batchViews, cap, customerShards } from './counters';
+import { keys, MEMBER_PARTITIONS, memberIndexFromKey } from './keys';
 import { db, getItems, isConditionFailure, pick, queryAll, tableName, writeIf } from './table';
+import { outcomeUnknown, putAll, runTransaction, type TransactItems, type TransactionOutcome } from './transactions';
 
 /** Members that left the customer's queue, summed over its shards (only ever grows). */
 async function releasedByShards(customer: number): Promise<number> {
-  return (await customerShards(customer)).reduce((sum, s) => sum + Number(s['released'] ?? 0), 0);
+  return (await customerShards(customer)).reduce((sum, s) => sum + Number(s.released ?? 0), 0);
 }
 
 type Allocation = { batch: number } | { full: { admitted: number } } | { appliedBefore: true };
@@ -49,7 +49,14 @@ const UNKNOWN_OUTCOME_RETRIES = 3;
  * submits allocated in between. The refusal says the first attempt was applied but not which id
  * it took: the caller gives the members back and allocates again (`appliedBefore`).
  */
-async function allocate(customer: number, count: number, limit: number, released: number, token: string, period: number): Promise<Allocation> {
+async function allocate(
+  customer: number,
+  count: number,
+  limit: number,
+  released: number,
+  token: string,
+  period: number,
+): Promise<Allocation> {
   const command = new UpdateCommand({
     TableName: tableName(),
     Key: keys.customer(customer),
@@ -73,12 +80,12 @@ async function allocate(customer: number, count: number, limit: number, released
   for (let unknown = 0; ; unknown++) {
     try {
       const { Attributes } = await db().send(command);
-      return { batch: Number(Attributes?.['batchSeq']) };
+      return { batch: Number(Attributes?.batchSeq) };
     } catch (error) {
       if (isConditionFailure(error)) {
         const old = (error as ConditionalCheckFailedException).Item;
         if (old?.[tokenSlot(period)]?.SS?.includes(token)) return { appliedBefore: true };
-        return { full: { admitted: Number(old?.['admitted']?.N ?? 0) } };
+        return { full: { admitted: Number(old?.admitted?.N ?? 0) } };
       }
       if (!outcomeUnknown(error) || unknown >= UNKNOWN_OUTCOME_RETRIES) throw error;
       await sleep(backoffMs(unknown + 1, 50, 1_000));
@@ -186,7 +193,7 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
         ]
       : []),
   ];
-  let outcome;
+  let outcome: TransactionOutcome;
   try {
     outcome = await runTransaction(actions);
   } catch (error) {
@@ -209,7 +216,7 @@ export async function createBatch(input: NewBatch, maxQueueSize: number): Promis
 
 export async function findIdempotent(customer: number, key: string) {
   const { Item } = await db().send(new GetCommand({ TableName: tableName(), Key: keys.idempotency(customer, key), ConsistentRead: true }));
-  return Item ? { batch: Number(Item['batch']), hash: String(Item['hash']) } : undefined;
+  return Item ? { batch: Number(Item.batch), hash: String(Item.hash) } : undefined;
 }
 
 /** Members and their batch's asset digests (asset-digests.ts), in the same BatchWriteItem calls. */
@@ -266,7 +273,12 @@ export async function staleEnqueueing(before: string): Promise<BatchRecord[]> {
     KeyConditionExpression: 'gsi3pk = :p AND gsi3sk < :before',
     ExpressionAttributeValues: { ':p': 'ENQUEUEING', ':before': before },
   });
-  const heads = (await getItems(refs.map((r) => pick(r, ['pk', 'sk'])), true)).filter((h) => h['enqueueing']);
+  const heads = (
+    await getItems(
+      refs.map((r) => pick(r, ['pk', 'sk'])),
+      true,
+    )
+  ).filter((h) => h.enqueueing);
   return batchViews(heads, true);
 }
 
@@ -284,8 +296,16 @@ export async function memberRefsOfBatch(customer: number, batch: number, state?:
   );
   return partitions
     .flat()
-    .map((i) => ({ customer, batch, index: memberIndexFromKey(String(i['sk'])) }))
+    .map((i) => ({ customer, batch, index: memberIndexFromKey(String(i.sk)) }))
     .sort((a, b) => a.index - b.index);
 }
 
-export const dynamoSubmitWrites = { createBatch, findIdempotent, putMembers, putMembersIfAbsent, markEnqueued, staleEnqueueing, memberRefsOfBatch } satisfies Partial<SubmitStore>;
+export const dynamoSubmitWrites = {
+  createBatch,
+  findIdempotent,
+  putMembers,
+  putMembersIfAbsent,
+  markEnqueued,
+  staleEnqueueing,
+  memberRefsOfBatch,
+} satisfies Partial<SubmitStore>;

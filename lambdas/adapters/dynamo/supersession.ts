@@ -3,15 +3,15 @@
  * and its batch's `current` counter drops on one of the batch's shards in the same transaction.
  */
 import { TABLE } from '../../config/resources';
-import { chunk } from '../../domain/async';
 import { batchRef } from '../../domain/accounting';
+import { chunk } from '../../domain/async';
 import type { MemberRecord } from '../../domain/model';
-import { batchIdFromKey, keys, memberIndexFromKey } from './keys';
 import type { MemberRef, SupersedeStore } from '../../domain/ports';
 import { addToBatchShard } from './counters';
+import { batchIdFromKey, keys, memberIndexFromKey } from './keys';
+import { queryAll, tableName } from './table';
 import { runTransaction, type TransactItems } from './transactions';
 import { getMembers } from './transitions';
-import { queryAll, tableName } from './table';
 
 export async function memberRefsOfAsset(customer: number, space: number, id: string): Promise<MemberRef[]> {
   const { gsi4pk } = keys.memberAsset(customer, space, id, 0);
@@ -20,7 +20,7 @@ export async function memberRefsOfAsset(customer: number, space: number, id: str
     KeyConditionExpression: 'gsi4pk = :p',
     ExpressionAttributeValues: { ':p': gsi4pk },
   });
-  return items.map((i) => ({ customer, batch: batchIdFromKey(String(i['pk'])), index: memberIndexFromKey(String(i['sk'])) }));
+  return items.map((i) => ({ customer, batch: batchIdFromKey(String(i.pk)), index: memberIndexFromKey(String(i.sk)) }));
 }
 
 function supersedeActions(members: readonly MemberRecord[], by: number): TransactItems {

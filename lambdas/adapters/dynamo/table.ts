@@ -3,7 +3,7 @@
  * may re-point them between runs), paged queries and BatchGetItem with retries of unprocessed keys.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, QueryCommand, type PutCommand, type QueryCommandInput, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type PutCommand, QueryCommand, type QueryCommandInput, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { settings } from '../../config/settings';
 import { backoffMs, chunk, inParallel, sleep } from '../../domain/async';
 import { dynamoDocument } from '../aws-clients';
@@ -51,7 +51,7 @@ export async function queryAll(input: Omit<QueryCommandInput, 'TableName'>): Pro
   return items;
 }
 
-const keyString = (k: Item) => `${String(k['pk'])}|${String(k['sk'])}`;
+const keyString = (k: Item) => `${String(k.pk)}|${String(k.sk)}`;
 
 /**
  * BatchGetItem in chunks of 100, retrying unprocessed keys (throttled partitions answer with them)

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { backoffMs, chunk, inParallel, sleep } from '../../domain/async';
-import { db, RETRY_DEADLINE_MS, type Item } from './table';
+import { db, type Item, RETRY_DEADLINE_MS } from './table';
 
 /** BatchWriteItem takes at most 25 requests. */
 export const BATCH_WRITE_LIMIT = 25;

@@ -10,15 +10,15 @@ import type { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLE } from '../../config/resources';
-import { chunk } from '../../domain/async';
 import { batchRef, deltasFor, isAllowed, isTerminal, type Transition } from '../../domain/accounting';
+import { chunk } from '../../domain/async';
 import type { BatchRecord, MemberRecord } from '../../domain/model';
 import type { BatchState, MemberRef, NoticeStore, ProcessingStore, TransitionResult } from '../../domain/ports';
 import { prefixed, stripKeys, toMember } from './codec';
-import { keys, memberErrorIndex } from './keys';
 import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES } from './counters';
+import { keys, memberErrorIndex } from './keys';
+import { db, getItems, type Item, isConditionFailure, tableName, writeIf } from './table';
 import { runTransaction, type TransactItems } from './transactions';
-import { db, getItems, isConditionFailure, tableName, writeIf, type Item } from './table';
 
 const now = () => new Date().toISOString();
 /**
@@ -29,14 +29,20 @@ const MEMBERS_PER_TRANSACTION = 24;
 const memberRef = (m: MemberRef) => `${m.customer}/${m.batch}/${m.index}`;
 
 export async function getMembers(refs: readonly MemberRef[], consistent = true): Promise<MemberRecord[]> {
-  const items = await getItems(refs.map((r) => keys.member(r.customer, r.batch, r.index)), consistent);
+  const items = await getItems(
+    refs.map((r) => keys.member(r.customer, r.batch, r.index)),
+    consistent,
+  );
   return items.map(toMember);
 }
 
 /** Batch head items by batch ref (consistent: a start or finish must be seen at once). */
 async function headsOf(refs: readonly { customer: number; batch: number }[]): Promise<Map<string, Item>> {
-  const items = await getItems(refs.map((r) => keys.batch(r.customer, r.batch)), true);
-  return new Map(items.map((h) => [batchRef(Number(h['customer']), Number(h['batch'])), h]));
+  const items = await getItems(
+    refs.map((r) => keys.batch(r.customer, r.batch)),
+    true,
+  );
+  return new Map(items.map((h) => [batchRef(Number(h.customer), Number(h.batch)), h]));
 }
 
 /** Head-like records from batch states just read. */
@@ -102,12 +108,12 @@ export async function applyTransitions(transitions: readonly Transition[], known
 
 function transitionActions(group: readonly Transition[], heads: ReadonlyMap<string, Item>): TransactItems {
   const at = now();
-  const started = new Map([...heads].map(([ref, h]) => [ref, { started: h['started'] as string | undefined }]));
+  const started = new Map([...heads].map(([ref, h]) => [ref, { started: h.started as string | undefined }]));
   const { batchDeltas, customerDeltas } = deltasFor(group, started);
   const actions: TransactItems = [];
   for (const { member, to, outcome } of group) {
     const fields: Record<string, unknown> = { state: to };
-    if (isTerminal(to)) fields['finished'] = at;
+    if (isTerminal(to)) fields.finished = at;
     for (const field of ['width', 'height', 'mediaType', 'contentLength', 'error'] as const) {
       if (outcome?.[field] !== undefined) fields[field] = outcome[field];
     }
@@ -142,7 +148,12 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
       // Members that reached a terminal state leave the queue for good (admission counts them).
       released: -d.size,
       batchesWaiting: d.batchesWaiting,
-      ...Object.fromEntries(QUEUE_NAMES.flatMap((q) => [[`waiting${cap(q)}`, d.waiting[q]], [`running${cap(q)}`, d.running[q]]])),
+      ...Object.fromEntries(
+        QUEUE_NAMES.flatMap((q) => [
+          [`waiting${cap(q)}`, d.waiting[q]],
+          [`running${cap(q)}`, d.running[q]],
+        ]),
+      ),
     });
     if (update) actions.push(update);
   }
@@ -176,11 +187,11 @@ export async function finalizeBatch(customer: number, batch: number, count?: num
   let total = count;
   if (total === undefined) {
     const [head] = await getItems([keys.batch(customer, batch)], true);
-    if (!head || head['finished']) return undefined;
-    total = Number(head['count']);
+    if (!head || head.finished) return undefined;
+    total = Number(head.count);
   }
   const shards = await batchShards(customer, batch, true);
-  const remaining = shards.reduce((sum, s) => sum + Number(s['remaining'] ?? 0), total);
+  const remaining = shards.reduce((sum, s) => sum + Number(s.remaining ?? 0), total);
   if (remaining > 0) return undefined;
   const finished = now();
   // Identifies this call's update: when the SDK repeats an update that was applied (a 500 after
@@ -209,7 +220,7 @@ export async function finalizeBatch(customer: number, batch: number, count?: num
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     const old = (error as ConditionalCheckFailedException).Item;
-    return old?.['finishedBy']?.S === token ? batchView(unmarshall(old), shards) : undefined;
+    return old?.finishedBy?.S === token ? batchView(unmarshall(old), shards) : undefined;
   }
 }
 
@@ -224,8 +235,14 @@ export async function pendingNotices(before: string, limit = 100): Promise<Batch
       Limit: limit,
     }),
   );
-  const heads = await getItems(Items.map((i) => ({ pk: i['pk'], sk: i['sk'] })), true);
-  return batchViews(heads.filter((h) => h['gsi2pk'] === keys.pendingNotice(0, '', 0).gsi2pk), true);
+  const heads = await getItems(
+    Items.map((i) => ({ pk: i.pk, sk: i.sk })),
+    true,
+  );
+  return batchViews(
+    heads.filter((h) => h.gsi2pk === keys.pendingNotice(0, '', 0).gsi2pk),
+    true,
+  );
 }
 
 /**
@@ -244,4 +261,13 @@ export async function noticeSent(customer: number, batch: number): Promise<void>
   );
 }
 
-export const dynamoTransitions = { getMembers, getBatchStates, startBatches, applyTransitions, noteTransientFailure, finalizeBatch, pendingNotices, noticeSent } satisfies ProcessingStore & NoticeStore;
+export const dynamoTransitions = {
+  getMembers,
+  getBatchStates,
+  startBatches,
+  applyTransitions,
+  noteTransientFailure,
+  finalizeBatch,
+  pendingNotices,
+  noticeSent,
+} satisfies ProcessingStore & NoticeStore;
