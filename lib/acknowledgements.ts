@@ -17,6 +17,18 @@ export interface AcknowledgedParts {
   readonly adminSecret: IConstruct;
 }
 
+/** Why each public route (and its HEAD) needs no authorizer. Each has a method throttle of its own. */
+const PUBLIC_ROUTE_REASONS: Record<string, string> = {
+  '/queue':
+    'GET /queue (and its HEAD) is public by the DLCS contract (the queue size summary); it has a method throttle of its own and its figures are cached in the function.',
+  '/openapi.json':
+    'GET /openapi.json (and its HEAD) is the public description of the API (OpenAPI 3.1), a static document served with no data; it has a method throttle of its own.',
+  '/console':
+    'GET /console (and its HEAD) is the browser console page: static HTML holding no data or credentials (it asks for a key and calls the keyed routes with it); it has a method throttle of its own.',
+  '/console/assets/{asset}':
+    "GET /console/assets/{asset} (and its HEAD) serves the console's static scripts and styles, which hold no data; it has a method throttle of its own.",
+};
+
 export function acknowledgeFindings(parts: AcknowledgedParts): void {
   const { stack, api } = parts;
   acknowledge(
@@ -29,17 +41,15 @@ export function acknowledgeFindings(parts: AcknowledgedParts): void {
     'L1',
     'Functions run nodejs22.x, the runtime the project is built and tested for (the bundled AWS SDK v3 and middy 6 are verified on it); moving to a newer runtime is a tested upgrade, not a setting.',
   );
-  // Methods without an authorizer: the public queue summary, and the 405 answers (mocks, no backend).
+  // Methods without an authorizer: the public routes, and the 405 answers (mocks, no backend).
   for (const child of api.node.findAll()) {
     if (!(child instanceof apigateway.Method)) continue;
     const reason =
       child.httpMethod === 'ANY'
         ? 'A mock integration that answers 405 Method Not Allowed for methods a resource does not support; it reaches no backend and returns nothing but the error.'
-        : child.resource.path === '/queue' && (child.httpMethod === 'GET' || child.httpMethod === 'HEAD')
-          ? 'GET /queue (and its HEAD) is public by the DLCS contract (the queue size summary); it has a method throttle of its own and its figures are cached in the function.'
-          : child.resource.path === '/openapi.json' && (child.httpMethod === 'GET' || child.httpMethod === 'HEAD')
-            ? 'GET /openapi.json (and its HEAD) is the public description of the API (OpenAPI 3.1), a static document served with no data; it has a method throttle of its own.'
-            : undefined;
+        : child.httpMethod === 'GET' || child.httpMethod === 'HEAD'
+          ? PUBLIC_ROUTE_REASONS[child.resource.path]
+          : undefined;
     if (reason) acknowledge(child, 'APIG4', reason);
   }
   acknowledge(

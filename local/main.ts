@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     [
       `Local image queue ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
       `  API:            ${runtime.apiUrl}`,
+      `  Console:        ${runtime.apiUrl}/console   (sign in with a key:secret, e.g. the admin's below)`,
       `  Admin key:      ${adminKey}`,
       `  Admin secret:   ${adminSecret}   (HTTP Basic: ${adminKey}:${adminSecret})`,
       ...serviceLines(runtime, services.prefix),

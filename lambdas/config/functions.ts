@@ -50,6 +50,11 @@ export interface FunctionDefinition {
    * does not set them: each has its default in `DEFAULTS`, or is deliberately different locally.
    */
   environment?: Partial<Record<EnvName, string>>;
+  /**
+   * Built files the function serves, copied into its bundle: `from` (relative to the repository
+   * root) becomes the folder `to` beside the handler. Locally the handler reads `from` directly.
+   */
+  bundleFiles?: { from: string; to: string };
 }
 
 /** An API function: API Gateway gives up after API_TIMEOUT_SECONDS, so the function does too. */
@@ -68,6 +73,12 @@ export const FUNCTIONS: Record<FunctionName, FunctionDefinition> = {
   'api-batch-actions': api('ApiBatchActions', 'Cancels a batch or retries its failed images'),
   'api-keys': api('ApiKeys', "Creates, lists and revokes a customer's API keys"),
   'api-operator': api('ApiOperator', 'Serves the queue load and status for operators'),
+  'api-console': {
+    ...api('ApiConsole', 'Serves the browser console: its page and assets (static files)'),
+    // Reads a few small files once per container.
+    memoryMiB: 256,
+    bundleFiles: { from: 'console/dist', to: 'console' },
+  },
   authorizer: {
     id: 'Authorizer',
     description: 'Checks the credentials of every keyed request (API Gateway TOKEN authorizer)',

@@ -57,6 +57,8 @@ export const FUNCTION_GRANTS: Record<FunctionName, FunctionGrants> = {
     queues: { main: ['GetQueueAttributes'], priority: ['GetQueueAttributes'] },
   },
   'api-operator': { table: { actions: READ, indexes: true } },
+  // Static files from its own bundle: no AWS call at all.
+  'api-console': {},
   // GetItem: the Idempotency-Key record; PutItem: the batch head in its creating transaction.
   'api-submit': {
     table: { actions: ['GetItem', ...READ, 'PutItem', 'UpdateItem', 'BatchWriteItem'] },

@@ -4,7 +4,14 @@
  */
 
 /** The Lambda entry points behind the API (file names under `lambdas/handlers/`). */
-export type ApiFunctionName = 'api-read' | 'api-submit' | 'api-test-batch' | 'api-batch-actions' | 'api-keys' | 'api-operator';
+export type ApiFunctionName =
+  | 'api-read'
+  | 'api-submit'
+  | 'api-test-batch'
+  | 'api-batch-actions'
+  | 'api-keys'
+  | 'api-operator'
+  | 'api-console';
 
 /**
  * Who may call a route.
@@ -65,6 +72,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
   { method: 'GET', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
   { method: 'DELETE', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
+  // The browser console: a static page and its assets, public because they hold no data; the
+  // page asks for a key and sends it with each API call.
+  { method: 'GET', resource: '/console', fn: 'api-console', access: 'public' },
+  { method: 'GET', resource: '/console/assets/{asset}', fn: 'api-console', access: 'public' },
 ];
 
 /** Distinct resources with the methods each allows (anything else on them answers 405). */

@@ -30,7 +30,10 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** A JSON body. */
   body?: unknown;
+  /** A body sent as it is (the console's HTML, scripts and styles), its Content-Type in `headers`. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -100,7 +103,7 @@ export function renderResponse(response: ApiResponse): APIGatewayProxyResult {
       ...(response.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
       ...response.headers,
     },
-    body: response.body === undefined ? '' : JSON.stringify(response.body),
+    body: response.text ?? (response.body === undefined ? '' : JSON.stringify(response.body)),
   };
 }
 

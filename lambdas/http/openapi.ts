@@ -107,6 +107,7 @@ const TAGS = {
   operator: 'Load over time and the queue now (Scale’s queue services).',
   keys: "A customer's API keys (admin keys only).",
   meta: 'This document.',
+  console: 'The browser console: a page that signs in with a key and calls this API.',
 };
 
 const PAGING: ParameterName[] = ['page', 'pageSize'];
@@ -287,6 +288,24 @@ const OPERATIONS: Record<string, OperationSpec> = {
     summary: 'An API key',
     tag: 'keys',
     responses: { 200: { description: 'The key with its privileges (no secret).', schema: 'Key' } },
+  },
+  'GET /console': {
+    operationId: 'getConsole',
+    summary: 'The browser console',
+    description:
+      'An HTML page (text/html, with a strict Content-Security-Policy) that asks for a key and secret, keeps them in the tab’s sessionStorage and calls this API with them. It holds no data itself.',
+    tag: 'console',
+    responses: { 200: { description: 'The page (text/html).', headers: ['Cache-Control'] } },
+  },
+  'GET /console/assets/{asset}': {
+    operationId: 'getConsoleAsset',
+    summary: 'A script or stylesheet of the console',
+    description: 'The built assets the page loads; their names carry a content hash, so they may be cached for a year.',
+    tag: 'console',
+    responses: {
+      200: { description: 'The asset (JavaScript or CSS).', headers: ['Cache-Control'] },
+      404: 'No asset of this name.',
+    },
   },
   [`DELETE ${C}/keys/{key}`]: {
     operationId: 'revokeKey',

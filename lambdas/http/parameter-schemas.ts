@@ -9,6 +9,7 @@ import { DEFAULTS } from '../config/resources';
 import { LONG_POLL_SECONDS } from '../domain/long-poll';
 import { LOAD_PAGE_SIZE } from '../domain/operator';
 import { assetSchema } from '../domain/validation';
+import { ASSET_NAME } from './static-assets';
 
 export interface ParameterSpec {
   in: 'path' | 'query' | 'header';
@@ -41,6 +42,12 @@ export const PARAMETERS = {
     required: true,
   },
   key: { in: 'path', schema: z.string().min(1), description: 'The API key (its public part).', required: true },
+  asset: {
+    in: 'path',
+    schema: z.string().regex(ASSET_NAME),
+    description: 'A file name of the console build (`index-<hash>.js`, `index-<hash>.css`).',
+    required: true,
+  },
   page: {
     in: 'query',
     schema: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/),

@@ -100,26 +100,8 @@ export class QueueApi extends Construct {
         throttlingRateLimit: props.throttlingRateLimit ?? USAGE_LIMITS.stage.rateLimit,
         throttlingBurstLimit: props.throttlingBurstLimit ?? USAGE_LIMITS.stage.burstLimit,
         metricsEnabled: true,
-        // The one unauthenticated route gets a throttle of its own, so it cannot starve the rest.
-        methodOptions: {
-          '/queue/GET': {
-            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
-            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
-          },
-          '/queue/HEAD': {
-            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
-            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
-          },
-          // The public API description: a static document, under the same public limits.
-          '/openapi.json/GET': {
-            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
-            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
-          },
-          '/openapi.json/HEAD': {
-            throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit,
-            throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit,
-          },
-        },
+        // Each public route (no key, so no usage plan) gets a throttle of its own, so it cannot starve the rest.
+        methodOptions: publicMethodThrottles(),
       },
       ...(origins.length > 0
         ? {
@@ -288,4 +270,14 @@ export class QueueApi extends Construct {
     respond('Default4xx', T.DEFAULT_4XX, 400, '', { keepStatus: true, detailExpression: '$context.error.messageString' });
     respond('Default5xx', T.DEFAULT_5XX, 500, '', { keepStatus: true, detailExpression: '$context.error.messageString' });
   }
+}
+
+/** The public limits on every method of the public routes (`/queue`, `/openapi.json`, the console), HEADs included. */
+function publicMethodThrottles(): Record<string, apigateway.MethodDeploymentOptions> {
+  const throttle = { throttlingRateLimit: USAGE_LIMITS.publicQueue.rateLimit, throttlingBurstLimit: USAGE_LIMITS.publicQueue.burstLimit };
+  return Object.fromEntries(
+    ROUTES.filter((route) => route.access === 'public').flatMap((route) =>
+      withHead([route.method]).map((m) => [`${route.resource}/${m}`, throttle]),
+    ),
+  );
 }

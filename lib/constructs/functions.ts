@@ -9,7 +9,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -149,10 +149,23 @@ export class ServiceFunction extends NodejsFunction {
         // The SDK's ES module builds, which esbuild can tree-shake (its CommonJS builds cannot).
         mainFields: ['module', 'main'],
         logLevel: LogLevel.WARNING,
+        ...(definition.bundleFiles ? { commandHooks: copyIntoBundle(definition.bundleFiles) } : {}),
       },
     });
     this.handlerName = props.handler;
   }
+}
+
+/**
+ * Copies built files into a function's bundle after esbuild ran (the console's page and assets).
+ * The build itself is `npm run build:console`, which cdk.json's `build` runs before every synth.
+ */
+function copyIntoBundle(files: { from: string; to: string }): ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (inputDir, outputDir) => [`cp -R "${path.join(inputDir, files.from)}" "${path.join(outputDir, files.to)}"`],
+  };
 }
 
 /** The resources `FUNCTION_GRANTS` refers to. */

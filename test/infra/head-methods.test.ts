@@ -1,7 +1,7 @@
 /**
  * HEAD on AWS: every GET route has a HEAD method next to it, integrated with the same function and
- * guarded by the same authorizer (the function drops the body), and the public GET /queue throttle
- * covers its HEAD too, so HEAD is no way around it.
+ * guarded by the same authorizer (the function drops the body), and each public route's throttle
+ * (GET /queue, the OpenAPI document, the console) covers its HEAD too, so HEAD is no way around it.
  */
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -50,11 +50,18 @@ describe('HEAD methods', () => {
     expect(headPaths.sort()).toEqual(gets.map((r) => r.resource).sort());
   });
 
-  it('throttles HEAD /queue like GET /queue', () => {
+  const publicGets = gets.filter((r) => r.access === 'public');
+
+  it.each(publicGets.map((r) => [r.resource]))('throttles HEAD %s like its GET, with the public limits, and no authorizer', (resource) => {
     const [, stage] = ofType('AWS::ApiGateway::Stage')[0]!;
     const settings = stage.Properties.MethodSettings as Json[];
-    const of = (verb: string) => settings.find((s) => s.HttpMethod === verb && s.ResourcePath === '/~1queue');
-    expect(of('HEAD')).toBeDefined();
+    const of = (verb: string) => settings.find((s) => s.HttpMethod === verb && s.ResourcePath === `/${resource.replaceAll('/', '~1')}`);
+    expect(of('GET')).toMatchObject({ ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 });
     expect({ ...of('HEAD'), HttpMethod: 'GET' }).toEqual(of('GET'));
+    expect(methodAt('GET', resource)[0].AuthorizationType).toBe('NONE');
+  });
+
+  it('covers the console among the public routes', () => {
+    expect(publicGets.map((r) => r.resource)).toEqual(expect.arrayContaining(['/console', '/console/assets/{asset}']));
   });
 });
