@@ -1,4 +1,4 @@
-// Three projects (unit, infra, integration) so each can be run on its own; `npm test` runs all.
+// Four projects (unit, infra, integration, browser) so each can be run on its own; `npm test` runs all.
 // @swc/jest strips types fast (type-checking is `tsc --noEmit`); middy, fauxqs and other ESM-only
 // packages are transformed to CommonJS so Jest can load them.
 // Quiet output: each suite logs to test-output/logs/<project>/<name>.log (test/support/jest-setup.js)
@@ -23,6 +23,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
     },
+    // The console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
+    { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.test.ts'] },
   ],
   // The summary reporter would list the failures again after 20 suites; with passing suites silent
   // they are already the last thing printed.

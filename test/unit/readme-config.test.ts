@@ -25,6 +25,7 @@ describe('README configuration', () => {
     STRICT_DYNAMODB_ENV,
     'PORT',
     'TEST_LOGS',
+    'CHROMIUM_PATH',
   ];
 
   it.each([...new Set(names)])('documents %s', (name) => {
