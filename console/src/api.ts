@@ -4,6 +4,7 @@
  * API returns are absolute and used as given. Error bodies become an `ApiError` carrying `detail`;
  * a 429 is waited out (Retry-After) and retried; a 401 signs out through `onUnauthorized`.
  */
+import { setMessage } from './dom';
 import type { MemberProblem } from './types';
 
 /** The API root of the page: `/prod/console` → `/prod/`, `/console` → `/`. */
@@ -155,4 +156,14 @@ export function describeProblem(problem: MemberProblem): string {
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * Shows why a refresh failed in the section's alert, unless there is nothing to say: the load was
+ * aborted (the view changed), or the key was refused (the app signs out and says so itself).
+ */
+export function reportLoadError(error: unknown, signal: AbortSignal, alert: HTMLElement): void {
+  if (isAbort(error) || signal.aborted) return;
+  if (error instanceof ApiError && error.status === 401) return;
+  setMessage(alert, messageOf(error));
 }

@@ -2,7 +2,7 @@
  * The Batch view: one batch's counts, progress and links, its actions (Test, Cancel, Retry errors)
  * and a page of its images, all refreshed live while the batch is unfinished.
  */
-import { ApiError, isAbort, messageOf } from './api';
+import { isAbort, messageOf, reportLoadError } from './api';
 import { batchIdFromUrl, type Context, can, withPageSize } from './context';
 import { descriptionList, h, plural, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
@@ -168,9 +168,7 @@ export class BatchView {
       this.signature = signature;
       return changed;
     } catch (error) {
-      if (isAbort(error) || signal.aborted) return false;
-      if (error instanceof ApiError && error.status === 401) return false;
-      setMessage(this.alert, messageOf(error));
+      reportLoadError(error, signal, this.alert);
       this.updatePager();
       return false;
     }

@@ -12,6 +12,8 @@ export const MAX_DELAY_MS = 10_000;
 
 export class LiveRefresh {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending timer fires (epoch ms). */
+  private dueAt = 0;
   private delay = MIN_DELAY_MS;
   private running = false;
   private stopped = true;
@@ -40,6 +42,9 @@ export class LiveRefresh {
       this.restartRequested = true;
       return;
     }
+    // A tick already due within the fastest pace stays where it is: restarting again and again
+    // (one action after another) must hurry the refresh, never postpone it.
+    if (this.timer !== undefined && this.dueAt <= Date.now() + MIN_DELAY_MS) return;
     this.schedule(MIN_DELAY_MS);
   }
 
@@ -67,7 +72,9 @@ export class LiveRefresh {
   private schedule(ms: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     const earliest = this.lastStart + MIN_DELAY_MS - Date.now();
-    this.timer = setTimeout(this.fire, Math.max(ms, earliest, 0));
+    const wait = Math.max(ms, earliest, 0);
+    this.dueAt = Date.now() + wait;
+    this.timer = setTimeout(this.fire, wait);
   }
 
   private readonly fire = async (): Promise<void> => {

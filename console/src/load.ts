@@ -4,7 +4,7 @@
  * A sample time the API leaves out means zero load, so gaps are drawn down to zero.
  */
 import { Chart, Decimation, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import { ApiError, isAbort, messageOf } from './api';
+import { reportLoadError } from './api';
 import type { Context } from './context';
 import { h, setMessage, uid } from './dom';
 import { Serial } from './live';
@@ -102,9 +102,7 @@ export class LoadView {
       setMessage(this.alert, '');
       this.draw(range, samples);
     } catch (error) {
-      if (isAbort(error) || signal.aborted) return;
-      if (error instanceof ApiError && error.status === 401) return;
-      setMessage(this.alert, messageOf(error));
+      reportLoadError(error, signal, this.alert);
     }
   }
 

@@ -2,7 +2,7 @@
  * The Queue section: the customer's counters and a page of batches (newest first), refreshed live
  * while any batch on the page is unfinished.
  */
-import { ApiError, isAbort, messageOf } from './api';
+import { reportLoadError } from './api';
 import { type Context, withPageSize } from './context';
 import { descriptionList, h, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
@@ -157,9 +157,7 @@ export class QueueView {
       }
       return changed;
     } catch (error) {
-      if (isAbort(error) || signal.aborted) return false;
-      if (error instanceof ApiError && error.status === 401) return false;
-      setMessage(this.alert, messageOf(error));
+      reportLoadError(error, signal, this.alert);
       this.updatePager();
       return false;
     }
