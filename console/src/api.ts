@@ -31,6 +31,7 @@ export function isAbort(error: unknown): boolean {
 export interface RequestOptions {
   body?: unknown;
   signal?: AbortSignal;
+  headers?: Record<string, string>;
 }
 
 interface ErrorBody {
@@ -92,6 +93,7 @@ export class Api {
 
   async request<T>(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = {
+      ...options.headers,
       Authorization: basicAuthorization(this.credentials),
       Accept: 'application/json',
     };

@@ -136,7 +136,7 @@ class App {
     const queue = new QueueView(ctx, (batch) => this.openBatch(batch));
     const primary = h('div', { class: 'primary' }, queue.section);
     const load = new LoadView(ctx);
-    const submit = can(ctx, 'submit') ? new SubmitView(ctx, () => this.submitted()) : undefined;
+    const submit = can(ctx, 'submit') ? new SubmitView(ctx, (batch) => this.submitted(batch)) : undefined;
     const secondary = h('div', { class: submit ? 'secondary-grid' : 'secondary-grid single' }, submit?.section, load.section);
     const element = h('div', { class: 'workspace', 'data-customer': customer }, primary, secondary);
     this.workspace = { ctx, controller, element, primary, queue, load, ...(submit ? { submit } : {}) };
@@ -180,8 +180,8 @@ class App {
     ws.queue.focusBatch(view.batchId);
   }
 
-  private submitted(): void {
-    void this.workspace?.queue.showNewest();
+  private submitted(batch: Batch): void {
+    void this.workspace?.queue.showNewest(batch);
   }
 }
 

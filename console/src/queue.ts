@@ -10,6 +10,8 @@ import { progressBar } from './progress';
 import type { Batch, Collection, CustomerQueue } from './types';
 
 export const BATCH_PAGE_SIZE = 20;
+/** How long the list is refreshed for a batch just submitted that it does not show yet. */
+const AWAIT_LISTED_MS = 60_000;
 const COLUMNS = ['Batch', 'Images', 'Progress', 'Submitted', 'Finished', 'Est. completion', 'Notes'];
 
 export class QueueView {
@@ -29,6 +31,11 @@ export class QueueView {
   private rendered = '';
   private signature = '';
   private visible = true;
+  /**
+   * Batches submitted from this page that the list has not shown yet, each with the time to stop
+   * waiting for it: a listing may lag a write on AWS, and the refresh must go on until it shows.
+   */
+  private readonly awaited = new Map<number, number>();
   private readonly loader = new Serial(() => this.loadOnce());
   private readonly live = new LiveRefresh(
     () => this.loader.run(),
@@ -77,8 +84,9 @@ export class QueueView {
     this.live.ensure();
   }
 
-  /** Back to the newest batches and a fast live refresh: after a submit or a retry. */
-  async showNewest(): Promise<void> {
+  /** Back to the newest batches and a fast live refresh: after a submit, refreshed until `created` is listed. */
+  async showNewest(created?: Batch): Promise<void> {
+    if (created) this.awaited.set(created.id, Date.now() + AWAIT_LISTED_MS);
     this.history = [];
     this.url = this.firstPage;
     await this.loader.run();
@@ -106,7 +114,15 @@ export class QueueView {
   }
 
   private hasUnfinished(): boolean {
-    return (this.page?.member ?? []).some((b) => !b.finished);
+    return this.awaited.size > 0 || (this.page?.member ?? []).some((b) => !b.finished);
+  }
+
+  /** Forgets the awaited batches the page now lists, and those waited for long enough. */
+  private settleAwaited(listed: readonly Batch[]): void {
+    const now = Date.now();
+    for (const [id, until] of this.awaited) {
+      if (until < now || listed.some((b) => b.id === id)) this.awaited.delete(id);
+    }
   }
 
   private async goOlder(): Promise<void> {
@@ -141,6 +157,7 @@ export class QueueView {
       setMessage(this.alert, '');
       this.queue = queue;
       this.page = { ...page, member: Array.isArray(page.member) ? page.member : [] };
+      this.settleAwaited(this.page.member);
       const rendered = JSON.stringify([queue, page.member, page.view, page.totalItems]);
       // The estimate moves on every call; only the counts and states decide the pace.
       const signature = JSON.stringify([

@@ -22,6 +22,11 @@ export class SubmitView {
   private readonly button: HTMLButtonElement;
   private readonly status: HTMLElement;
   private readonly alert: HTMLElement;
+  /**
+   * The Idempotency-Key of the last request that got no answer saying it was refused: sending the
+   * same images again after a lost answer or a 5xx gets the batch it created (200), not a second.
+   */
+  private attempt: { request: string; key: string } | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -159,8 +164,16 @@ export class SubmitView {
     const path = this.priority.checked ? `customers/${customer}/queue/priority` : `customers/${customer}/queue`;
     this.button.disabled = true;
     setMessage(this.status, `Submitting ${plural(members.length, 'image')}…`);
+    const collection = { '@type': 'Collection', member: members };
+    const request = JSON.stringify([path, collection]);
+    if (this.attempt?.request !== request) this.attempt = { request, key: crypto.randomUUID() };
     try {
-      const { body } = await api.request<Batch>('POST', path, { body: { '@type': 'Collection', member: members }, signal });
+      const { body } = await api.request<Batch>('POST', path, {
+        body: collection,
+        signal,
+        headers: { 'Idempotency-Key': this.attempt.key },
+      });
+      this.attempt = undefined;
       setMessage(this.status, `Batch ${body.id} submitted with ${body.count} images`);
       this.text.value = '';
       this.file.value = '';

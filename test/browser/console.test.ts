@@ -245,6 +245,52 @@ describe('the console', () => {
     await screenshot(page, 'overview');
   });
 
+  it('keeps refreshing until a new batch is listed, when the listing lags the submit as it may on AWS', async () => {
+    // Arrange: every batch shown is finished, so only the new one can keep the page refreshing; the
+    // first three listings after the submit leave it out, as a read that lags the write would.
+    const newestBefore = Number(await page.getByTestId('batch-row').first().getAttribute('data-batch-id'));
+    let lagging = 3;
+    await page.route(/\/queue\/batches\?/, async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      if (lagging > 0 && json.member.some((b: { id: number }) => b.id > newestBefore)) {
+        lagging -= 1;
+        json.member = json.member.filter((b: { id: number }) => b.id <= newestBefore);
+      }
+      await route.fulfill({ response, json });
+    });
+    // Act
+    const batch = await submitThroughForm(pngUrls(2));
+    // Assess: listed once the lag is over, and followed to the end, with no reload.
+    await waitForProgress(batch, 100);
+    expect(lagging).toBe(0);
+    await expect(page.getByTestId('batch-row').first().getAttribute('data-batch-id')).resolves.toBe(String(batch));
+    await page.unroute(/\/queue\/batches\?/);
+  });
+
+  it('submits once when the answer to a submit is lost and the person clicks again', async () => {
+    // Arrange: the first POST reaches the API, but its answer never reaches the page.
+    const batchCount = async () => (await customer.get(`/customers/${CUSTOMER}/queue/batches`)).body.totalItems as number;
+    const before = await batchCount();
+    let lost = false;
+    await page.route(/\/queue$/, async (route) => {
+      if (route.request().method() !== 'POST' || lost) return route.continue();
+      lost = true;
+      await route.fetch();
+      await route.abort('connectionreset');
+    });
+    await page.getByLabel('Origin URLs or CSV').fill(pngUrls(3).join('\n'));
+    await page.getByRole('button', { name: 'Submit batch' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Cannot reach the API' }).waitFor();
+    // Act: the same images again (the form kept them).
+    await page.getByRole('button', { name: 'Submit batch' }).click();
+    // Assess: the batch the first POST created, not a second one.
+    const confirmation = page.getByRole('status').filter({ hasText: /submitted with 3 images/ });
+    await confirmation.waitFor();
+    expect(await batchCount()).toBe(before + 1);
+    await page.unroute(/\/queue$/);
+  });
+
   it('lets an admin pick a customer and see its batches', async () => {
     // Arrange
     const adminPage = await context.browser()!.newPage({ viewport: { width: 1280, height: 900 } });
