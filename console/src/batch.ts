@@ -4,7 +4,7 @@
  */
 import { isAbort, messageOf, reportLoadError } from './api';
 import { batchIdFromUrl, type Context, can, withPageSize } from './context';
-import { descriptionList, h, plural, replaceChildren, setMessage, time, uid } from './dom';
+import { descriptionList, h, pageRangeText, plural, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
 import type { Batch, Collection, Image, TestResult } from './types';
@@ -221,11 +221,7 @@ export class BatchView {
     const images = this.images?.member ?? [];
     this.previous.disabled = this.history.length === 0;
     this.next.disabled = !this.images?.view?.next;
-    const start = this.history.length * IMAGE_PAGE_SIZE;
-    const total = this.images?.totalItems;
-    const last = start + images.length;
-    const range = images.length === 0 ? 'No images' : last === start + 1 ? `Showing ${last}` : `Showing ${start + 1}–${last}`;
-    this.pageInfo.textContent = total === undefined ? range : `${range} of ${total}`;
+    this.pageInfo.textContent = pageRangeText(this.history.length, IMAGE_PAGE_SIZE, images.length, this.images?.totalItems, 'No images');
   }
 
   private async changeList(list: ImageList): Promise<void> {

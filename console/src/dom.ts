@@ -66,3 +66,11 @@ export function descriptionList(className: string, entries: readonly [string, Ch
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/** The pager's words: "Showing 21–40 of 57" for page `index` (from 0) of `size` items with `shown` on it. */
+export function pageRangeText(index: number, size: number, shown: number, total: number | undefined, none: string): string {
+  const start = index * size;
+  const last = start + shown;
+  const range = shown === 0 ? none : last === start + 1 ? `Showing ${last}` : `Showing ${start + 1}–${last}`;
+  return total === undefined ? range : `${range} of ${total}`;
+}

@@ -4,7 +4,7 @@
  */
 import { reportLoadError } from './api';
 import { type Context, withPageSize } from './context';
-import { descriptionList, h, replaceChildren, setMessage, time, uid } from './dom';
+import { descriptionList, h, pageRangeText, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
 import type { Batch, Collection, CustomerQueue } from './types';
@@ -214,11 +214,7 @@ export class QueueView {
     const batches = this.page?.member ?? [];
     this.newer.disabled = this.history.length === 0;
     this.older.disabled = !this.page?.view?.next;
-    const start = this.history.length * BATCH_PAGE_SIZE;
-    const total = this.page?.totalItems;
-    const last = start + batches.length;
-    const range = batches.length === 0 ? 'No batches' : last === start + 1 ? `Showing ${last}` : `Showing ${start + 1}–${last}`;
-    this.pageInfo.textContent = total === undefined ? range : `${range} of ${total}`;
+    this.pageInfo.textContent = pageRangeText(this.history.length, BATCH_PAGE_SIZE, batches.length, this.page?.totalItems, 'No batches');
   }
 
   private row(batch: Batch): HTMLTableRowElement {
