@@ -4,7 +4,7 @@
  */
 import { isAbort, messageOf, reportLoadError } from './api';
 import { batchIdFromUrl, type Context, can, withPageSize } from './context';
-import { descriptionList, h, pageRangeText, plural, replaceChildren, setMessage, time, uid } from './dom';
+import { dataTable, descriptionList, h, pageRangeText, plural, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
 import type { Batch, Collection, Image, TestResult } from './types';
@@ -98,16 +98,7 @@ export class BatchView {
       this.status,
       h('h3', null, 'Images'),
       h('div', { class: 'field inline' }, h('label', { for: showId }, 'Show'), this.show),
-      h(
-        'div',
-        { class: 'table-scroll' },
-        h(
-          'table',
-          { class: 'data images', 'aria-label': 'Images' },
-          h('thead', null, h('tr', null, ...COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
-          this.tbody,
-        ),
-      ),
+      dataTable('Images', 'images', COLUMNS, this.tbody),
       h('nav', { class: 'pager', 'aria-label': 'Image pages' }, this.previous, this.pageInfo, this.next),
     );
     this.renderBatch();

@@ -74,3 +74,17 @@ export function pageRangeText(index: number, size: number, shown: number, total:
   const range = shown === 0 ? none : last === start + 1 ? `Showing ${last}` : `Showing ${start + 1}–${last}`;
   return total === undefined ? range : `${range} of ${total}`;
 }
+
+/** A table named for assistive technology, with a header row of `columns`, scrolling inside its own box. */
+export function dataTable(name: string, className: string, columns: readonly string[], tbody: HTMLTableSectionElement): HTMLDivElement {
+  return h(
+    'div',
+    { class: 'table-scroll' },
+    h(
+      'table',
+      { class: `data ${className}`, 'aria-label': name },
+      h('thead', null, h('tr', null, ...columns.map((c) => h('th', { scope: 'col' }, c)))),
+      tbody,
+    ),
+  );
+}

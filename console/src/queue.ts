@@ -4,7 +4,7 @@
  */
 import { reportLoadError } from './api';
 import { type Context, withPageSize } from './context';
-import { descriptionList, h, pageRangeText, replaceChildren, setMessage, time, uid } from './dom';
+import { dataTable, descriptionList, h, pageRangeText, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
 import type { Batch, Collection, CustomerQueue } from './types';
@@ -64,16 +64,7 @@ export class QueueView {
       this.alert,
       this.counters,
       h('h2', null, 'Batches'),
-      h(
-        'div',
-        { class: 'table-scroll' },
-        h(
-          'table',
-          { class: 'data batches', 'aria-label': 'Batches' },
-          h('thead', null, h('tr', null, ...COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
-          this.tbody,
-        ),
-      ),
+      dataTable('Batches', 'batches', COLUMNS, this.tbody),
       h('nav', { class: 'pager', 'aria-label': 'Batch pages' }, this.newer, this.pageInfo, this.older),
     );
   }
