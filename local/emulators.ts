@@ -219,6 +219,21 @@ type Fauxqs = typeof import('fauxqs');
  * name; Jest's CommonJS resolver cannot, so fall back to the entry file's path (Jest transforms it).
  */
 async function loadFauxqs(): Promise<Fauxqs> {
+  // fauxqs 2 loads node:sqlite (for its optional persistence), which Node 22 still calls
+  // experimental: keep that one warning off the terminal of every run and test worker.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (String(warning).startsWith('SQLite is an experimental feature')) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return await importFauxqs();
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+async function importFauxqs(): Promise<Fauxqs> {
   try {
     return await import('fauxqs');
   } catch (err) {

@@ -1,25 +1,19 @@
 /**
  * Runs before every test file (setupFilesAfterEnv), inside the file's Jest sandbox.
  *
- * 1. The AWS SDK's notice that its releases from January 2027 need Node.js 22 is a process warning,
- *    printed again for every test file (each loads the SDK afresh): turned off with the SDK's own
- *    switch. Other process warnings still reach the terminal.
- * 2. Unless `TEST_LOGS=stdout`, everything the suite logs goes to its log file
- *    (test/support/test-logs.js): the sandbox's `console`, `process.stdout` and `process.stderr` are
- *    replaced. That catches Powertools (its Logger and Metrics write to a `Console` on
- *    `process.stdout`, created when the logger module loads, i.e. after this file), the local
- *    runtime's `[local]` lines, and console output of tests and bench code. Only this sandbox is
- *    affected: Jest's reporters, the real streams and production code are untouched. Output of
- *    spawned processes is whatever the test does with their pipes.
+ * Unless `TEST_LOGS=stdout`, everything the suite logs goes to its log file
+ * (test/support/test-logs.js): the sandbox's `console`, `process.stdout` and `process.stderr` are
+ * replaced. That catches Powertools (its Logger and Metrics write to a `Console` on
+ * `process.stdout`, created when the logger module loads, i.e. after this file), the local
+ * runtime's `[local]` lines, and console output of tests and bench code. Only this sandbox is
+ * affected: Jest's reporters, the real streams and production code are untouched. Output of
+ * spawned processes is whatever the test does with their pipes.
  */
 const { Console } = require('node:console');
 const { mkdirSync, openSync, writeSync } = require('node:fs');
 const { dirname, relative } = require('node:path');
 const { Writable } = require('node:stream');
 const { logFileFor, logsToFiles } = require('./test-logs');
-
-// Checked by emitWarningIfUnsupportedVersion in @aws-sdk/core; set it to 'false' to see the notice.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 if (logsToFiles()) {
   const testPath = expect.getState().testPath ?? 'unknown.test.js';
