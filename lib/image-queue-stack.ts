@@ -1,7 +1,9 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DEAD_LETTER_VISIBILITY_TIMEOUT_SECONDS, FUNCTION_NAMES, FUNCTIONS } from '../lambdas/config/functions';
 import { API_TIMEOUT_SECONDS, ENV, USAGE_LIMITS, type UsageLimits } from '../lambdas/config/resources';
@@ -24,7 +26,16 @@ export const OUTPUTS = {
   tasksQueueUrl: 'TasksQueueUrl',
   adminSecretName: 'AdminSecretName',
   noticesTopicArn: 'NoticesTopicArn',
+  alarmTopicArn: 'AlarmTopicArn',
 } as const;
+
+/**
+ * One plain e-mail address (what an SNS `email` subscription takes): no display name, no list.
+ * Deliberately loose beyond that; SNS sends a confirmation mail, which is the real check.
+ */
+export function isEmailAddress(value: string): boolean {
+  return /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[A-Za-z]{2,}$/.test(value);
+}
 
 export interface ImageQueueStackProps extends StackProps {
   /**
@@ -88,7 +99,13 @@ export interface ImageQueueStackProps extends StackProps {
    */
   readonly oldestMessageAlarmAges?: Partial<OldestMessageAlarmAges>;
   /**
-   * Actions for every alarm.
+   * An e-mail address subscribed to the alarm topic (SNS mails a confirmation link first; nothing
+   * arrives until it is followed). The app sets it from `-c alarmEmail=ops@example.org`.
+   * @default - none: subscribe to the `AlarmTopicArn` output yourself (e-mail, AWS Chatbot, HTTPS)
+   */
+  readonly alarmEmail?: string;
+  /**
+   * Further actions for every alarm when it fires, besides telling the alarm topic.
    * @default - none
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
@@ -110,12 +127,17 @@ export class ImageQueueStack extends Stack {
   readonly apiFunctions: Record<ApiFunctionName, ServiceFunction>;
   readonly authorizerFunction: ServiceFunction;
   readonly noticesTopic: sns.Topic;
+  /** Every alarm tells it when it fires and when it clears. */
+  readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: ImageQueueStackProps = {}) {
     super(scope, id, props);
     // The submit replay window and the sweeper's staleness assume no API handler outlives this.
     if (props.apiTimeout && props.apiTimeout.toSeconds() > API_TIMEOUT_SECONDS) {
       throw new Error(`apiTimeout must be at most ${API_TIMEOUT_SECONDS} s (API Gateway's integration timeout)`);
+    }
+    if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !isEmailAddress(props.alarmEmail)) {
+      throw new Error(`alarmEmail must be one e-mail address such as ops@example.org; got "${props.alarmEmail}"`);
     }
     const removalPolicy = (props.retain ?? retainFromContext(this)) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
@@ -204,6 +226,35 @@ export class ImageQueueStack extends Stack {
       for (const fn of Object.values(this.apiFunctions)) fn.addEnvironment(ENV.corsAllowedOrigins, props.corsAllowedOrigins.join(','));
     }
 
+    // Named after the stack (two stacks in one account each have their own). CloudWatch publishes as
+    // its service principal: the topic policy that enforceSSL creates replaces SNS's default one,
+    // so without this statement every alarm action would fail with "not authorized".
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      topicName: `${this.stackName}-alarms`,
+      displayName: `Image queue alarms (${this.stackName})`,
+      enforceSSL: true,
+    });
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisStack',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: `${this.stackName}-*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
     acknowledgeFindings({
       stack: this,
       api: this.api.api,
@@ -227,6 +278,7 @@ export class ImageQueueStack extends Stack {
         SampleLoad: this.workers.sampleLoad,
       },
       oldestMessageAlarmAges: props.oldestMessageAlarmAges,
+      alarmTopic: this.alarmTopic,
       alarmActions: props.alarmActions,
       dashboardName: `${this.stackName}-image-queue`,
     });
@@ -241,6 +293,11 @@ export class ImageQueueStack extends Stack {
       value: this.noticesTopic.topicArn,
       description:
         'Completion notices (one per finished batch); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
+    });
+    new CfnOutput(this, OUTPUTS.alarmTopicArn, {
+      value: this.alarmTopic.topicArn,
+      description:
+        'Every alarm (when it fires and when it clears); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint ops@example.org (then confirm the mail), or --protocol https, or an AWS Chatbot Slack/Teams channel',
     });
     new CfnOutput(this, OUTPUTS.adminSecretName, {
       value: this.adminSecret.secretName,

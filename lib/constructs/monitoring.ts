@@ -7,12 +7,15 @@
  * failing for reasons of reach (timeouts, network errors), messages waiting too long on a work
  * queue, task messages kept in the tasks dead-letter queue (nothing consumes it), member dead
  * letters the recorder leaves for 10 minutes (it is failing), and consumer errors. Every alarm is named
- * `<stack name>-<what>` so that two stacks (`-c stage=dev`) can live in one account.
+ * `<stack name>-<what>` so that two stacks (`-c stage=dev`) can live in one account, and tells the
+ * alarm topic both when it fires and when it clears.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ALARMED_ORIGIN_FAILURE_KINDS, METRICS, ORIGIN_FAILURE_KINDS } from '../../lambdas/config/metrics';
 import { DEAD_LETTER_RETENTION_DAYS, QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
@@ -49,7 +52,13 @@ export interface MonitoringProps {
   /** @default DEFAULT_ORIGIN_FAILURE_ALARM_THRESHOLD */
   readonly originFailureAlarmThreshold?: number;
   /**
-   * Actions run when an alarm fires (e.g. an SNS topic).
+   * The topic every alarm tells when it fires (ALARM) and when it clears (OK): what a person
+   * subscribes to (e-mail, a chat channel through AWS Chatbot, an HTTPS hook).
+   */
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * Further actions run when an alarm fires, besides telling `alarmTopic` (e.g. a paging topic of
+   * another account).
    * @default - none
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
@@ -68,6 +77,7 @@ export class Monitoring extends Construct {
     const fiveMinutes = Duration.minutes(5);
 
     const stackName = Stack.of(this).stackName;
+    const topicAction = new cloudwatchActions.SnsAction(props.alarmTopic);
 
     const alarm = (
       alarmId: string,
@@ -82,7 +92,9 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         ...options,
       });
-      for (const action of props.alarmActions ?? []) created.addAlarmAction(action);
+      // OK too: whoever got the alarm learns that it cleared without opening the console.
+      created.addAlarmAction(topicAction, ...(props.alarmActions ?? []));
+      created.addOkAction(topicAction);
       this.alarms.push(created);
       return created;
     };

@@ -2,23 +2,30 @@
  * Infrastructure tests for alarms that can fire (issue 11, items 6 and 8): redrive after at least 5
  * receives, alarms on the custom metrics with exactly the namespace, name and dimensions the
  * handlers emit (lambdas/config/metrics.ts), oldest-message alarms on the work queues, a tasks
- * dead-letter queue that nothing consumes (and that alarms), and alarm names that start with the
- * stack name so that two stacks can share an account. Bundling is skipped as in stack.test.ts.
+ * dead-letter queue that nothing consumes (and that alarms), alarm names that start with the
+ * stack name so that two stacks can share an account, and alarms that reach someone (issue 21):
+ * every alarm tells its stack's alarm topic when it fires and when it clears, `alarmEmail` (prop or
+ * `-c alarmEmail`) subscribes an address, and the topic's ARN is an output. Bundling is skipped as
+ * in stack.test.ts.
  */
-import { App, type CfnElement } from 'aws-cdk-lib';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { ALARMED_ORIGIN_FAILURE_KINDS, METRICS, ORIGIN_FAILURE_KINDS } from '../../lambdas/config/metrics';
 import { QUEUES, type WorkQueueName } from '../../lambdas/config/resources';
+import { stackFromContext } from '../../lib/app';
 import { DEFAULT_ORIGIN_FAILURE_ALARM_THRESHOLD } from '../../lib/constructs/monitoring';
-import { ImageQueueStack } from '../../lib/image-queue-stack';
+import { ImageQueueStack, type ImageQueueStackProps, OUTPUTS } from '../../lib/image-queue-stack';
 
 type Json = Record<string, any>;
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
+const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 /** Two stacks in one app, as `-c stage=dev` would deploy next to production in one account. */
-const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const app = new App({ context: NO_BUNDLING });
 const stacks = [new ImageQueueStack(app, 'ImageQueue'), new ImageQueueStack(app, 'ImageQueue-dev')];
 const [stack] = stacks as [ImageQueueStack, ImageQueueStack];
 const resourcesOf = (s: ImageQueueStack) => Template.fromStack(s).toJSON().Resources as Record<string, Json>;
@@ -200,4 +207,88 @@ describe('alarm names', () => {
     const found = ofType('AWS::CloudWatch::Alarm', resourcesOf(dev)).filter((a) => a.MetricName === METRICS.names.imagesDeadLettered);
     expect(found[0]!.Dimensions).toEqual([{ Name: METRICS.serviceDimension, Value: dev.stackName }]);
   });
+});
+
+describe('alarms that reach someone', () => {
+  const topicIdOf = (s: ImageQueueStack) => s.getLogicalId(s.alarmTopic.node.defaultChild as CfnElement);
+  const alarmsOf = (from: Record<string, Json>) => Object.entries(from).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const tells = (actions: unknown, topicId: string) => Array.isArray(actions) && actions.some((a) => refId(a) === topicId);
+  const emailSubscriptions = (from: Record<string, Json>) =>
+    ofType('AWS::SNS::Subscription', from).filter((subscription) => subscription.Protocol === 'email');
+
+  it.each(stacks.map((s) => [s.stackName, s] as const))(
+    '%s: every alarm tells its own alarm topic when it fires (ALARM) and when it clears (OK)',
+    (_, s) => {
+      const found = alarmsOf(resourcesOf(s));
+      expect(found.length).toBeGreaterThanOrEqual(12);
+      const silent = found
+        .filter(([, a]) => !tells(a.Properties.AlarmActions, topicIdOf(s)) || !tells(a.Properties.OKActions, topicIdOf(s)))
+        .map(([id]) => id);
+      expect(silent).toEqual([]);
+    },
+  );
+
+  it('the alarm topic is named after its stack, takes TLS only, and lets only CloudWatch alarms of its stack publish', () => {
+    const names = stacks.map((s) => resourcesOf(s)[topicIdOf(s)]!.Properties.TopicName);
+    expect(names).toEqual(stacks.map((s) => `${s.stackName}-alarms`));
+    const policies = ofType('AWS::SNS::TopicPolicy').filter((p) => (p.Topics as Json[]).some((t) => refId(t) === topicIdOf(stack)));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]!.PolicyDocument.Statement as Json[];
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    // Without it CloudWatch is "not authorized": this policy replaces SNS's default one.
+    const cloudwatch = statements.filter((st) => st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(cloudwatch).toHaveLength(1);
+    expect(cloudwatch[0]).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: topicIdOf(stack) } });
+    expect(cloudwatch[0]!.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(JSON.stringify(cloudwatch[0]!.Condition.ArnLike['aws:SourceArn'])).toContain(`:alarm:${stack.stackName}-*`);
+  });
+
+  it('publishes the topic ARN as an output that says how to subscribe', () => {
+    const output = Template.fromStack(stack).toJSON().Outputs[OUTPUTS.alarmTopicArn];
+    expect(output.Value).toEqual({ Ref: topicIdOf(stack) });
+    expect(output.Description).toMatch(/aws sns subscribe --topic-arn .* --protocol email/);
+  });
+
+  it('subscribes no address unless asked', () => {
+    expect(emailSubscriptions(resources)).toEqual([]);
+  });
+
+  it('alarmEmail subscribes the address to the alarm topic; further alarmActions come on top of the topic', () => {
+    const own = new App({ context: NO_BUNDLING });
+    const paging = sns.Topic.fromTopicArn(new Stack(own, 'Elsewhere'), 'Paging', 'arn:aws:sns:eu-west-1:111122223333:paging');
+    const s = new ImageQueueStack(own, 'ImageQueue', {
+      alarmEmail: 'ops@example.org',
+      alarmActions: [new cloudwatchActions.SnsAction(paging)],
+    });
+    const found = resourcesOf(s);
+    expect(emailSubscriptions(found)).toEqual([{ Protocol: 'email', Endpoint: 'ops@example.org', TopicArn: { Ref: topicIdOf(s) } }]);
+    for (const [, a] of alarmsOf(found)) {
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: topicIdOf(s) }, paging.topicArn]);
+      expect(a.Properties.OKActions).toEqual([{ Ref: topicIdOf(s) }]);
+    }
+  });
+
+  it('-c alarmEmail (with -c stage) reaches the stack the app builds', () => {
+    const own = new App({ context: { ...NO_BUNDLING, stage: 'dev', alarmEmail: ' ops@example.org ' } });
+    const s = stackFromContext(own, {});
+    expect(s.stackName).toBe('ImageQueue-dev');
+    expect(emailSubscriptions(resourcesOf(s))).toEqual([
+      { Protocol: 'email', Endpoint: 'ops@example.org', TopicArn: { Ref: topicIdOf(s) } },
+    ]);
+  });
+
+  it.each(['ops@example', 'ops example.org', 'ops@example.org,dev@example.org', 'Ops <ops@example.org>'])(
+    'a bad address (%s) stops the synthesis with a clear error, from the context or the prop',
+    (address) => {
+      expect(() => stackFromContext(new App({ context: { ...NO_BUNDLING, alarmEmail: address } }), {})).toThrow(
+        `-c alarmEmail must be one e-mail address such as ops@example.org; got "${address}"`,
+      );
+      const props: ImageQueueStackProps = { alarmEmail: address };
+      expect(() => new ImageQueueStack(new App({ context: NO_BUNDLING }), 'ImageQueue', props)).toThrow(
+        /^alarmEmail must be one e-mail address/,
+      );
+    },
+  );
 });
