@@ -4,7 +4,7 @@
  * tsx and node, or a Python server) and none outlives the suite.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../..');
 
@@ -52,6 +52,7 @@ export interface ServerOptions {
 /** Starts `command` in its own process group and resolves once `ready` matches its output. */
 export async function startServer(command: string, args: string[], options: ServerOptions): Promise<Server> {
   const keep = options.keepChars ?? 50_000;
+  const name = [basename(command), ...args].join(' ');
   const child: ChildProcess = spawn(command, args, { cwd: ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   // 'close': every process of the group holding its output has gone, not just the first one.
@@ -75,7 +76,7 @@ export async function startServer(command: string, args: string[], options: Serv
 
   const ready = await new Promise<RegExpExecArray>((done, fail) => {
     const timer = setTimeout(() => {
-      fail(new Error(`${command} did not say ${options.ready} within ${options.timeoutMs ?? 120_000} ms:\n${output}`));
+      fail(new Error(`${name} did not say ${options.ready} within ${options.timeoutMs ?? 120_000} ms:\n${output}`));
     }, options.timeoutMs ?? 120_000);
     let waiting = true;
     const onData = (chunk: Buffer) => {
@@ -91,7 +92,7 @@ export async function startServer(command: string, args: string[], options: Serv
     child.stderr?.on('data', onData);
     void closed.then(() => {
       clearTimeout(timer);
-      fail(new Error(`${command} exited before it was ready:\n${output}`));
+      fail(new Error(`${name} exited before it was ready:\n${output}`));
     });
   }).catch(async (err: unknown) => {
     await stop('SIGKILL');
