@@ -4,39 +4,20 @@
  * so watching prints plain progress lines. The last suite runs `smoke` against `npm start` itself,
  * as CI does after a deploy.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { ROOT, run, said, startServer } from '../support/child-processes';
 import { ADMIN } from '../support/queue-client';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(300_000);
 
-const ROOT = resolve(__dirname, '../..');
 const SHIM = join(ROOT, 'cli/bin/image-queue.cjs');
 const ADMIN_KEY = `${ADMIN.key}:${ADMIN.secret}`;
 // Taken before the runtime starts: it sets AWS endpoint variables in process.env that a child
 // `npm start` must not inherit.
 const BASE_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('IMAGE_QUEUE_')));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
 
 let env: TestRuntime;
 let tmp: string;
@@ -48,8 +29,6 @@ const file = (name: string, content: string) => {
   writeFileSync(path, content);
   return path;
 };
-/** `run` output for an assertion message, so a failure shows what the CLI said. */
-const said = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 beforeAll(async () => {
   env = await startTestRuntime({ pollerConcurrency: { main: 4, priority: 2, tasks: 1 }, env: { POWERTOOLS_LOG_LEVEL: 'WARN' } });
@@ -269,31 +248,16 @@ test('smoke passes against the runtime with a local origin', async () => {
 describe('smoke against `npm start`', () => {
   test('passes, and `npm start` stops on SIGTERM', async () => {
     // Prepare: its own process group, so one SIGTERM reaches npm, tsx and the runtime together.
-    const server = spawn('npm', ['start'], {
-      cwd: ROOT,
+    const server = await startServer('npm', ['start'], {
       env: { ...BASE_ENV, PORT: '0', LOCAL_PREFIX: `cli-smoke-${process.pid}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let output = '';
-    // 'close': every process of the group holding its output has gone, the runtime's children too.
-    const exited = new Promise<void>((done) => server.on('close', () => done()));
-    server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    server.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const apiUrl = await new Promise<string>((done, fail) => {
-      const check = () => {
-        const match = /^ {2}API: +(http\S+)$/m.exec(output);
-        if (match) done(match[1] as string);
-      };
-      server.stdout.on('data', check);
-      void exited.then(() => fail(new Error(`npm start exited before its banner:\n${output}`)));
+      ready: /^ {2}API: +(http\S+)$/m,
     });
 
     try {
       // Act
       const result = await run(
         process.execPath,
-        [SHIM, 'smoke', '--api', apiUrl, '--key', ADMIN_KEY, '--origin', `${env.origins.url}/gif/9x9.gif`],
+        [SHIM, 'smoke', '--api', server.ready[1] as string, '--key', ADMIN_KEY, '--origin', `${env.origins.url}/gif/9x9.gif`],
         BASE_ENV,
       );
 
@@ -301,9 +265,8 @@ describe('smoke against `npm start`', () => {
       expect(result.code === 0 ? 'passed' : said(result)).toBe('passed');
       expect(result.stdout).toMatch(/^PASS: \d+ passed, 0 failed$/m);
     } finally {
-      process.kill(-(server.pid as number), 'SIGTERM');
+      await server.stop('SIGTERM');
     }
-    await exited;
-    expect(output).toContain('SIGTERM: stopping');
+    expect(server.output()).toContain('SIGTERM: stopping');
   });
 });
