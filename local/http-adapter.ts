@@ -262,10 +262,18 @@ function maxBodyBytes(options: HttpAdapterOptions): number {
   return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULTS.maxBodyBytes;
 }
 
-/** API Gateway's (REST) payload limit: it reads a request up to this size before answering it. */
-export const API_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
-/** How far past API Gateway's limit (or ours, if larger) a too-large body is still read and discarded. */
-const DRAIN_SLACK_BYTES = 1024 * 1024;
+/**
+ * The largest too-large body the local gateway still reads (and discards) before answering 413.
+ * API Gateway answers 413 to a body of any size over its 10 MB, and a client still sending when
+ * the server answers and closes (Node's fetch, curl) reports a reset (`fetch failed`, ECONNRESET)
+ * instead of the answer: so such a body is read to its end first, which costs time (1 to 4 s for
+ * 64 MiB on a busy two-core machine) but no memory. The bound keeps a runaway or endless
+ * (chunked) upload from holding the process: a body declared or sent past it gets the 413 at once
+ * and its connection is closed, which a client still sending mostly sees as that reset. 64 MiB is
+ * four times a 200,000-member submit (16 MB), what a client that forgets to split its images
+ * into batches sends.
+ */
+export const MAX_DRAINED_BODY_BYTES = 64 * 1024 * 1024;
 
 /** A 413 for a body over the limit: read to its end (the connection stays usable) or cut off (`close`). */
 class BodyTooLarge extends Reject {
@@ -279,13 +287,10 @@ class BodyTooLarge extends Reject {
 
 /**
  * Reads the body. One over `limit` is still read to its end, keeping none of it, and only then
- * answered 413, as API Gateway reads a request before it answers: a client still sending (Node's
- * fetch, for one) would otherwise meet a closed connection (ECONNRESET) instead of the answer.
- * The reading is bounded: a body declared or sent past API Gateway's 10 MB (plus 1 MiB) gets the
- * 413 at once and its connection is closed.
+ * answered 413, as API Gateway reads a request before it answers (see MAX_DRAINED_BODY_BYTES).
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const drainLimit = Math.max(limit, API_GATEWAY_PAYLOAD_BYTES) + DRAIN_SLACK_BYTES;
+  const drainLimit = Math.max(limit, MAX_DRAINED_BODY_BYTES);
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > drainLimit) return Promise.reject(new BodyTooLarge(limit, true));
   return new Promise((done, fail) => {
@@ -438,7 +443,7 @@ export function createApiListener(options: HttpAdapterOptions): RequestListener 
     const requestId = randomUUID();
     handle(req, res, requestId).catch((err: unknown) => {
       if (err instanceof Reject) {
-        // A body cut off unread (past API Gateway's size): close the connection once the answer
+        // A body cut off unread (past MAX_DRAINED_BODY_BYTES): close the connection once the answer
         // is out. A drained one leaves the connection clean, so it stays open.
         const cutOff = err instanceof BodyTooLarge && err.close;
         send(res, err.result, requestId, cutOff ? { Connection: 'close' } : {});

@@ -1,11 +1,14 @@
 /**
  * Limits as on AWS, end to end through the local gateway and the real handlers, against strict
  * DynamoDB with a long asset-index lag: a too-large body gets the service's 413 (read to its end
- * first, so Node's fetch sees the answer, not a reset), a body between the limit and Lambda's event
- * limit gets the submit handler's own 413, pages stop at a byte budget that keeps every response
- * inside Lambda's 6 MB, and an image reads from its newest batch right after the submit.
+ * first, up to 64 MiB, so Node's fetch sees the answer, not a reset), a body between the limit and
+ * Lambda's event limit gets the submit handler's own 413, pages stop at a byte budget that keeps
+ * every response inside Lambda's 6 MB, and an image reads from its newest batch right after the
+ * submit.
  */
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { queueStore } from '../../lambdas/adapters';
 import { digestItems } from '../../lambdas/adapters/dynamo/asset-digests';
@@ -13,8 +16,10 @@ import { tableName } from '../../lambdas/adapters/dynamo/table';
 import { putAll } from '../../lambdas/adapters/dynamo/transactions';
 import { DEFAULTS } from '../../lambdas/config/resources';
 import { escapedJsonBytes, LAMBDA_RESPONSE_LIMIT_BYTES, PAGE_ITEMS_BUDGET_BYTES } from '../../lambdas/http/hydra';
+import { MAX_DRAINED_BODY_BYTES } from '../../local/http-adapter';
 import { DEFAULT_STRICT_OPTIONS } from '../../local/strict-dynamodb';
 import { ADMIN, basic, type QueueClient, waitFor } from '../support/queue-client';
+import { tableSnapshot } from '../support/table-snapshot';
 import { startTestRuntime, type TestRuntime } from '../support/test-runtime';
 
 jest.setTimeout(300_000);
@@ -89,7 +94,7 @@ describe('a body over the limit', () => {
     expect((await api.get('/queue')).status).toBe(200);
   });
 
-  it('is refused at once, without reading it, when declared past API Gateway’s 10 MB', async () => {
+  it('is refused at once, without reading it, when declared past what the local gateway drains', async () => {
     // Headers only: the 413 must come without the body ever being sent.
     const { port } = new URL(apiUrl);
     const answer = await new Promise<{ status: number; connection: string | undefined; body: string }>((done, fail) => {
@@ -99,7 +104,7 @@ describe('a body over the limit', () => {
           port,
           method: 'POST',
           path: '/customers/1/queue',
-          headers: { ...submitHeaders(), 'content-length': 50 * 1024 * 1024 },
+          headers: { ...submitHeaders(), 'content-length': MAX_DRAINED_BODY_BYTES + 1 },
         },
         (res) => {
           let body = '';
@@ -113,6 +118,54 @@ describe('a body over the limit', () => {
     expect(answer.status).toBe(413);
     expect(answer.connection).toBe('close');
     expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 413 });
+  });
+});
+
+/**
+ * Node's fetch, run in a process of its own as a client of `npm start` would be: POSTs a submit of
+ * exactly `bytes` bytes (members, then JSON whitespace), then GETs /queue with the same pool. In the
+ * server's own process fetch read the 413 even when the connection was reset right after it, which
+ * hid the failure. Prints what fetch resolved with, or its error.
+ */
+const FETCH_CLIENT = `
+const [base, authorization, size] = process.argv.slice(1);
+const bytes = Number(size);
+const members = [];
+let length = 64;
+for (let i = 0; length < bytes - 200; i++) {
+  const m = JSON.stringify({ id: 'asset-' + i, space: 1, origin: 'https://example.org/images/' + i + '.jpg' });
+  members.push(m);
+  length += m.length + 1;
+}
+let body = '{"@type":"Collection","member":[' + members.join(',') + ']}';
+body += ' '.repeat(bytes - Buffer.byteLength(body));
+(async () => {
+  const post = await fetch(base + '/customers/63/queue', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body });
+  const submit = { status: post.status, connection: post.headers.get('connection'), contentType: post.headers.get('content-type'), text: await post.text() };
+  const next = await fetch(base + '/queue');
+  await next.arrayBuffer();
+  console.log(JSON.stringify({ submit, next: next.status }));
+})().catch((e) => console.log(JSON.stringify({ error: String(e), cause: String(e.cause) })));
+`;
+
+describe('a body API Gateway would refuse (over 10 MB), from Node’s fetch in another process', () => {
+  it.each([
+    ['a 200,000-member submit (16 MB)', 16_000_000],
+    ['of exactly the most the local gateway drains', MAX_DRAINED_BODY_BYTES],
+  ])('%s: fetch reads the 413, nothing is written, the connection stays usable', async (_name, bytes) => {
+    const before = await tableSnapshot(env.runtime);
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', FETCH_CLIENT, apiUrl, basic(ADMIN), String(bytes)], {
+      maxBuffer: 1024 * 1024,
+    });
+    const seen = JSON.parse(stdout);
+    expect(seen).toMatchObject({ submit: { status: 413, connection: 'keep-alive' }, next: 200 });
+    expect(seen.submit.contentType).toMatch(/^application\/json/);
+    expect(JSON.parse(seen.submit.text)).toMatchObject({
+      '@type': 'Error',
+      statusCode: 413,
+      detail: expect.stringContaining(String(LIMIT)),
+    });
+    expect(await tableSnapshot(env.runtime)).toBe(before);
   });
 });
 
