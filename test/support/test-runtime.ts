@@ -15,6 +15,19 @@ export interface TestRuntime {
   stop(): Promise<void>;
 }
 
+/**
+ * The suites' own settings on top of the local runtime's: origins get a generous timeout, suites
+ * read GET /queue right after submits (the cache has a test of its own), and transient origin
+ * failures are tried again after 1 s, then 2 s (not 5 s growing to minutes). The stack leaves these
+ * at their DEFAULTS.
+ */
+export const TEST_RUNTIME_ENV: Readonly<Record<string, string>> = {
+  ORIGIN_TIMEOUT_MS: '30000',
+  QUEUE_COUNTS_CACHE_SECONDS: '0',
+  TRANSIENT_RETRY_SECONDS: '1',
+  TRANSIENT_RETRY_MAX_SECONDS: '2',
+};
+
 export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promise<TestRuntime> {
   const origins = await startOriginServer();
   const runtime = await startLocalRuntime({
@@ -24,15 +37,7 @@ export async function startTestRuntime(options: LocalRuntimeOptions = {}): Promi
     // The suites poll as fast as they like with one key; the limits have a suite of their own.
     usageLimits: false,
     ...options,
-    // Suites read GET /queue right after submits; the cache has a test of its own.
-    // Transient origin failures are tried again after 1 s, then 2 s (not 5 s growing to minutes).
-    env: {
-      ORIGIN_TIMEOUT_MS: '30000',
-      QUEUE_COUNTS_CACHE_SECONDS: '0',
-      TRANSIENT_RETRY_SECONDS: '1',
-      TRANSIENT_RETRY_MAX_SECONDS: '2',
-      ...options.env,
-    },
+    env: { ...TEST_RUNTIME_ENV, ...options.env },
   });
   return {
     runtime,
