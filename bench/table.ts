@@ -163,7 +163,7 @@ function bundleRows(b: BundlesResult, node: string, add: Add): void {
     const options = [...new Set(measured.map((x) => x.nodeOptions || 'none'))].join(', ');
     add(
       'Bundles',
-      `cold-start load: require of index.js in a fresh Node ${node} process, the asset folder alone, NODE_OPTIONS ${options}; median of ${measured[0]!.load!.runs}: require time (its CPU time) / whole process`,
+      `cold-start load, median of ${measured[0]!.load!.runs}: require of index.js (its CPU time) / whole process; fresh Node ${node} process, asset folder alone, NODE_OPTIONS ${options}`,
       '',
     );
   }
