@@ -3,7 +3,8 @@
  * as a table by table.ts, written as JSON by run.ts). `runBenchmark({ quick: true })` is the smoke
  * version used by test/integration/bench-smoke.test.ts.
  *
- * Order: `cdk synth` (bundles) runs while the emulators start; then submit (pollers paused), reads
+ * Order: `cdk synth` and the bundles' load times first, before the emulators start (nothing else of
+ * the bench runs while the load times are measured); then submit (pollers paused), reads
  * (on the submit scenario's batches), the load query (a month of seeded samples), priority alone
  * (idle system), processing with the priority probes running behind its backlog, and the
  * strict-mode section (the same workload without and with conflicts, in the same runtime).
@@ -13,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../lambdas/config/resources';
 import type { StrictDynamoOptions } from '../local/strict-dynamodb';
 import { type CostModel, costPerMillion, DEFAULT_MEMORY, DEFAULT_PRICES, type MemorySizes, type Prices } from './cost';
-import { type Harness, startHarness } from './harness';
-import { type BundlesResult, runBundlesScenario } from './scenarios/bundles';
+import { startHarness } from './harness';
+import { type BundlesResult, LOAD_RUNS, runBundlesScenario } from './scenarios/bundles';
 import { DEFAULT_LOAD_SEED, type LoadScaleResult, runLoadScenario } from './scenarios/load';
 import { measurePriorityAlone, measurePriorityBehind, type PriorityProbe, type PriorityResult, priorityResult } from './scenarios/priority';
 import { type ProcessingResult, runProcessingScenario } from './scenarios/processing';
@@ -38,6 +39,8 @@ export interface BenchmarkOptions {
   priorityReps?: number;
   /** Run cdk synth and measure the bundles (default: not in quick mode). */
   bundles?: boolean;
+  /** Runs per function of the bundles' load time measurement (default 7; quick 3). */
+  loadRuns?: number;
   /** Main-queue poll loops (default 8). */
   mainPollers?: number;
   /** Length of the 2-item transaction rate measurement (default 3 s; quick 1 s). */
@@ -103,6 +106,7 @@ export function resolveOptions(options: BenchmarkOptions): BenchmarkResult['meta
     priorityMembers: options.priorityMembers ?? 20,
     priorityReps: options.priorityReps ?? (quick ? 1 : 5),
     bundles: options.bundles ?? !quick,
+    loadRuns: options.loadRuns ?? (quick ? 3 : LOAD_RUNS),
     mainPollers: options.mainPollers ?? 8,
     transactionSeconds: options.transactionSeconds ?? (quick ? 1 : 3),
     strict: options.strict ?? true,
@@ -122,23 +126,16 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
   const loadStart = loadavg()[0] ?? 0;
   const step = (what: string) => log(`[bench ${((performance.now() - started) / 1000).toFixed(1)} s] ${what}`);
 
-  step(settings.bundles ? 'starting the emulators; cdk synth in parallel' : 'starting the emulators');
-  const bundlesPromise: Promise<BundlesResult | { skipped: true }> = settings.bundles
-    ? runBundlesScenario()
-    : Promise.resolve({ skipped: true as const });
-  // Keep a synth failure from being reported as unhandled while the emulators start.
-  bundlesPromise.catch(() => undefined);
-  let harness: Harness;
-  try {
-    harness = await startHarness({ mainPollers: settings.mainPollers, priorityPollers: PRIORITY_POLLERS, tasksPollers: TASKS_POLLERS });
-  } catch (error) {
-    await bundlesPromise.catch(() => undefined);
-    throw error;
+  let bundles: BundlesResult | { skipped: true } = { skipped: true };
+  if (settings.bundles) {
+    step(`bundles: cdk synth, then each function's load time (${settings.loadRuns} runs)`);
+    bundles = await runBundlesScenario({ loadRuns: settings.loadRuns });
+    step(`bundles: ${bundles.bundles.length} functions, synth ${(bundles.synthMs / 1000).toFixed(1)} s`);
   }
+  step('starting the emulators');
+  const harness = await startHarness({ mainPollers: settings.mainPollers, priorityPollers: PRIORITY_POLLERS, tasksPollers: TASKS_POLLERS });
   try {
     const strictDynamo = harness.runtime.strict ? { ...harness.runtime.strict.options } : null;
-    const bundles = await bundlesPromise;
-    if (!('skipped' in bundles)) step(`bundles: ${bundles.bundles.length} functions, synth ${(bundles.synthMs / 1000).toFixed(1)} s`);
 
     step(`submit: sizes ${settings.sizes.join(', ')} × ${settings.reps}`);
     const submit = await runSubmitScenario(harness, settings.sizes, settings.reps, SUBMIT_CUSTOMER_BASE);

@@ -3,23 +3,30 @@
  *
  *   npm run bench -- [--out results.json] [--quick] [--sizes 100,1000,10000] [--reps 5]
  *                    [--processing 10000] [--priority-reps 5] [--main-pollers 8]
- *                    [--bundles | --no-bundles] [--price name=value]… [--memory name=MiB]…
+ *                    [--bundles | --no-bundles] [--load-runs 7] [--price name=value]… [--memory name=MiB]…
  *                    [--strict-batches 4] [--strict-members 500] [--strict-priority 100] [--strict-reps 2] [--no-strict]
  *
- * Progress goes to stderr, the table to stdout, the full result as JSON to `--out`.
+ *   npm run bench -- --bundles-only [--load-runs 7] [--out bundles.json]
+ *
+ * Progress goes to stderr, the table to stdout, the full result as JSON to `--out`. `--bundles-only`
+ * runs the bundles scenario alone (cdk synth, each function's size and cold-start load time), no emulators.
  * Prices: dynamoWritePerMillion, dynamoReadPerMillion, sqsPerMillion, lambdaGbSecond,
  * lambdaPerMillionRequests, apiGatewayPerMillion. Memory: submitMiB, authorizerMiB, processorMiB, tasksMiB.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type BenchmarkOptions, runBenchmark } from './benchmark';
 import { DEFAULT_MEMORY, DEFAULT_PRICES, type MemorySizes, type Prices } from './cost';
-import { formatResult } from './table';
+import { runBundlesScenario } from './scenarios/bundles';
+import { formatBundles, formatResult } from './table';
 
 export { runBenchmark };
 
 export interface CliArgs {
   out?: string;
+  /** Only the bundles scenario (`--bundles-only`). */
+  bundlesOnly?: boolean;
   options: BenchmarkOptions;
 }
 
@@ -42,6 +49,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   const prices: Partial<Prices> = {};
   const memory: Partial<MemorySizes> = {};
   let out: string | undefined;
+  let bundlesOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const [name, inline] =
@@ -62,6 +70,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
         break;
       case '--no-bundles':
         options.bundles = false;
+        break;
+      case '--bundles-only':
+        bundlesOnly = true;
+        break;
+      case '--load-runs':
+        options.loadRuns = positiveInt('--load-runs', value());
         break;
       case '--no-strict':
         options.strict = false;
@@ -112,7 +126,7 @@ export function parseArgs(argv: readonly string[]): CliArgs {
   }
   if (Object.keys(prices).length) options.prices = prices;
   if (Object.keys(memory).length) options.memory = memory;
-  return { ...(out ? { out } : {}), options };
+  return { ...(out ? { out } : {}), ...(bundlesOnly ? { bundlesOnly } : {}), options };
 }
 
 async function main(): Promise<void> {
@@ -124,8 +138,23 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const result = await runBenchmark({ ...args.options, log: (line) => console.error(line) });
-  console.log(formatResult(result));
+  let result: unknown;
+  if (args.bundlesOnly) {
+    const startedAt = new Date().toISOString();
+    const loadStart = loadavg()[0] ?? 0;
+    console.error("[bench] bundles only: cdk synth, then each function's load time");
+    const bundles = await runBundlesScenario({ ...(args.options.loadRuns ? { loadRuns: args.options.loadRuns } : {}) });
+    const loadAverage = { start: loadStart, end: loadavg()[0] ?? 0 };
+    console.log(formatBundles(bundles));
+    console.log(
+      `Node ${process.version}, ${cpus().length} CPUs, load average ${loadAverage.start.toFixed(2)} → ${loadAverage.end.toFixed(2)}`,
+    );
+    result = { meta: { startedAt, node: process.version, cpus: cpus().length, loadAverage }, bundles };
+  } else {
+    const full = await runBenchmark({ ...args.options, log: (line) => console.error(line) });
+    console.log(formatResult(full));
+    result = full;
+  }
   if (args.out) {
     const path = resolve(args.out);
     mkdirSync(dirname(path), { recursive: true });

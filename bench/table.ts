@@ -3,9 +3,10 @@
  * figures of every scenario, the targets next to the figures they apply to, and PASS / MISS.
  */
 import type { BenchmarkResult } from './benchmark';
+import type { BundlesResult } from './scenarios/bundles';
 import type { StrictModeSummary, StrictResult } from './scenarios/strict';
 import { totalsOf } from './sdk-counters';
-import type { TargetCheck } from './targets';
+import { bundleChecks, type TargetCheck } from './targets';
 
 export interface Row {
   scenario: string;
@@ -27,13 +28,19 @@ const commands = (byCommand: Record<string, number>) =>
     .join(', ');
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
-export function buildRows(r: BenchmarkResult): Row[] {
-  const checks = new Map<string, TargetCheck>(r.targets.map((c) => [c.id, c]));
+/** Rows, and the function adding one (with its target and status when `checkId` names a check). */
+function rowsWith(targets: readonly TargetCheck[]): { rows: Row[]; add: Add } {
+  const checks = new Map<string, TargetCheck>(targets.map((c) => [c.id, c]));
   const rows: Row[] = [];
-  const add = (scenario: string, figure: string, value: string, checkId?: string) => {
+  const add: Add = (scenario, figure, value, checkId) => {
     const check = checkId ? checks.get(checkId) : undefined;
     rows.push({ scenario, figure, value, ...(check ? { target: check.target, status: check.pass ? 'PASS' : 'MISS' } : {}) });
   };
+  return { rows, add };
+}
+
+export function buildRows(r: BenchmarkResult): Row[] {
+  const { rows, add } = rowsWith(r.targets);
 
   // 1. Submit
   for (const s of r.submit.sizes) {
@@ -137,7 +144,7 @@ export function buildRows(r: BenchmarkResult): Row[] {
 
   // 6. Bundles
   if ('skipped' in r.bundles) add('Bundles', 'cdk synth', 'skipped (--quick without --bundles)');
-  else for (const b of r.bundles.bundles) add('Bundles', `${b.fn} (minified index.js)`, `${dec(b.bytes / 1024, 1)} KiB`, `bundles.${b.fn}`);
+  else bundleRows(r.bundles, r.meta.node, add);
 
   // 7. Cost
   for (const line of r.cost.lines) {
@@ -149,6 +156,30 @@ export function buildRows(r: BenchmarkResult): Row[] {
 }
 
 type Add = (scenario: string, figure: string, value: string, checkId?: string) => void;
+
+function bundleRows(b: BundlesResult, node: string, add: Add): void {
+  const measured = b.bundles.filter((x) => x.load);
+  if (measured.length) {
+    const options = [...new Set(measured.map((x) => x.nodeOptions || 'none'))].join(', ');
+    add(
+      'Bundles',
+      `cold-start load, median of ${measured[0]!.load!.runs}: require of index.js (its CPU time) / whole process; fresh Node ${node} process, asset folder alone, NODE_OPTIONS ${options}`,
+      '',
+    );
+  }
+  for (const x of b.bundles) {
+    const size = `${dec(x.bytes / 1024, 1)} KiB`;
+    const load = x.load ? `; ${int(x.load.requireMs)} ms (CPU ${int(x.load.cpuMs)} ms) / ${int(x.load.processMs)} ms` : '';
+    add('Bundles', `${x.fn}: minified index.js${x.load ? '; cold-start load' : ''}`, `${size}${load}`, `bundles.${x.fn}`);
+  }
+}
+
+/** The table of a run of the bundles scenario alone (`npm run bench -- --bundles-only`). */
+export function formatBundles(b: BundlesResult, node = process.version): string {
+  const { rows, add } = rowsWith(bundleChecks(b));
+  bundleRows(b, node, add);
+  return `${formatRows(rows)}\n\ncdk synth ${dec(b.synthMs / 1000, 1)} s; ${b.bundles.length} functions`;
+}
 
 function loadRows(l: BenchmarkResult['load'], add: Add): void {
   const name = `Load ${l.seed.customers}×${l.seed.days}d`;

@@ -3,15 +3,19 @@
  * against the local runtime with small sizes and the result must be complete. Structure only — no
  * timing assertions (times depend on the machine).
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type BenchmarkResult, runBenchmark } from '../../bench/benchmark';
 import { costPerMillion, DEFAULT_PRICES } from '../../bench/cost';
 import { expectedHandlerCalls, minimalSubmitCalls } from '../../bench/minimum';
 import { ceilingModel, keyPattern, PartitionWrites, writeTargets } from '../../bench/partition-writes';
 import { parseArgs } from '../../bench/run';
+import { bundleSizesFrom, measureLoadTimes } from '../../bench/scenarios/bundles';
 import { READ_ENDPOINTS } from '../../bench/scenarios/reads';
 import { PER_1000, strictOrder } from '../../bench/scenarios/strict';
 import { capacityOf, commandNameOf, transactWriteUnits } from '../../bench/sdk-counters';
-import { buildRows, formatResult } from '../../bench/table';
+import { buildRows, formatBundles, formatResult } from '../../bench/table';
 
 jest.setTimeout(300_000);
 
@@ -149,9 +153,59 @@ describe('benchmark building blocks', () => {
     ).toEqual({
       options: { strictMembers: 50, strictBatches: 2, strictPriority: 10, strictReps: 1, strict: false },
     });
+    expect(parseArgs(['--bundles-only', '--load-runs', '3'])).toEqual({ bundlesOnly: true, options: { loadRuns: 3 } });
     expect(() => parseArgs(['--reps', '0'])).toThrow();
     expect(() => parseArgs(['--price', 'nope=1'])).toThrow();
     expect(() => parseArgs(['--bogus'])).toThrow();
+  });
+
+  it("times each bundle's require in a fresh process, its asset folder alone, with the function's environment", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-assembly-'));
+    try {
+      const fn = (asset: string, nodeOptions: string) => ({
+        Type: 'AWS::Lambda::Function',
+        Metadata: { 'aws:asset:path': asset },
+        Properties: { MemorySize: 256, Environment: { Variables: { NODE_OPTIONS: nodeOptions, LIMIT: '5', TABLE: { Ref: 'Table' } } } },
+      });
+      const template = { Resources: { FastABCDEF12: fn('asset.a', '--no-deprecation'), OtherABCDEF12: fn('asset.b', '') } };
+      writeFileSync(join(dir, 'Stack.template.json'), JSON.stringify(template));
+      for (const [asset, nodeOptions] of [
+        ['asset.a', '--no-deprecation'],
+        ['asset.b', ''],
+      ]) {
+        mkdirSync(join(dir, asset as string));
+        // Loads only with the template's variables and none of the caller's, and needs its sibling file.
+        const env = `process.env.NODE_OPTIONS === ${JSON.stringify(nodeOptions)} && process.env.LIMIT === '5' && !process.env.JEST_WORKER_ID`;
+        writeFileSync(
+          join(dir, asset as string, 'index.js'),
+          `if (!(${env})) throw new Error('not the function environment');\nrequire('./part.js');\n`,
+        );
+        writeFileSync(join(dir, asset as string, 'part.js'), 'module.exports = 1;\n');
+      }
+      const sizes = bundleSizesFrom(dir);
+      expect(sizes.map((b) => [b.fn, b.nodeOptions, b.environment])).toEqual(
+        expect.arrayContaining([
+          ['Fast', '--no-deprecation', { NODE_OPTIONS: '--no-deprecation', LIMIT: '5' }],
+          ['Other', '', { NODE_OPTIONS: '', LIMIT: '5' }],
+        ]),
+      );
+      const measured = await measureLoadTimes(dir, sizes, 2);
+      for (const b of measured) {
+        expect(b.load?.runs).toBe(2);
+        positive('require', b.load?.requireMs);
+        finite('cpu', b.load?.cpuMs);
+        expect(b.load!.processMs).toBeGreaterThan(b.load!.requireMs);
+      }
+      const text = formatBundles({ synthMs: 1, bundles: measured, largest: measured[0] }, 'v22.0.0');
+      expect(text).toContain('fresh Node v22.0.0 process');
+      expect(text).toContain('median of 2');
+      expect(text).toContain('NODE_OPTIONS --no-deprecation, none');
+      expect(text).toMatch(
+        /\| Fast: minified index\.js; cold-start load +\| +[\d.]+ KiB; \d+ ms \(CPU \d+ ms\) \/ \d+ ms \| ≤ 1024 KiB +\| PASS/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prices a million images from per-member figures', () => {
