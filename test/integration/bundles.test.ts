@@ -155,9 +155,11 @@ function memberOf(messages: Message[], batch: number): Message {
   return message;
 }
 
-it('has a bundle for every function, and every bundle is a function of FUNCTIONS', () => {
+it('has a bundle, with its source map, for every function, and every bundle is a function of FUNCTIONS', () => {
   expect(functions.filter((fn) => functionNameOf(fn) === undefined).map((fn) => fn.constructPath)).toEqual([]);
   expect(FUNCTION_NAMES.filter((name) => functionsOf(name).length === 0)).toEqual([]);
+  // The logger maps logged errors through it (lambdas/observability/source-map.ts).
+  expect(functions.filter((fn) => !existsSync(join(fn.bundleDir, 'index.js.map'))).map((fn) => fn.constructPath)).toEqual([]);
 });
 
 /** Batches the bundled submit creates, for the other functions to work on. */
