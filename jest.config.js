@@ -27,7 +27,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
     },
-    // The console in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core).
+    // The console in headless Chromium (the npm package @sparticuz/chromium's, or CHROMIUM_PATH; driven by playwright-core).
     { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.test.ts'] },
   ],
   // The summary reporter would list the failures again after 20 suites; with passing suites silent

@@ -1,28 +1,52 @@
 /**
- * Headless Chromium for the console's browser tests: Debian's `chromium` package (installed by
- * `.ci/run`) driven by playwright-core, which downloads no browser of its own. Also the checks the
- * suites share: axe-core's accessibility audit, screenshots written as test artifacts, and a watch
- * for anything the page runs or is refused (dialogs, CSP violations, page errors).
+ * Headless Chromium for the console's browser tests, driven by playwright-core (which downloads no
+ * browser of its own): the build that the npm package @sparticuz/chromium ships, unpacked by
+ * scripts/unpack-chromium.mjs with the libraries and fonts it carries, so `npm ci` is all the tests
+ * need; CHROMIUM_PATH (e.g. Debian's /usr/bin/chromium) overrides it. Also the checks the suites
+ * share: axe-core's accessibility audit, screenshots written as test artifacts, and a watch for
+ * anything the page runs or is refused (dialogs, CSP violations, page errors).
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { type Browser, chromium, type Page } from 'playwright-core';
-
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Where screenshots go: test-output/ is ignored by git and kept by CI as the run's artifacts. */
 export const SCREENSHOT_DIR = path.join(__dirname, '..', '..', 'test-output', 'screenshots');
 
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `No Chromium at ${CHROMIUM}: install Debian's package (apt-get install chromium), as .ci/run does, or set CHROMIUM_PATH.`,
-    );
+const UNPACK_SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'unpack-chromium.mjs');
+
+interface ChromiumBuild {
+  executablePath: string;
+  env: Record<string, string>;
+}
+
+/** CHROMIUM_PATH if set, else the npm package's build (unpacked on first use, ≈2–5 s). */
+async function chromiumBuild(): Promise<ChromiumBuild> {
+  const override = process.env.CHROMIUM_PATH;
+  if (override) {
+    if (!existsSync(override)) throw new Error(`CHROMIUM_PATH=${override}: no such file.`);
+    return { executablePath: override, env: {} };
   }
+  // A child process: the package is an ES module, which Jest's CommonJS runtime cannot import.
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [UNPACK_SCRIPT], { encoding: 'utf8' });
+    return JSON.parse(stdout);
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`No Chromium for the browser tests: ${stderr || (error as Error).message}`);
+  }
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const { executablePath, env } = await chromiumBuild();
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
+    env: { ...process.env, ...env },
     // The flags this machine needs: no sandbox as root, and no background connections to Google's
-    // hosts, which the closed network refuses (many at a time otherwise).
+    // hosts, which the closed network refuses (many at a time otherwise). Not the package's own
+    // `chromium.args`: they are for Lambda and turn web security off, which the CSP checks rely on.
     args: [
       '--headless',
       '--no-sandbox',
