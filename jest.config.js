@@ -11,9 +11,6 @@ const base = {
   transform: { '^.+\\.(t|j|mj)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }] },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
-  // middy 7's packages export their entry under the `import` condition only, which Jest's CommonJS resolver
-  // does not follow: point at the file (transformed above like the rest of @middy).
-  moduleNameMapper: { '^@middy/([a-z-]+)$': '<rootDir>/node_modules/@middy/$1/index.js' },
   testEnvironment: '<rootDir>/test/support/node-environment.js',
   setupFilesAfterEnv: ['<rootDir>/test/support/jest-setup.js'],
 };
