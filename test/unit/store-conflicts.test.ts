@@ -1024,3 +1024,46 @@ describe('supersede', () => {
     expect((await dynamoQueueStore.getBatch(7, 3, true))?.current).toBe(0);
   });
 });
+
+describe('getBatch', () => {
+  /** Batch 3 finished: 2 members completed and 1 failed, each result on a shard of its own. */
+  function seedFinished(): void {
+    seedBatch(aBatch({ customer: 7, batch: 3, count: 3, remaining: 3, waiting: 3, current: 3, started: STARTED, finished: STARTED }));
+    put({ ...keys.batchCounters(7, 3, 0), completed: 2, remaining: -2, waiting: -2 });
+    put({ ...keys.batchCounters(7, 3, 1), errors: 1, remaining: -1, waiting: -1 });
+  }
+  /** Eventually consistent shard reads miss shard 1 (its write is not visible there yet); consistent ones see everything. */
+  function lagShard1(): QueryCommandInput[] {
+    const queries: QueryCommandInput[] = [];
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+      queries.push(input);
+      const pk = input.ExpressionAttributeValues?.[':pk'];
+      const items = [...table.values()].filter((i) => i.pk === pk && (input.ConsistentRead || i.sk !== keys.batchCounters(7, 3, 1).sk));
+      return { Items: items.map((i) => structuredClone(i)) };
+    });
+    return queries;
+  }
+
+  it('never shows a finished batch with counters short of its count: a lagging shard read is repeated, consistent', async () => {
+    // Arrange
+    seedFinished();
+    const queries = lagShard1();
+    // Act
+    const batch = await dynamoQueueStore.getBatch(7, 3);
+    // Assess
+    expect(batch).toMatchObject({ finished: STARTED, count: 3, completed: 2, errors: 1, remaining: 0 });
+    expect(queries.map((q) => Boolean(q.ConsistentRead))).toEqual([false, true]);
+  });
+
+  it('shows an unfinished batch as read, with one eventually consistent query', async () => {
+    // Arrange: the same lag on a batch still running.
+    seedFinished();
+    put({ ...get(keys.batch(7, 3)), finished: undefined });
+    const queries = lagShard1();
+    // Act
+    const batch = await dynamoQueueStore.getBatch(7, 3);
+    // Assess
+    expect(batch).toMatchObject({ completed: 2, errors: 0, remaining: 1 });
+    expect(queries.map((q) => Boolean(q.ConsistentRead))).toEqual([false]);
+  });
+});

@@ -131,7 +131,22 @@ export async function readCustomer(customer: number, consistent = true): Promise
   return head ? customerView(head, shards) : undefined;
 }
 
+/**
+ * The shards to show with `head`. A finished batch's shards hold every member's result (the finish
+ * is conditioned on them, `finalizeBatch`), but a shard read that raced the finish — run beside the
+ * head's read, or eventually consistent — may miss the last results, and the batch would show
+ * `finished` with counters that do not add up to its count. Such a read is repeated, strongly
+ * consistent; an unfinished batch keeps what was read.
+ */
+export async function shardsToShow(head: Item, shards: Item[]): Promise<Item[]> {
+  if (!head.finished) return shards;
+  const remaining = shards.reduce((sum, s) => sum + Number(s.remaining ?? 0), Number(head.count ?? 0));
+  return remaining > 0 ? batchShards(Number(head.customer), Number(head.batch), true) : shards;
+}
+
 /** The batches' summed counters (heads as read), in the heads' order. */
 export async function batchViews(heads: readonly Item[], consistent = false): Promise<BatchRecord[]> {
-  return inParallel(heads, 16, async (h) => batchView(h, await batchShards(Number(h.customer), Number(h.batch), consistent)));
+  return inParallel(heads, 16, async (h) =>
+    batchView(h, await shardsToShow(h, await batchShards(Number(h.customer), Number(h.batch), consistent))),
+  );
 }

@@ -13,7 +13,7 @@ import type { BatchRecord, CustomerCounters, MemberRecord, MemberState } from '.
 import type { MemberRef, Page, PageBudget, PageRequest, QueueReader } from '../../domain/ports';
 import { recentMemberRefs } from './asset-digests';
 import { decodeCursor, encodeCursor, toMember, withNext } from './codec';
-import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer } from './counters';
+import { batchShards, batchView, batchViews, customerViews, QUEUE_NAMES, readCustomer, shardsToShow } from './counters';
 import { BATCH_SK, batchIdFromKey, customerOf, errorIndexPartition, keys, MEMBER_PARTITIONS, MEMBER_SK, memberIndexFromKey } from './keys';
 import { memberRefsOfBatch } from './submit-writes';
 import { memberRefsOfAsset } from './supersession';
@@ -60,7 +60,7 @@ export async function getBatch(customer: number, batch: number, consistent = fal
     getItems([keys.batch(customer, batch)], consistent),
     batchShards(customer, batch, consistent),
   ]);
-  return head ? batchView(head, shards) : undefined;
+  return head ? batchView(head, await shardsToShow(head, shards)) : undefined;
 }
 
 export async function listBatches(customer: number, page: PageRequest<BatchRecord>): Promise<Page<BatchRecord>> {
