@@ -10,12 +10,13 @@
  * in stack.test.ts; cfn-lint finds nothing to object to in the asset placeholders.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ImageQueueStack } from '../../lib/image-queue-stack';
+import { requiredTool } from '../support/required-tool';
 
 type Json = Record<string, any>;
 
@@ -74,38 +75,10 @@ function cfnLint(files: string[]): Promise<Finding[]> {
   });
 }
 
-const onPath = (command: string): boolean =>
-  (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-
-const INSTALL_HINT = 'cfn-lint not installed: pip install cfn-lint';
-const installed = onPath('cfn-lint');
-const inCi = !['', '0', 'false'].includes((process.env.CI ?? '').trim().toLowerCase());
-
-if (!installed && !inCi) {
-  // The suite's console goes to its log file (test/support/jest-setup.js) and the quiet reporter
-  // names no skipped test: write the one notice to the terminal's stderr directly.
-  writeSync(2, `test/infra/cfn-lint.test.ts: skipped, ${INSTALL_HINT}\n`);
-}
+const installed = requiredTool('cfn-lint', 'pip install cfn-lint', 'test/infra/cfn-lint.test.ts');
 
 describe('cfn-lint', () => {
-  if (!installed) {
-    if (inCi) {
-      it('is installed where CI is set (CI must lint the template)', () => {
-        throw new Error(`${INSTALL_HINT} (CI is set, so the template must be linted)`);
-      });
-    } else {
-      it.skip(`${INSTALL_HINT} (the template was not linted)`, () => {});
-    }
-    return;
-  }
-
+  if (!installed) return;
   const dir = mkdtempSync(join(tmpdir(), 'cfn-lint-'));
   const stack = new ImageQueueStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'ImageQueue');
   const template = Template.fromStack(stack).toJSON() as Json;

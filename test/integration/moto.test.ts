@@ -10,7 +10,6 @@
  * Where moto_server is not on PATH the suite is skipped with one notice line on the terminal;
  * under CI (`CI` set) it fails instead, because CI machines have moto and must run it.
  */
-import { writeSync } from 'node:fs';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { QUEUES } from '../../lambdas/config/resources';
@@ -18,9 +17,10 @@ import { LOCAL_PREFIX_ENV } from '../../local/endpoints';
 import { credentialsTableNameFor, localDynamoClient, localSqsClient, queueNameFor } from '../../local/provision';
 import { STRICT_DYNAMODB_ENV } from '../../local/strict-dynamodb';
 import { run, type Server, said, startServer } from '../support/child-processes';
-import { findOnPath, MOTO_SERVER, type MotoServer, startMotoServer } from '../support/moto-server';
+import { MOTO_SERVER, type MotoServer, startMotoServer } from '../support/moto-server';
 import { type OriginServer, startOriginServer } from '../support/origin-server';
 import { ADMIN } from '../support/queue-client';
+import { requiredTool } from '../support/required-tool';
 
 jest.setTimeout(120_000);
 
@@ -33,17 +33,7 @@ const shellOnly = (name: string) =>
   name.startsWith('IMAGE_QUEUE_') || name.startsWith('AWS_ENDPOINT_URL') || [STRICT_DYNAMODB_ENV, LOCAL_PREFIX_ENV, 'PORT'].includes(name);
 const BASE_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !shellOnly(name)));
 
-const motoServer = findOnPath(MOTO_SERVER);
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false';
-
-if (!motoServer && inCi) {
-  test(`${MOTO_SERVER} is on PATH (CI runs the service on moto)`, () => {
-    throw new Error(`${MOTO_SERVER} is not on PATH; install it with: pip install 'moto[server]==5.2.1'`);
-  });
-} else if (!motoServer) {
-  // Straight to the terminal: the suite's console goes to its log file (test/support/jest-setup.js).
-  writeSync(2, `moto.test.ts: skipped: ${MOTO_SERVER} is not on PATH (pip install 'moto[server]==5.2.1' to run it)\n`);
-}
+const motoServer = requiredTool(MOTO_SERVER, "pip install 'moto[server]==5.2.1'", 'test/integration/moto.test.ts');
 
 (motoServer ? describe : describe.skip)('the service on moto_server', () => {
   let moto: MotoServer | undefined;

@@ -3,25 +3,9 @@
  * child process on a free port of 127.0.0.1, for suites that run the service on a second
  * implementation of AWS. Its state is in memory: killing it loses nothing worth keeping.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { type Server, startServer } from './child-processes';
 
 export const MOTO_SERVER = 'moto_server';
-
-/** The executable `name` on PATH, as the shell would find it, or undefined. */
-export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:41234: DynamoDB, SQS and SNS all answer here. */
