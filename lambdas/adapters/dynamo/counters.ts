@@ -139,9 +139,13 @@ export async function readCustomer(customer: number, consistent = true): Promise
  * consistent; an unfinished batch keeps what was read.
  */
 export async function shardsToShow(head: Item, shards: Item[]): Promise<Item[]> {
-  if (!head.finished) return shards;
-  const remaining = shards.reduce((sum, s) => sum + Number(s.remaining ?? 0), Number(head.count ?? 0));
-  return remaining > 0 ? batchShards(Number(head.customer), Number(head.batch), true) : shards;
+  if (!head.finished || remainingOf(Number(head.count ?? 0), shards) <= 0) return shards;
+  return batchShards(Number(head.customer), Number(head.batch), true);
+}
+
+/** The members of a batch of `count` that have not ended, by its shards (each takes those that ended). */
+export function remainingOf(count: number, shards: readonly Item[]): number {
+  return shards.reduce((sum, s) => sum + Number(s.remaining ?? 0), count);
 }
 
 /** The batches' summed counters (heads as read), in the heads' order. */

@@ -15,7 +15,7 @@ import { chunk } from '../../domain/async';
 import type { BatchRecord, MemberRecord } from '../../domain/model';
 import type { BatchState, MemberRef, NoticeStore, ProcessingStore, TransitionResult } from '../../domain/ports';
 import { prefixed, stripKeys, toMember } from './codec';
-import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES } from './counters';
+import { addToBatchShard, addToCustomerShard, batchShards, batchView, batchViews, cap, QUEUE_NAMES, remainingOf } from './counters';
 import { keys, memberErrorIndex } from './keys';
 import { db, getItems, type Item, isConditionFailure, tableName, writeIf } from './table';
 import { runTransaction, type TransactItems } from './transactions';
@@ -191,8 +191,7 @@ export async function finalizeBatch(customer: number, batch: number, count?: num
     total = Number(head.count);
   }
   const shards = await batchShards(customer, batch, true);
-  const remaining = shards.reduce((sum, s) => sum + Number(s.remaining ?? 0), total);
-  if (remaining > 0) return undefined;
+  if (remainingOf(total, shards) > 0) return undefined;
   const finished = now();
   // Identifies this call's update: when the SDK repeats an update that was applied (a 500 after
   // the write), the repeat fails the condition, and the token says the finish was ours.
