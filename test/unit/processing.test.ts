@@ -1,33 +1,16 @@
-/** processDelivery against a fake store: read-after-write lag and messages that cannot be processed. */
+/** processDelivery against the in-memory store: read-after-write lag and messages that cannot be processed. */
 import { QUEUES } from '../../lambdas/config/resources';
-import type { Transition } from '../../lambdas/domain/accounting';
-import type { BatchRecord } from '../../lambdas/domain/model';
-import type { MemberRef, QueueStore } from '../../lambdas/domain/ports';
 import { processDelivery } from '../../lambdas/domain/processing';
-import { aMember } from '../support/records';
+import { InMemoryQueueStore } from '../support/in-memory-store';
+import { aBatch, aMember } from '../support/records';
 
 const member = aMember({ batch: 2 });
 
-/** A store where a just-written member is invisible to eventually consistent reads. */
+/** A store holding batch 1/2 with `member`, written so recently that eventually consistent reads do not see it. */
 function laggingStore() {
-  const applied: Transition[][] = [];
-  const reads: { refs: readonly MemberRef[]; consistent: boolean }[] = [];
-  const store = {
-    getMembers: async (refs: readonly MemberRef[], consistent = true) => {
-      reads.push({ refs, consistent });
-      return consistent ? [member] : [];
-    },
-    getBatchStates: async () => [{ customer: 1, batch: 2, started: 'x' } as BatchRecord],
-    startBatches: async () => undefined,
-    applyTransitions: async (transitions: readonly Transition[]) => {
-      applied.push([...transitions]);
-      return { applied: [...transitions], skipped: [] };
-    },
-    finalizeBatch: async () => false,
-    memberRefsOfAsset: async () => [],
-    supersede: async () => 0,
-  } as unknown as QueueStore;
-  return { store, applied, reads };
+  const store = new InMemoryQueueStore({ replicationLag: true });
+  store.add(aBatch({ batch: 2, started: 'x' }), [member]);
+  return { store, applied: jest.spyOn(store, 'applyTransitions'), reads: jest.spyOn(store, 'getMembers') };
 }
 
 describe('processDelivery', () => {
@@ -41,13 +24,19 @@ describe('processDelivery', () => {
     ]);
     // Assess
     expect(failed).toEqual([]);
-    expect(reads.map((r) => r.consistent)).toEqual([false, true]);
-    expect(applied).toEqual([[{ member, to: 'completed', outcome: { width: 3, height: 4, mediaType: 'image/png', contentLength: 10 } }]]);
+    expect(reads.mock.calls.map(([, consistent]) => consistent)).toEqual([false, true]);
+    expect(applied.mock.calls.map(([transitions]) => transitions)).toEqual([
+      [{ member, to: 'completed', outcome: { width: 3, height: 4, mediaType: 'image/png', contentLength: 10 } }],
+    ]);
+    expect(await store.getMembers([member])).toMatchObject([{ state: 'completed', width: 3, height: 4 }]);
+    const batch = await store.getBatch(1, 2, true);
+    expect(batch).toMatchObject({ completed: 1, remaining: 0 });
+    expect(batch?.finished).toBeDefined();
+    expect(store.drift()).toEqual([]);
   });
 
   it('fails a message whose body is not a member message, and one whose member does not exist', async () => {
     const { store } = laggingStore();
-    (store as { getMembers: unknown }).getMembers = async () => [];
     const failed = await processDelivery(
       {
         store,
