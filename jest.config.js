@@ -23,6 +23,9 @@ module.exports = {
       ...base,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // One DynamoDB Local for the run; every runtime keeps to a database of its own in it.
+      globalSetup: '<rootDir>/test/support/integration-setup.ts',
+      globalTeardown: '<rootDir>/test/support/integration-teardown.ts',
     },
     // The console in headless Chromium (the npm package @sparticuz/chromium's, or CHROMIUM_PATH; driven by playwright-core).
     { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.test.ts'] },

@@ -12,7 +12,7 @@ import { memberItem } from '../lambdas/adapters/dynamo/codec';
 import { keys } from '../lambdas/adapters/dynamo/keys';
 import { chunk, inParallel } from '../lambdas/domain/async';
 import type { AssetInput, MemberRecord } from '../lambdas/domain/model';
-import { localDynamoClient, localSqsClient } from '../local/provision';
+import { type LocalCredentials, localDynamoClient, localSqsClient } from '../local/provision';
 import { BATCH_WRITE_LIMIT, SEND_BATCH_LIMIT } from './minimum';
 import type { SdkCounters } from './sdk-counters';
 
@@ -23,6 +23,8 @@ export interface BareTarget {
   sqsEndpoint: string;
   tableName: string;
   queueUrl: string;
+  /** The runtime's credentials (they select its database in a shared DynamoDB Local). */
+  credentials: LocalCredentials;
 }
 
 export interface BareSubmitter {
@@ -32,8 +34,8 @@ export interface BareSubmitter {
 }
 
 export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareSubmitter {
-  const dynamo = localDynamoClient(target.dynamoEndpoint);
-  const sqs = localSqsClient(target.sqsEndpoint);
+  const dynamo = localDynamoClient(target.dynamoEndpoint, undefined, target.credentials);
+  const sqs = localSqsClient(target.sqsEndpoint, undefined, target.credentials);
   counters?.attach(dynamo, 'dynamodb', BARE_TAG);
   counters?.attach(sqs, 'sqs', BARE_TAG);
   const db = DynamoDBDocumentClient.from(dynamo, {

@@ -11,8 +11,10 @@
  * proxy that adds AWS's transaction conflicts, per-key throttling, GSI lag and random errors; every
  * client (the handlers, tests and scripts via `dynamoEndpoint`) goes through it; provisioning goes direct.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { resetClients, SERVICE_ENDPOINT_ENV } from '../lambdas/adapters/aws-clients';
 import { ENV, type WorkQueueName } from '../lambdas/config/resources';
@@ -20,7 +22,7 @@ import { type DynamoDbLocal, type SqsEmulator, startDynamoDbLocal, startSqsEmula
 import { consoleLogger, createHandlerLoader, type HandlerLoader, type HandlerRegistry, type RuntimeLogger } from './handlers';
 import { createApiListener } from './http-adapter';
 import { type PollerName, type PollerOptions, type Pollers, startPollers } from './pollers';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials, localSqsClient, provision } from './provision';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials, localDynamoClient, localSqsClient, provision } from './provision';
 import { type ScheduleOptions, type Schedules, startSchedules } from './schedules';
 import {
   STRICT_DYNAMODB_ENV,
@@ -37,6 +39,9 @@ export const LOCAL_USAGE_LIMITS_ENV = 'LOCAL_USAGE_LIMITS';
 function usageLimitsFromEnv(): LocalUsageLimits | false {
   return process.env[LOCAL_USAGE_LIMITS_ENV]?.trim().toLowerCase() === 'off' ? false : DEFAULT_LOCAL_USAGE_LIMITS;
 }
+
+/** Endpoint of a DynamoDB Local shared by every runtime of this process (see `sharedDynamoDbLocal`). */
+export const SHARED_DYNAMODB_LOCAL_ENV = 'SHARED_DYNAMODB_LOCAL';
 
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_ADMIN_KEY = 'admin';
@@ -74,6 +79,14 @@ export interface LocalRuntimeOptions {
   /** DynamoDB Local port (default: a free one); ignored with `dynamoEndpoint`. */
   dynamoPort?: number;
   /**
+   * A DynamoDB Local already running that many runtimes share (the integration suite starts one per
+   * run: test/support/integration-setup.js): this runtime keeps to a database of its own in it (a
+   * fresh access key ID, as DynamoDB Local keeps one database per key and region), treats it as its
+   * own (strict mode as usual) and drops its tables on stop(). Default: $SHARED_DYNAMODB_LOCAL_ENV;
+   * false starts a DynamoDB Local of its own whatever the environment says.
+   */
+  sharedDynamoDbLocal?: string | false;
+  /**
    * An existing DynamoDB (e.g. LocalStack's http://localhost:4566) used instead of starting
    * DynamoDB Local: the table is created there if missing and is never deleted.
    */
@@ -110,8 +123,10 @@ export interface LocalRuntime {
   /** Whether DynamoDB / SQS is an existing service given in the options (true) or started here (false). */
   dynamoExternal: boolean;
   sqsExternal: boolean;
-  /** Pid of the DynamoDB Local Java process this runtime started; undefined with an external DynamoDB. */
+  /** Pid of the DynamoDB Local Java process this runtime started; undefined with an external or shared DynamoDB. */
   dynamoPid?: number;
+  /** The credentials every client of this runtime uses (they select the database in a shared DynamoDB Local). */
+  credentials: LocalCredentials;
   region: string;
   /** An SQS client for the queues in use (tests: send, inspect queues); destroyed by stop(). */
   sqs: SQSClient;
@@ -140,6 +155,16 @@ function closeServer(server: Server): Promise<void> {
     // Connections still busy get a moment to finish, then are cut.
     setTimeout(() => server.closeAllConnections(), 2000).unref();
   });
+}
+
+/** A shared DynamoDB Local keeps a runtime's tables in memory until it stops: free them with the runtime. */
+async function dropTables(endpoint: string, tables: (string | undefined)[], region: string, credentials: LocalCredentials): Promise<void> {
+  const client = localDynamoClient(endpoint, region, credentials);
+  try {
+    for (const TableName of tables) if (TableName) await client.send(new DeleteTableCommand({ TableName }));
+  } finally {
+    client.destroy();
+  }
 }
 
 /**
@@ -186,14 +211,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   const region = options.region || LOCAL_REGION;
-  const credentials: LocalCredentials = options.credentials ?? LOCAL_CREDENTIALS;
+  const shared = options.dynamoEndpoint ? undefined : (options.sharedDynamoDbLocal ?? process.env[SHARED_DYNAMODB_LOCAL_ENV]) || undefined;
+  // A fresh key per runtime (letters and digits only: DynamoDB Local refuses others) selects a database of its own.
+  const credentials: LocalCredentials =
+    options.credentials ?? (shared ? { accessKeyId: `local${randomUUID().replaceAll('-', '')}`, secretAccessKey: 'local' } : LOCAL_CREDENTIALS);
   // Before anything starts: a bad STRICT_DYNAMODB fails here.
   const strictOptions = resolveStrict(options.strict, options.dynamoEndpoint !== undefined);
 
   try {
     // Only what no endpoint was given for is started here (and only that is stopped by stop()).
     const [dynamoResult, sqsResult] = await Promise.allSettled([
-      options.dynamoEndpoint ? undefined : startDynamoDbLocal({ port: options.dynamoPort }),
+      options.dynamoEndpoint || shared ? undefined : startDynamoDbLocal({ port: options.dynamoPort }),
       options.sqsEndpoint ? undefined : startSqsEmulator(),
     ]);
     if (dynamoResult.status === 'fulfilled' && dynamoResult.value) {
@@ -208,7 +236,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (sqsResult.status === 'rejected') throw sqsResult.reason;
     const dynamoDb: DynamoDbLocal | undefined = dynamoResult.value;
     const sqsEmulator: SqsEmulator | undefined = sqsResult.value;
-    const dynamoUpstreamEndpoint = options.dynamoEndpoint ?? (dynamoDb as DynamoDbLocal).endpoint;
+    const dynamoUpstreamEndpoint = options.dynamoEndpoint ?? shared ?? (dynamoDb as DynamoDbLocal).endpoint;
     const sqsEndpoint = options.sqsEndpoint ?? (sqsEmulator as SqsEmulator).endpoint;
 
     // Provisioning goes straight to DynamoDB (control-plane calls are not what strict mode is about).
@@ -226,6 +254,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         { cause: err },
       );
     });
+    if (shared)
+      cleanups.push(() => dropTables(shared, [provisioned[ENV.tableName], provisioned[ENV.credentialsTableName]], region, credentials));
 
     let strict: StrictDynamoProxy | undefined;
     if (strictOptions) {
@@ -317,6 +347,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       dynamoExternal: dynamoDb === undefined,
       sqsExternal: sqsEmulator === undefined,
       dynamoPid: dynamoDb?.pid,
+      credentials,
       region,
       sqs,
       loadHandler,

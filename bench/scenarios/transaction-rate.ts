@@ -6,7 +6,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
-import { localDynamoClient } from '../../local/provision';
+import { type LocalCredentials, localDynamoClient } from '../../local/provision';
 
 export interface TransactionRateResult {
   inFlight: number;
@@ -19,11 +19,12 @@ export interface TransactionRateResult {
 export async function measureTransactionRate(
   dynamoEndpoint: string,
   tableName: string,
+  credentials: LocalCredentials,
   options: { inFlight?: number; durationMs?: number } = {},
 ): Promise<TransactionRateResult> {
   const inFlight = options.inFlight ?? 16;
   const durationMs = options.durationMs ?? 3_000;
-  const client = localDynamoClient(dynamoEndpoint);
+  const client = localDynamoClient(dynamoEndpoint, undefined, credentials);
   const update = (pk: string, sk: string) => ({
     Update: {
       TableName: tableName,

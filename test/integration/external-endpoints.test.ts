@@ -47,6 +47,8 @@ afterAll(async () => {
 
 async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const runtime = await startLocalRuntime({
+    // What each runtime starts (or not) and stops is what this suite checks: no shared DynamoDB Local.
+    sharedDynamoDbLocal: false,
     port: 0,
     pollers: false,
     schedules: false,

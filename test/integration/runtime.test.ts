@@ -128,6 +128,8 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   runtime = await startLocalRuntime({
+    // A DynamoDB Local of its own: the last test checks that stop() leaves no Java process behind.
+    sharedDynamoDbLocal: false,
     // Many requests with one key: the per-key limits have a suite of their own (keys-and-limits).
     usageLimits: false,
     port: 0,

@@ -30,7 +30,11 @@ export interface SnapshotOptions {
 export async function scanTable(source: SnapshotSource, options: SnapshotOptions = {}): Promise<Record<string, unknown>[]> {
   const tableName = options.tableName ?? source.env[ENV.tableName];
   if (!tableName) throw new Error(`tableSnapshot: no table name (env ${ENV.tableName} is not set)`);
-  const client = localDynamoClient(source.dynamoEndpoint);
+  // The runtime's own credentials: they select its database when DynamoDB Local is shared.
+  const client = localDynamoClient(source.dynamoEndpoint, source.env.AWS_REGION, {
+    accessKeyId: source.env.AWS_ACCESS_KEY_ID ?? 'local',
+    secretAccessKey: source.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+  });
   try {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, AttributeValue> | undefined;
