@@ -32,93 +32,49 @@
  * STRICT_DYNAMODB selects the options for whoever starts the proxy (see strictOptionsFromEnv): on
  * with the defaults when unset, `off` to go without it, `conflictWindowMs=50,throttleRate=0` to tune.
  */
-import { randomUUID } from 'node:crypto';
-import {
-  Agent,
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { crc32 } from 'node:zlib';
+import type { StrictDynamoOptions } from './strict-dynamodb/options';
+import {
+  CONFLICT_MESSAGE,
+  cancelled,
+  errorReply,
+  jsonReply,
+  type Reason,
+  type Reply,
+  rewritten,
+  throughputExceeded,
+} from './strict-dynamodb/replies';
+import { TableSchemas } from './strict-dynamodb/schemas';
+import { TokenBuckets } from './strict-dynamodb/token-buckets';
+import { Upstream } from './strict-dynamodb/upstream';
+import {
+  batchWriteTarget,
+  canon,
+  type IndexesTouched,
+  indexesTouchedBy,
+  isObject,
+  itemId,
+  type Json,
+  namespaceOf,
+  partitionId,
+  partitionValueOf,
+  TARGET_PREFIX,
+  type TableInfo,
+  unitsOf,
+} from './strict-dynamodb/wire';
 
-export const STRICT_DYNAMODB_ENV = 'STRICT_DYNAMODB';
-
-export interface StrictDynamoOptions {
-  /** How long a TransactWriteItems holds its items after it arrives (ms); default 20. */
-  conflictWindowMs: number;
-  /** Per-partition-key ceilings (AWS: 1000 WCU/s, 3000 RCU/s). */
-  writeUnitsPerKey: number;
-  readUnitsPerKey: number;
-  /** New and changed items reach GSI queries after this delay (ms); default 100. */
-  gsiLagMs: number;
-  /** Share of data-plane calls answered with ThrottlingException (default 0.01). */
-  throttleRate: number;
-  /** Share of data-plane calls answered with a 500 InternalServerError (default 0.002); half of them after the request was applied upstream. */
-  errorRate: number;
-}
-
-export const DEFAULT_STRICT_OPTIONS: StrictDynamoOptions = Object.freeze({
-  conflictWindowMs: 20,
-  writeUnitsPerKey: 1000,
-  readUnitsPerKey: 3000,
-  gsiLagMs: 100,
-  throttleRate: 0.01,
-  errorRate: 0.002,
-});
-
-const OPTION_KEYS = Object.keys(DEFAULT_STRICT_OPTIONS) as (keyof StrictDynamoOptions)[];
-const ON = new Set(['', 'on', 'true', '1']);
-const OFF = new Set(['off', 'false', '0']);
-
-/**
- * Parses STRICT_DYNAMODB (read from the environment when no value is given):
- * unset/''/'on'/'true'/'1' → the defaults; 'off'/'false'/'0' → undefined (strict off);
- * 'conflictWindowMs=20,throttleRate=0.02,…' → the defaults overridden by those keys (an 'on,'
- * prefix is optional). Unknown keys or bad numbers throw an Error listing the valid keys.
- */
-export function strictOptionsFromEnv(value: string | undefined = process.env[STRICT_DYNAMODB_ENV]): StrictDynamoOptions | undefined {
-  const text = (value ?? '').trim();
-  if (OFF.has(text.toLowerCase())) return undefined;
-  const options: StrictDynamoOptions = { ...DEFAULT_STRICT_OPTIONS };
-  if (ON.has(text.toLowerCase())) return options;
-  const usage =
-    `valid keys: ${OPTION_KEYS.join(', ')} (e.g. ${STRICT_DYNAMODB_ENV}=conflictWindowMs=50,throttleRate=0); ` +
-    `or on/true/1, off/false/0`;
-  const parts = text.split(',').map((p) => p.trim());
-  parts.forEach((part, index) => {
-    if (part === '' || (index === 0 && ON.has(part.toLowerCase()))) return;
-    const eq = part.indexOf('=');
-    if (eq < 0) {
-      throw new Error(`${STRICT_DYNAMODB_ENV}: '${part}' is not key=value; ${usage}`);
-    }
-    const name = part.slice(0, eq).trim();
-    const raw = part.slice(eq + 1).trim();
-    const key = OPTION_KEYS.find((k) => k.toLowerCase() === name.toLowerCase());
-    if (!key) throw new Error(`${STRICT_DYNAMODB_ENV}: unknown key '${name}'; ${usage}`);
-    const n = raw === '' ? NaN : Number(raw);
-    const isRate = key === 'throttleRate' || key === 'errorRate';
-    const isCeiling = key === 'writeUnitsPerKey' || key === 'readUnitsPerKey';
-    if (!Number.isFinite(n) || n < 0 || (isRate && n > 1) || (isCeiling && n <= 0)) {
-      const want = isRate ? 'a number from 0 to 1' : isCeiling ? 'a number above 0' : 'a number ≥ 0';
-      throw new Error(`${STRICT_DYNAMODB_ENV}: ${key}=${raw} is not ${want}; ${usage}`);
-    }
-    options[key] = n;
-  });
-  if (options.throttleRate + options.errorRate > 1) {
-    throw new Error(`${STRICT_DYNAMODB_ENV}: throttleRate + errorRate must not exceed 1; ${usage}`);
-  }
-  return options;
-}
+export { DEFAULT_STRICT_OPTIONS, STRICT_DYNAMODB_ENV, type StrictDynamoOptions, strictOptionsFromEnv } from './strict-dynamodb/options';
 
 export interface StrictStats {
   /** Every HTTP request the proxy received (control-plane calls included). */
   requests: number;
   /** TransactWriteItems cancelled with reason TransactionConflict. */
   transactionConflicts: number;
-  /** Put/Update/Delete answered TransactionConflictException (and BatchWriteItem items returned unprocessed because a transaction held them). */
+  /**
+   * Put/Update/Delete answered TransactionConflictException (and BatchWriteItem items returned unprocessed because a
+   * transaction held them).
+   */
   writeConflicts: number;
   /** Requests (or batch items) refused because a partition key passed its ceiling. */
   keyThrottles: number;
@@ -138,24 +94,6 @@ export interface StrictDynamoProxy {
   stop(): Promise<void>;
 }
 
-// ---- DynamoDB wire shapes (typed JSON) ---------------------------------------------------------
-
-type Json = Record<string, unknown>;
-
-interface KeySchema {
-  hash: string;
-  range?: string;
-}
-interface TableInfo {
-  /** Namespace (DynamoDB Local keeps one database per access key and region) + table name. */
-  id: string;
-  key: KeySchema;
-  gsis: Map<string, KeySchema>;
-}
-
-const TARGET_PREFIX = 'DynamoDB_20120810.';
-const ERROR_PREFIX = 'com.amazonaws.dynamodb.v20120810#';
-const JSON_TYPE = 'application/x-amz-json-1.0';
 const DATA_PLANE = new Set([
   'GetItem',
   'PutItem',
@@ -174,206 +112,6 @@ const WRITE_ACTIONS = ['Put', 'Update', 'Delete', 'ConditionCheck'] as const;
 /** How long DynamoDB remembers a ClientRequestToken. */
 const TOKEN_TTL_MS = 10 * 60_000;
 const SWEEP_EVERY_MS = 1000;
-
-const CONFLICT_MESSAGE = 'Transaction is ongoing for the item';
-const THROUGHPUT_MESSAGE =
-  'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your ' +
-  'table or index so please try again shortly. If exceptions persist, check if you have a hot key: ' +
-  'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.';
-
-/** The attributes a write may have changed: every one (a put, a delete) or those an update names. */
-type IndexesTouched = 'all' | Set<string>;
-
-/**
- * Attribute names an UpdateItem's expression names (SET/REMOVE/ADD/DELETE targets and operands):
- * an index whose key attributes are not among them keeps its entry unchanged, as on AWS.
- */
-function indexesTouchedBy(update: Json): IndexesTouched {
-  if (typeof update.UpdateExpression !== 'string') return 'all';
-  const names = isObject(update.ExpressionAttributeNames) ? (update.ExpressionAttributeNames as Record<string, unknown>) : {};
-  const touched = new Set<string>();
-  for (const token of update.UpdateExpression.match(/#?[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
-    if (token.startsWith('#')) {
-      const name = names[token];
-      if (typeof name === 'string') touched.add(name);
-    } else touched.add(token);
-  }
-  return touched;
-}
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A key attribute value as a string that equal values share (S, N with its zeros trimmed, B). */
-function canon(value: unknown): string | undefined {
-  if (!isObject(value)) return undefined;
-  if (typeof value.S === 'string') return `S${value.S}`;
-  if (typeof value.B === 'string') return `B${value.B}`;
-  if (typeof value.N === 'string') {
-    let n = value.N.trim();
-    const sign = n.startsWith('-') ? '-' : '';
-    n = n.replace(/^[-+]/, '').replace(/^0+(?=\d)/, '');
-    if (n.includes('.')) n = n.replace(/0+$/, '').replace(/\.$/, '');
-    return `N${n === '0' ? '' : sign}${n}`;
-  }
-  return undefined;
-}
-
-function partitionId(table: TableInfo, keyOrItem: unknown): string | undefined {
-  if (!isObject(keyOrItem)) return undefined;
-  const hash = canon(keyOrItem[table.key.hash]);
-  return hash === undefined ? undefined : `${table.id}\u0001${hash}`;
-}
-
-/** Item identity: table + full primary key (undefined when the key attributes are missing). */
-function itemId(table: TableInfo, keyOrItem: unknown): string | undefined {
-  const partition = partitionId(table, keyOrItem);
-  if (partition === undefined || !table.key.range) return partition;
-  const range = canon((keyOrItem as Json)[table.key.range]);
-  return range === undefined ? undefined : `${partition}\u0001${range}`;
-}
-
-/** Capacity units for `value` at `per` bytes a unit (JSON length approximates DynamoDB's item size). */
-function unitsOf(value: unknown, per: number): number {
-  return Math.max(1, Math.ceil(JSON.stringify(value ?? {}).length / per));
-}
-
-/** A BatchWriteItem request's key (the item for a put) and write units. */
-function batchWriteTarget(request: unknown): { keySource: unknown; cost: number } {
-  if (isObject(request) && isObject(request.PutRequest)) {
-    return { keySource: request.PutRequest.Item, cost: unitsOf(request.PutRequest.Item, 1024) };
-  }
-  return { keySource: isObject(request) && isObject(request.DeleteRequest) ? request.DeleteRequest.Key : undefined, cost: 1 };
-}
-
-/** The value a Query's key condition gives the partition key `attribute`. */
-function partitionValueOf(input: Json, attribute: string): unknown {
-  const legacy = input.KeyConditions;
-  if (isObject(legacy)) {
-    const condition = legacy[attribute];
-    if (isObject(condition) && condition.ComparisonOperator === 'EQ' && Array.isArray(condition.AttributeValueList)) {
-      return condition.AttributeValueList[0];
-    }
-    return undefined;
-  }
-  if (typeof input.KeyConditionExpression !== 'string') return undefined;
-  const names = isObject(input.ExpressionAttributeNames) ? input.ExpressionAttributeNames : {};
-  const values = isObject(input.ExpressionAttributeValues) ? input.ExpressionAttributeValues : {};
-  const operand = /([#:]?[A-Za-z0-9_.-]+)\s*=\s*([#:]?[A-Za-z0-9_.-]+)/g;
-  for (const [, left = '', right = ''] of input.KeyConditionExpression.matchAll(operand)) {
-    const [name, placeholder] = left.startsWith(':') ? [right, left] : [left, right];
-    if (!placeholder.startsWith(':')) continue;
-    const resolved = name.startsWith('#') ? names[name] : name;
-    if (resolved === attribute) return values[placeholder];
-  }
-  return undefined;
-}
-
-/** Continuously refilled token buckets, capacity one second's worth. */
-class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(
-    private readonly rate: number,
-    private readonly now: () => number,
-  ) {}
-
-  level(key: string): number {
-    const bucket = this.buckets.get(key);
-    if (!bucket) return this.rate;
-    const t = this.now();
-    bucket.tokens = Math.min(this.rate, bucket.tokens + (Math.max(0, t - bucket.at) / 1000) * this.rate);
-    bucket.at = t;
-    return bucket.tokens;
-  }
-
-  /** Charges `cost` (the level may go negative: reads are charged after the fact). */
-  charge(key: string, cost: number): void {
-    const level = this.level(key);
-    this.buckets.set(key, { tokens: level - cost, at: this.now() });
-  }
-
-  /** Charges `cost` if the bucket holds it; false (nothing charged) otherwise. */
-  take(key: string, cost: number): boolean {
-    if (this.level(key) < cost) return false;
-    this.charge(key, cost);
-    return true;
-  }
-
-  /** Forgets full buckets (a missing bucket is a full one). */
-  sweep(): void {
-    for (const key of [...this.buckets.keys()]) if (this.level(key) >= this.rate) this.buckets.delete(key);
-  }
-}
-
-/** A response, synthesized or from upstream: raw header list without length/hop-by-hop headers. */
-interface Reply {
-  status: number;
-  headers: string[];
-  body: Buffer;
-  /** Whether the request reached upstream (a 500-after-apply only replaces forwarded replies). */
-  forwarded: boolean;
-}
-
-/** Not passed on: lengths are recomputed, the body is already read whole (no 100-continue). */
-const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'expect']);
-
-function withoutHeaders(raw: readonly string[], drop: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (!drop.has(name.toLowerCase())) out.push(name, raw[i + 1] as string);
-  }
-  return out;
-}
-
-function errorReply(status: number, type: string, message: string, extra: Json = {}): Reply {
-  const body = Buffer.from(JSON.stringify({ __type: `${ERROR_PREFIX}${type}`, message, ...extra }));
-  return {
-    status,
-    headers: ['Content-Type', JSON_TYPE, 'x-amzn-RequestId', randomUUID(), 'x-amz-crc32', String(crc32(body))],
-    body,
-    forwarded: false,
-  };
-}
-
-function jsonReply(value: Json): Reply {
-  const body = Buffer.from(JSON.stringify(value));
-  return {
-    status: 200,
-    headers: ['Content-Type', JSON_TYPE, 'x-amzn-RequestId', randomUUID(), 'x-amz-crc32', String(crc32(body))],
-    body,
-    forwarded: false,
-  };
-}
-
-/** An upstream reply with a new JSON body (the checksum recomputed). */
-function rewritten(reply: Reply, value: Json): Reply {
-  const body = Buffer.from(JSON.stringify(value));
-  const headers = withoutHeaders(reply.headers, new Set(['x-amz-crc32']));
-  headers.push('x-amz-crc32', String(crc32(body)));
-  return { ...reply, headers, body };
-}
-
-type Reason = 'None' | 'TransactionConflict' | 'ThrottlingError';
-
-function cancelled(reasons: Reason[]): Reply {
-  return errorReply(
-    400,
-    'TransactionCanceledException',
-    `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.join(', ')}]`,
-    {
-      CancellationReasons: reasons.map((Code) =>
-        Code === 'TransactionConflict'
-          ? { Code, Message: CONFLICT_MESSAGE }
-          : Code === 'ThrottlingError'
-            ? { Code, Message: THROUGHPUT_MESSAGE }
-            : { Code },
-      ),
-    },
-  );
-}
-
-const throughputExceeded = () => errorReply(400, 'ProvisionedThroughputExceededException', THROUGHPUT_MESSAGE);
 
 /** What one request carries into the operation handlers. */
 interface Call {
@@ -397,8 +135,8 @@ const zeroStats = (): StrictStats => ({
 
 class StrictDynamo {
   counters = zeroStats();
-  private readonly upstreamUrl: URL;
-  readonly agent = new Agent({ keepAlive: true });
+  readonly upstream: Upstream;
+  private readonly schemas: TableSchemas;
   private readonly writeBuckets: TokenBuckets;
   private readonly readBuckets: TokenBuckets;
   /** Item → the transaction holding it (present only while held). */
@@ -408,11 +146,8 @@ class StrictDynamo {
   /** Namespace + ClientRequestToken of transactions in progress / applied (→ when). */
   private readonly tokensInProgress = new Set<string>();
   private readonly appliedTokens = new Map<string, number>();
-  /** Item → when its last write through the proxy completed upstream. */
   /** Per item: when it was last written, and which indexes that write may have changed. */
   private readonly lastWrite = new Map<string, { at: number; indexes: IndexesTouched }>();
-  private readonly tables = new Map<string, TableInfo>();
-  private readonly describing = new Map<string, Promise<TableInfo | undefined>>();
   private lastSweep: number;
   /** Pending conflict-window sleeps: stop() ends them. */
   readonly sleeps = new Map<NodeJS.Timeout, () => void>();
@@ -423,7 +158,8 @@ class StrictDynamo {
     private readonly random: () => number,
     private readonly now: () => number,
   ) {
-    this.upstreamUrl = new URL(target);
+    this.upstream = new Upstream(target);
+    this.schemas = new TableSchemas(this.upstream);
     this.writeBuckets = new TokenBuckets(options.writeUnitsPerKey, now);
     this.readBuckets = new TokenBuckets(options.readUnitsPerKey, now);
     this.lastSweep = now();
@@ -452,16 +188,16 @@ class StrictDynamo {
     const target = req.headers['x-amz-target'];
     const op = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
     if (!DATA_PLANE.has(op)) {
-      if (SCHEMA_CHANGES.has(op)) this.forgetSchemas();
-      return this.forward(req, body);
+      if (SCHEMA_CHANGES.has(op)) this.schemas.forget();
+      return this.upstream.forward(req, body);
     }
     let input: Json;
     try {
       const parsed: unknown = JSON.parse(body.toString('utf8'));
-      if (!isObject(parsed)) return this.forward(req, body);
+      if (!isObject(parsed)) return this.upstream.forward(req, body);
       input = parsed;
     } catch {
-      return this.forward(req, body); // upstream answers the malformed request
+      return this.upstream.forward(req, body); // upstream answers the malformed request
     }
 
     // Random failures: one draw per data-plane call. [0, t) throttles, [t, t+e/2) fails before
@@ -479,10 +215,10 @@ class StrictDynamo {
     const failAfterApply = draw < throttleRate + errorRate;
 
     const namespace = namespaceOf(req.headers.authorization);
-    const tables = await this.tablesFor(op, input, namespace, req);
+    const tables = await this.schemas.tablesFor(op, input, namespace, req);
     let reply: Reply;
     if (!tables) {
-      reply = await this.forward(req, body); // a table upstream does not know: let it answer
+      reply = await this.upstream.forward(req, body); // a table upstream does not know: let it answer
     } else {
       const call: Call = { req, body, input, tables, namespace };
       reply = await this.dispatch(op, call);
@@ -516,53 +252,8 @@ class StrictDynamo {
       case 'Scan':
         return this.queryOrScan(op, call);
       default:
-        return this.forward(call.req, call.body);
+        return this.upstream.forward(call.req, call.body);
     }
-  }
-
-  /** Sends the request upstream with its raw headers (a new body gets its new length). */
-  private forward(req: IncomingMessage, body: Buffer): Promise<Reply> {
-    const headers = withoutHeaders(req.rawHeaders, HOP_HEADERS);
-    headers.push('Content-Length', String(body.length));
-    return this.send(req.method ?? 'POST', req.url ?? '/', headers, body);
-  }
-
-  private send(method: string, path: string, headers: string[] | OutgoingHttpHeaders, body: Buffer, retried = false): Promise<Reply> {
-    return new Promise((done, fail) => {
-      const upstream = httpRequest(
-        {
-          protocol: this.upstreamUrl.protocol,
-          hostname: this.upstreamUrl.hostname,
-          port: this.upstreamUrl.port,
-          method,
-          path,
-          headers: headers as OutgoingHttpHeaders,
-          agent: this.agent,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', fail);
-          response.on('end', () =>
-            done({
-              status: response.statusCode ?? 500,
-              headers: withoutHeaders(response.rawHeaders, HOP_HEADERS),
-              body: Buffer.concat(chunks),
-              forwarded: true,
-            }),
-          );
-        },
-      );
-      upstream.on('error', (err: NodeJS.ErrnoException) => {
-        // A kept-alive upstream socket the server closed meanwhile: the request never reached it.
-        if (upstream.reusedSocket && err.code === 'ECONNRESET' && !retried) {
-          done(this.send(method, path, headers, body, true));
-        } else {
-          fail(err);
-        }
-      });
-      upstream.end(body);
-    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -576,110 +267,17 @@ class StrictDynamo {
     });
   }
 
-  // ---- key schemas (one DescribeTable per table) -------------------------------------------------
-
-  private forgetSchemas(): void {
-    this.tables.clear();
-  }
-
-  /** The tables a request names, with their key schemas; undefined if one is unknown upstream. */
-  private async tablesFor(op: string, input: Json, namespace: string, req: IncomingMessage): Promise<Map<string, TableInfo> | undefined> {
-    const names = new Set<string>();
-    if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
-      for (const action of Array.isArray(input.TransactItems) ? input.TransactItems : []) {
-        if (!isObject(action)) continue;
-        for (const spec of Object.values(action)) {
-          if (isObject(spec) && typeof spec.TableName === 'string') names.add(spec.TableName);
-        }
-      }
-    } else if (op === 'BatchWriteItem' || op === 'BatchGetItem') {
-      if (isObject(input.RequestItems)) for (const name of Object.keys(input.RequestItems)) names.add(name);
-    } else if (typeof input.TableName === 'string') {
-      names.add(input.TableName);
-    }
-    const found = new Map<string, TableInfo>();
-    const missing: string[] = [];
-    for (const name of names) {
-      const info = this.tables.get(`${namespace}\u0000${name}`);
-      if (info) found.set(name, info);
-      else missing.push(name);
-    }
-    // Cached schemas are read synchronously, so a request's checks and locks happen in the tick it
-    // was parsed in.
-    if (missing.length > 0) {
-      const infos = await Promise.all(missing.map((name) => this.describe(namespace, name, req)));
-      for (const [i, info] of infos.entries()) {
-        if (!info) return undefined;
-        found.set(missing[i] as string, info);
-      }
-    }
-    return found;
-  }
-
-  private describe(namespace: string, name: string, req: IncomingMessage): Promise<TableInfo | undefined> {
-    const cacheKey = `${namespace}\u0000${name}`;
-    let pending = this.describing.get(cacheKey);
-    if (!pending) {
-      pending = this.describeUpstream(namespace, name, req)
-        .then((info) => {
-          if (info) this.tables.set(cacheKey, info);
-          return info;
-        })
-        .catch(() => undefined)
-        .finally(() => this.describing.delete(cacheKey));
-      this.describing.set(cacheKey, pending);
-    }
-    return pending;
-  }
-
-  private async describeUpstream(namespace: string, name: string, req: IncomingMessage): Promise<TableInfo | undefined> {
-    const body = Buffer.from(JSON.stringify({ TableName: name }));
-    const headers: OutgoingHttpHeaders = {
-      host: this.upstreamUrl.host,
-      'content-type': JSON_TYPE,
-      'x-amz-target': `${TARGET_PREFIX}DescribeTable`,
-      'content-length': body.length,
-    };
-    // The caller's credentials select DynamoDB Local's database (it ignores the signature).
-    for (const h of ['authorization', 'x-amz-date', 'x-amz-security-token']) {
-      const v = req.headers[h];
-      if (v !== undefined) headers[h] = v;
-    }
-    const reply = await this.send('POST', '/', headers, body);
-    if (reply.status !== 200) return undefined;
-    const table = (JSON.parse(reply.body.toString('utf8')) as { Table?: Json }).Table;
-    if (!table) return undefined;
-    const schema = (keys: unknown): KeySchema | undefined => {
-      if (!Array.isArray(keys)) return undefined;
-      const hash = keys.find((k) => isObject(k) && k.KeyType === 'HASH') as Json | undefined;
-      const range = keys.find((k) => isObject(k) && k.KeyType === 'RANGE') as Json | undefined;
-      if (typeof hash?.AttributeName !== 'string') return undefined;
-      return typeof range?.AttributeName === 'string'
-        ? { hash: hash.AttributeName, range: range.AttributeName }
-        : { hash: hash.AttributeName };
-    };
-    const key = schema(table.KeySchema);
-    if (!key) return undefined;
-    const gsis = new Map<string, KeySchema>();
-    for (const gsi of Array.isArray(table.GlobalSecondaryIndexes) ? table.GlobalSecondaryIndexes : []) {
-      const indexKey = isObject(gsi) ? schema(gsi.KeySchema) : undefined;
-      if (indexKey && typeof (gsi as Json).IndexName === 'string') gsis.set((gsi as Json).IndexName as string, indexKey);
-    }
-    const tableName = typeof table.TableName === 'string' ? table.TableName : name;
-    return { id: `${namespace}\u0000${tableName}`, key, gsis };
-  }
-
   // ---- writes ------------------------------------------------------------------------------------
 
   private async transactWrite(call: Call): Promise<Reply> {
     const { input } = call;
-    if (!Array.isArray(input.TransactItems)) return this.forward(call.req, call.body);
+    if (!Array.isArray(input.TransactItems)) return this.upstream.forward(call.req, call.body);
     const token = typeof input.ClientRequestToken === 'string' ? `${call.namespace}\u0000${input.ClientRequestToken}` : undefined;
     if (token !== undefined) {
       const appliedAt = this.appliedTokens.get(token);
       // A retry of an applied transaction: DynamoDB Local answers it idempotently (same token and
       // parameters → success without re-applying; other parameters → IdempotentParameterMismatch).
-      if (appliedAt !== undefined && this.now() - appliedAt < TOKEN_TTL_MS) return this.forward(call.req, call.body);
+      if (appliedAt !== undefined && this.now() - appliedAt < TOKEN_TTL_MS) return this.upstream.forward(call.req, call.body);
       if (this.tokensInProgress.has(token)) {
         return errorReply(400, 'TransactionInProgressException', 'Transaction with the given request token is already in progress.');
       }
@@ -721,7 +319,7 @@ class StrictDynamo {
     if (token !== undefined) this.tokensInProgress.add(token);
     let reply: Reply | undefined;
     try {
-      const forwarded = this.forward(call.req, call.body).then((r) => {
+      const forwarded = this.upstream.forward(call.req, call.body).then((r) => {
         if (r.status === 200) {
           for (const a of actions) if (a.id !== undefined && a.kind !== 'ConditionCheck') this.recordWrite(a.id, a.indexes);
         }
@@ -751,10 +349,10 @@ class StrictDynamo {
       this.counters.keyThrottles += 1;
       return throughputExceeded();
     }
-    if (id === undefined) return this.forward(call.req, call.body);
+    if (id === undefined) return this.upstream.forward(call.req, call.body);
     this.lockWrite(id);
     try {
-      const reply = await this.forward(call.req, call.body);
+      const reply = await this.upstream.forward(call.req, call.body);
       if (reply.status === 200) this.recordWrite(id, indexes);
       return reply;
     } finally {
@@ -764,7 +362,7 @@ class StrictDynamo {
 
   private async batchWrite(call: Call): Promise<Reply> {
     const { input } = call;
-    if (!isObject(input.RequestItems)) return this.forward(call.req, call.body);
+    if (!isObject(input.RequestItems)) return this.upstream.forward(call.req, call.body);
     const kept: Record<string, unknown[]> = {};
     const refused: Record<string, unknown[]> = {};
     const written: { table: TableInfo; id: string }[] = [];
@@ -806,7 +404,7 @@ class StrictDynamo {
     for (const { id } of written) this.lockWrite(id);
     try {
       const body = refusedAny ? Buffer.from(JSON.stringify({ ...input, RequestItems: kept })) : call.body;
-      const reply = await this.forward(call.req, body);
+      const reply = await this.upstream.forward(call.req, body);
       if (reply.status !== 200) return reply;
       const output = JSON.parse(reply.body.toString('utf8')) as Json;
       const unprocessed = isObject(output.UnprocessedItems) ? (output.UnprocessedItems as Record<string, unknown[]>) : {};
@@ -854,7 +452,7 @@ class StrictDynamo {
       this.counters.keyThrottles += 1;
       return throughputExceeded();
     }
-    const reply = await this.forward(call.req, call.body);
+    const reply = await this.upstream.forward(call.req, call.body);
     // Charged after the fact, per 4 KB of the returned item (the response approximates it).
     if (partition !== undefined) {
       this.readBuckets.charge(partition, Math.max(1, Math.ceil(reply.body.length / 4096)) * unit);
@@ -864,7 +462,7 @@ class StrictDynamo {
 
   private async batchGet(call: Call): Promise<Reply> {
     const { input } = call;
-    if (!isObject(input.RequestItems)) return this.forward(call.req, call.body);
+    if (!isObject(input.RequestItems)) return this.upstream.forward(call.req, call.body);
     const kept: Record<string, unknown> = {};
     const refused: Record<string, Json> = {};
     let keptAny = false;
@@ -894,8 +492,8 @@ class StrictDynamo {
     }
     const refusedAny = Object.keys(refused).length > 0;
     if (!keptAny) return throughputExceeded();
-    if (!refusedAny) return this.forward(call.req, call.body);
-    const reply = await this.forward(call.req, Buffer.from(JSON.stringify({ ...input, RequestItems: kept })));
+    if (!refusedAny) return this.upstream.forward(call.req, call.body);
+    const reply = await this.upstream.forward(call.req, Buffer.from(JSON.stringify({ ...input, RequestItems: kept })));
     if (reply.status !== 200) return reply;
     const output = JSON.parse(reply.body.toString('utf8')) as Json;
     const unprocessed = isObject(output.UnprocessedKeys) ? (output.UnprocessedKeys as Record<string, Json>) : {};
@@ -922,13 +520,13 @@ class StrictDynamo {
       return cancelled(partitions.map((p) => (p !== undefined && short.has(p) ? 'ThrottlingError' : 'None')));
     }
     for (const [p, need] of needs) this.readBuckets.charge(p, need);
-    return this.forward(call.req, call.body);
+    return this.upstream.forward(call.req, call.body);
   }
 
   private async queryOrScan(op: 'Query' | 'Scan', call: Call): Promise<Reply> {
     const { input } = call;
     const table = typeof input.TableName === 'string' ? call.tables.get(input.TableName) : undefined;
-    if (!table) return this.forward(call.req, call.body);
+    if (!table) return this.upstream.forward(call.req, call.body);
     const indexName = typeof input.IndexName === 'string' ? input.IndexName : undefined;
     const gsi = indexName !== undefined ? table.gsis.get(indexName) : undefined;
     let bucket: string | undefined;
@@ -944,7 +542,7 @@ class StrictDynamo {
         return throughputExceeded();
       }
     }
-    const reply = await this.forward(call.req, call.body);
+    const reply = await this.upstream.forward(call.req, call.body);
     // Charged after the response, by its size (so a large page can take the bucket negative).
     if (bucket !== undefined) this.readBuckets.charge(bucket, Math.max(1, Math.ceil(reply.body.length / 4096)) * unit);
     if (!gsi || reply.status !== 200 || this.lastWrite.size === 0) return reply;
@@ -984,12 +582,6 @@ class StrictDynamo {
     this.writeBuckets.sweep();
     this.readBuckets.sweep();
   }
-}
-
-/** `AKID/region` from a SigV4 Authorization header: DynamoDB Local's database for the caller. */
-function namespaceOf(authorization: string | undefined): string {
-  const match = authorization ? /Credential=([^/,\s]+)\/[^/]*\/([^/]+)\//.exec(authorization) : null;
-  return match ? `${match[1]}/${match[2]}` : '';
 }
 
 export async function startStrictDynamoProxy(
@@ -1035,7 +627,7 @@ export async function startStrictDynamoProxy(
           wake();
         }
         engine.sleeps.clear();
-        engine.agent.destroy();
+        engine.upstream.destroy();
       })),
   };
 }

@@ -1,23 +1,15 @@
 /**
  * Fetches an image's origin URL and works out what it is: checks the body is a recognised image and
- * records its type and dimensions.
- *
- * Safety (server-side request forgery): unless `allowPrivate` is set, a literal IP host is checked
- * up front and every connection — including each redirect hop — goes through an agent that checks
- * the address the host name *resolved to* (so `localhost`, `127.0.0.1.nip.io` or a DNS-rebinding
- * name cannot reach loopback, private networks or the cloud metadata service). Two layers do this:
- * our own `lookup` (which gives the readable reason) wrapped by `request-filtering-agent`.
+ * records its type and dimensions. Which addresses it may connect to is origin-guard.ts's concern
+ * (server-side request forgery): every request and redirect hop goes through it.
  *
  * Every outcome is an `IngestResult`; this function never throws for anything the origin does.
  */
-import * as dns from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 import { imageSize } from 'image-size';
-import ipaddr from 'ipaddr.js';
-import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import type { IngestResult } from '../domain/processing';
+import { connectionOptions, connectionRefusal, literalAddressRefusal } from './origin-guard';
 
 export interface IngestOptions {
   /** Bound on the whole operation: connect, headers, redirects and body. */
@@ -33,135 +25,6 @@ export interface IngestOptions {
 export const DEFAULT_MAX_REDIRECTS = 3;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-// ---------------------------------------------------------------------------------------------
-// Address policy
-// ---------------------------------------------------------------------------------------------
-
-const CLOUD_METADATA_V4 = '169.254.169.254';
-
-function ipv4Reason(address: ipaddr.IPv4): string | undefined {
-  const range = address.range();
-  switch (range) {
-    case 'unicast':
-      return undefined;
-    case 'loopback':
-      return 'loopback';
-    case 'private':
-      return 'private network';
-    case 'linkLocal':
-      return address.toString() === CLOUD_METADATA_V4 ? 'link-local, cloud metadata service' : 'link-local';
-    case 'unspecified':
-      return 'unspecified';
-    case 'carrierGradeNat':
-      return 'carrier-grade NAT';
-    case 'multicast':
-      return 'multicast';
-    case 'broadcast':
-      return 'broadcast';
-    default:
-      return `reserved (${range})`;
-  }
-}
-
-/**
- * Why an origin may not connect to `ip`, or `undefined` when it may (a public unicast address).
- * Refuses loopback, private (RFC 1918), link-local (incl. 169.254.169.254), 0.0.0.0/8, 100.64/10,
- * multicast, broadcast, reserved/documentation ranges, and for IPv6 ::1, ::, fe80::/10, fc00::/7,
- * ff00::/8 and the transition ranges that embed IPv4 addresses. IPv4-mapped IPv6 addresses
- * (::ffff:a.b.c.d) are judged by their IPv4 address.
- */
-export function isForbiddenAddress(ip: string): string | undefined {
-  const text = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    parsed = ipaddr.parse(text);
-  } catch {
-    return 'not an IP address';
-  }
-  if (parsed.kind() === 'ipv4') return ipv4Reason(parsed as ipaddr.IPv4);
-
-  const v6 = parsed as ipaddr.IPv6;
-  if (v6.isIPv4MappedAddress()) {
-    const reason = ipv4Reason(v6.toIPv4Address());
-    return reason === undefined ? undefined : `${reason}, IPv4-mapped`;
-  }
-  const range = v6.range();
-  switch (range) {
-    case 'unicast':
-      // Deprecated IPv4-compatible addresses (::a.b.c.d): never legitimate on the internet.
-      if (v6.parts.slice(0, 6).every((part) => part === 0)) return 'IPv4-compatible';
-      return undefined;
-    case 'loopback':
-      return 'loopback';
-    case 'unspecified':
-      return 'unspecified';
-    case 'linkLocal':
-      return 'link-local';
-    case 'uniqueLocal':
-      return 'unique local, private network';
-    case 'multicast':
-      return 'multicast';
-    case 'rfc6145':
-    case 'rfc6052':
-    case '6to4':
-    case 'teredo':
-      return `IPv4 transition range (${range})`;
-    default:
-      return `reserved (${range})`;
-  }
-}
-
-class ForbiddenAddressError extends Error {
-  readonly code = 'ERR_ORIGIN_ADDRESS_FORBIDDEN';
-  constructor(
-    readonly address: string,
-    readonly reason: string,
-  ) {
-    super(`origin address ${address} is not allowed (${reason})`);
-    this.name = 'ForbiddenAddressError';
-  }
-}
-
-/**
- * A `lookup` that resolves every address of the host and refuses the connection if *any* of them
- * is forbidden (so a host cannot mix a public and a private address and hope for the latter).
- * Answers in whichever shape (`all` or single) the caller asked for.
- */
-const guardedLookup: net.LookupFunction = (hostname, options, callback) => {
-  dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error) {
-      callback(error, '');
-      return;
-    }
-    for (const { address } of addresses) {
-      const reason = isForbiddenAddress(address);
-      if (reason) {
-        callback(new ForbiddenAddressError(address, reason), '');
-        return;
-      }
-    }
-    const first = addresses[0];
-    if (!first) {
-      const notFound: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-      notFound.code = 'ENOTFOUND';
-      callback(notFound, '');
-      return;
-    }
-    if (options.all) callback(null, addresses);
-    else callback(null, first.address, first.family);
-  });
-};
-
-// keepAlive off: one image per connection, nothing left open between invocations or after tests.
-const guardedAgents = {
-  'http:': new RequestFilteringHttpAgent({ keepAlive: false }),
-  'https:': new RequestFilteringHttpsAgent({ keepAlive: false }),
-};
-const plainAgents = {
-  'http:': new http.Agent({ keepAlive: false }),
-  'https:': new https.Agent({ keepAlive: false }),
-};
 
 // ---------------------------------------------------------------------------------------------
 // Results and messages
@@ -181,12 +44,6 @@ export function describeUrl(url: URL): string {
 
 const hostOf = (url: URL) => url.hostname;
 
-/** The host of a URL as an IP literal (IPv6 without brackets), or undefined if it is a name. */
-function literalIp(url: URL): string | undefined {
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return net.isIP(host) !== 0 ? host : undefined;
-}
-
 const TLS_CODES = new Set([
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
@@ -197,18 +54,10 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** request-filtering-agent's own refusal: "DNS lookup 127.0.0.1(family:4, host:…) is not allowed. …" */
-const FILTER_AGENT_MESSAGE = /^DNS lookup (\S+?)\(family:.*is not allowed/;
-
 function networkFailure(error: unknown, url: URL): IngestResult {
-  if (error instanceof ForbiddenAddressError) return fail(error.message, false);
+  const refused = connectionRefusal(error);
+  if (refused) return fail(refused, false);
   const err = (error ?? {}) as NodeJS.ErrnoException;
-  const message = typeof err.message === 'string' ? err.message : '';
-  const filtered = FILTER_AGENT_MESSAGE.exec(message);
-  if (filtered) {
-    const address = filtered[1] as string;
-    return fail(`origin address ${address} is not allowed (${isForbiddenAddress(address) ?? 'private or reserved address'})`, false);
-  }
   const code = typeof err.code === 'string' ? err.code : undefined;
   const host = hostOf(url);
   switch (code) {
@@ -303,8 +152,7 @@ function get(url: URL, options: IngestOptions, attempt: Attempt): Promise<http.I
       url,
       {
         method: 'GET',
-        agent: options.allowPrivate ? plainAgents[scheme] : guardedAgents[scheme],
-        ...(options.allowPrivate ? {} : { lookup: guardedLookup }),
+        ...connectionOptions(scheme, options.allowPrivate),
         signal: attempt.signal,
         headers: {
           accept: 'image/*, */*;q=0.5',
@@ -355,20 +203,9 @@ function checkUrl(url: URL, allowPrivate: boolean, redirected: boolean): IngestR
       : fail(`origin URL scheme ${url.protocol} is not supported (only http and https are fetched)`, false);
   }
   if (!url.hostname) return fail('origin URL has no host', false);
-  const ip = literalIp(url);
-  if (ip !== undefined && CLOUD_METADATA.has(ip)) {
-    // Never useful as an image origin, even where private origins are allowed (local runs).
-    return fail(`origin address ${ip} is not allowed (${isForbiddenAddress(ip) ?? 'cloud metadata service'})`, false);
-  }
-  if (!allowPrivate) {
-    const reason = ip === undefined ? undefined : isForbiddenAddress(ip);
-    if (ip !== undefined && reason) return fail(`origin address ${ip} is not allowed (${reason})`, false);
-  }
-  return undefined;
+  const refused = literalAddressRefusal(url, allowPrivate);
+  return refused === undefined ? undefined : fail(refused, false);
 }
-
-/** Instance metadata endpoints (AWS IPv4 and IPv6, ECS task metadata). */
-const CLOUD_METADATA = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2']);
 
 function recognise(body: Buffer, length: number, response: http.IncomingMessage): IngestResult {
   const servedAs = response.headers['content-type'];
