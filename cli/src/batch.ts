@@ -1,25 +1,7 @@
-/** The vocab:Batch resource as the CLI reads it, and the sums and wording its commands share. */
+/** The sums and wording the CLI's commands share about vocab:Batch resources. */
+import type { Batch } from './resources';
 
-export interface Batch {
-  '@id': string;
-  id: number;
-  count: number;
-  completed: number;
-  errors: number;
-  /** Newer servers: members cancelled before pick-up. */
-  cancelled?: number;
-  submitted?: string;
-  finished?: string;
-  superseded?: boolean;
-  estCompletion?: string;
-  cancelledAt?: string;
-  /** Newer servers: the batch this one retries, and the batches retrying this one. */
-  retryOf?: string;
-  retries?: string[];
-  images: string;
-  completedImages: string;
-  errorImages: string;
-}
+export type { Batch };
 
 export interface Totals {
   batches: number;
@@ -64,5 +46,6 @@ export function describeBatch(b: Batch): string {
 }
 
 export function describeTotals(t: Totals): string {
-  return `total: ${images(t.count)} in ${t.batches} batch${t.batches === 1 ? '' : 'es'}: ${t.completed} completed, ${t.errors} errors, ${t.cancelled} cancelled`;
+  const outcome = `${t.completed} completed, ${t.errors} errors, ${t.cancelled} cancelled`;
+  return `total: ${images(t.count)} in ${t.batches} batch${t.batches === 1 ? '' : 'es'}: ${outcome}`;
 }

@@ -3,13 +3,10 @@
  * time means zero) bucketed into one column per character, each column the largest value in it.
  */
 import * as asciichart from 'asciichart';
+import type { LoadPage } from './resources';
 
-export interface LoadPoint {
-  time: string;
-  pending_count: number;
-  queued_count: number;
-  running_count: number;
-}
+/** One sample of GET /queue/load. */
+export type LoadPoint = LoadPage['results'][number];
 
 const SERIES = [
   { field: 'pending_count', label: 'pending', color: asciichart.yellow },

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ApiClient } from './api-client';
 import { apiUrl, credential, ENV_NAMES, type GlobalOptions, givenCustomer } from './config';
+import type { Caller } from './resources';
 
 /** Commands that act on one customer (`queue`, `load` and `smoke` do without or choose their own). */
 const CUSTOMER_COMMANDS = new Set(['submit', 'watch', 'status', 'errors', 'retry', 'cancel', 'create', 'list', 'revoke']);
@@ -15,6 +16,6 @@ export async function resolveOwnCustomer(command: Command): Promise<void> {
   if (!CUSTOMER_COMMANDS.has(command.name()) || givenCustomer(options) !== undefined) return;
   const key = credential(options);
   if (!key) return;
-  const { body } = await new ApiClient(apiUrl(options), key).get<{ customer?: number }>('/key');
+  const { body } = await new ApiClient(apiUrl(options), key).get<Caller>('/key');
   if (body.customer !== undefined) process.env[ENV_NAMES.customer] = String(body.customer);
 }

@@ -7,7 +7,7 @@ import { batchIdFromUrl, type Context, can, withPageSize } from './context';
 import { dataTable, descriptionList, h, pageRangeText, plural, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
-import type { Batch, Collection, Image, TestResult } from './types';
+import type { Batch, Image, Images, TestResult } from './types';
 
 export const IMAGE_PAGE_SIZE = 50;
 type ImageList = 'images' | 'completedImages' | 'errorImages';
@@ -39,7 +39,7 @@ export class BatchView {
   private list: ImageList = 'images';
   private imagesUrl: string;
   private history: string[] = [];
-  private images: Collection<Image> | undefined;
+  private images: Images | undefined;
   private renderedBatch = '';
   private renderedImages = '';
   private signature = '';
@@ -129,7 +129,7 @@ export class BatchView {
     const { api } = this.ctx;
     const signal = this.signal;
     try {
-      const [batch, images] = await Promise.all([api.get<Batch>(this.batch['@id'], signal), api.get<Collection<Image>>(url, signal)]);
+      const [batch, images] = await Promise.all([api.get<Batch>(this.batch['@id'], signal), api.get<Images>(url, signal)]);
       if (this.disposed || signal.aborted) return false;
       setMessage(this.alert, '');
       this.batch = batch;
@@ -211,7 +211,7 @@ export class BatchView {
   private updatePager(): void {
     const images = this.images?.member ?? [];
     this.previous.disabled = this.history.length === 0;
-    this.next.disabled = !this.images?.view?.next;
+    this.next.disabled = !this.images?.view.next;
     this.pageInfo.textContent = pageRangeText(this.history.length, IMAGE_PAGE_SIZE, images.length, this.images?.totalItems, 'No images');
   }
 
@@ -222,7 +222,7 @@ export class BatchView {
   }
 
   private async goNext(): Promise<void> {
-    const next = this.images?.view?.next;
+    const next = this.images?.view.next;
     if (!next) return;
     this.history.push(this.imagesUrl);
     await this.goTo(withPageSize(next, IMAGE_PAGE_SIZE));

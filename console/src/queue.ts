@@ -7,7 +7,7 @@ import { type Context, withPageSize } from './context';
 import { dataTable, descriptionList, h, pageRangeText, replaceChildren, setMessage, time, uid } from './dom';
 import { LiveRefresh, Serial } from './live';
 import { progressBar } from './progress';
-import type { Batch, Collection, CustomerQueue } from './types';
+import type { Batch, Batches, CustomerQueue } from './types';
 
 export const BATCH_PAGE_SIZE = 20;
 /** How long the list is refreshed for a batch just submitted that it does not show yet. */
@@ -26,7 +26,7 @@ export class QueueView {
   private readonly firstPage: string;
   private url: string;
   private history: string[] = [];
-  private page: Collection<Batch> | undefined;
+  private page: Batches | undefined;
   private queue: CustomerQueue | undefined;
   private rendered = '';
   private signature = '';
@@ -117,7 +117,7 @@ export class QueueView {
   }
 
   private async goOlder(): Promise<void> {
-    const next = this.page?.view?.next;
+    const next = this.page?.view.next;
     if (!next) return;
     this.history.push(this.url);
     this.url = withPageSize(next, BATCH_PAGE_SIZE);
@@ -142,7 +142,7 @@ export class QueueView {
     try {
       const [queue, page] = await Promise.all([
         api.get<CustomerQueue>(`customers/${customer}/queue`, signal),
-        api.get<Collection<Batch>>(url, signal),
+        api.get<Batches>(url, signal),
       ]);
       if (signal.aborted || url !== this.url) return false;
       setMessage(this.alert, '');
@@ -204,7 +204,7 @@ export class QueueView {
   private updatePager(): void {
     const batches = this.page?.member ?? [];
     this.newer.disabled = this.history.length === 0;
-    this.older.disabled = !this.page?.view?.next;
+    this.older.disabled = !this.page?.view.next;
     this.pageInfo.textContent = pageRangeText(this.history.length, BATCH_PAGE_SIZE, batches.length, this.page?.totalItems, 'No batches');
   }
 

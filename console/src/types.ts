@@ -1,92 +1,32 @@
-/** The parts of the API's JSON-LD resources the console reads (openapi.json has the full shapes). */
+/**
+ * The API's JSON-LD resources the console reads: the service's own response schemas
+ * (lambdas/http/resource-schemas.ts), imported as types only so none of the service is bundled.
+ */
+import type {
+  BatchCollection,
+  BatchResource,
+  CallerResource,
+  CustomerQueueResource,
+  ErrorResource,
+  ImageCollection,
+  ImageResource,
+  LoadPage,
+} from '../../lambdas/http/resource-schemas';
 
-export type Privilege = 'read' | 'submit' | 'manage';
+export type { TestResult } from '../../lambdas/http/resource-schemas';
 
-export interface Caller {
-  key: string;
-  admin: boolean;
-  customer?: number;
-  privileges: Privilege[];
-}
-
-export interface CustomerQueue {
-  size: number;
-  batchesWaiting: number;
-  imagesWaiting: number;
-}
-
-export interface PageView {
-  '@id'?: string;
-  first?: string;
-  previous?: string;
-  next?: string;
-  last?: string;
-}
-
-export interface Collection<T> {
-  totalItems?: number;
-  pageSize?: number;
-  member: T[];
-  view?: PageView;
-}
-
-export interface Batch {
-  '@id': string;
-  id: number;
-  submitted: string;
-  count: number;
-  completed: number;
-  errors: number;
-  cancelled?: number;
-  finished?: string;
-  superseded: boolean;
-  estCompletion?: string;
-  cancelledAt?: string;
-  retryOf?: string;
-  retries?: string[];
-  images: string;
-  completedImages: string;
-  errorImages: string;
-  test: string;
-}
-
-export type ImageState = 'waiting' | 'running' | 'completed' | 'error' | 'cancelled';
-
-export interface Image {
-  id: string;
-  space: number;
-  origin: string;
-  state?: ImageState;
-  ingesting?: boolean;
-  width?: number;
-  height?: number;
-  error?: string;
-  string1?: string;
-  string2?: string;
-  string3?: string;
-  finished?: string;
-}
-
-export interface TestResult {
-  success: boolean;
-}
-
-export interface LoadSample {
-  time: string;
-  pending_count: number;
-  queued_count: number;
-  running_count: number;
-}
-
-export interface QueueLoad {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: LoadSample[];
-}
-
-export interface MemberProblem {
-  member?: number;
-  field?: string;
-  message?: string;
-}
+export type Batch = BatchResource;
+export type Batches = BatchCollection;
+export type Image = ImageResource;
+export type Images = ImageCollection;
+export type ImageState = NonNullable<Image['state']>;
+export type Caller = CallerResource;
+export type Privilege = Caller['privileges'][number];
+export type CustomerQueue = CustomerQueueResource;
+export type QueueLoad = LoadPage;
+export type LoadSample = QueueLoad['results'][number];
+/**
+ * A member problem of a 422, read from any error body without checking it (API Gateway's and
+ * proxies' errors have none), so every field may be missing.
+ */
+export type MemberProblem = Partial<NonNullable<ErrorResource['errors']>[number]>;

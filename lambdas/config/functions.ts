@@ -197,5 +197,11 @@ export const SCHEDULES = {
   sampleLoad: { fn: 'sample-load', everyMinutes: 1, retentionDays: 35 },
 } as const satisfies Record<string, { fn: FunctionName; everyMinutes: number } & Record<string, unknown>>;
 
+/**
+ * How long after submission a retried POST may finish a batch's enqueueing itself (domain/submit.ts):
+ * the sweeper starts on batches older than its staleness, and a replay can run for the API timeout.
+ */
+export const REPLAY_WINDOW_SECONDS = SCHEDULES.sweepEnqueueing.staleAfterSeconds - API_TIMEOUT_SECONDS - 1;
+
 export type ScheduleName = keyof typeof SCHEDULES;
 export const SCHEDULE_NAMES = Object.keys(SCHEDULES) as ScheduleName[];

@@ -2,7 +2,7 @@
  * Runtime settings read from the environment at call time (not module load), so the local runtime
  * and tests can set variables before the first invocation.
  */
-import { type EventSourceName, urlEnvOf } from './functions';
+import { type EventSourceName, REPLAY_WINDOW_SECONDS, urlEnvOf } from './functions';
 import { DEFAULTS, ENV } from './resources';
 
 function intFromEnv(name: string, fallback: number): number {
@@ -35,6 +35,8 @@ export const settings = {
     required({ main: ENV.mainQueueUrl, priority: ENV.priorityQueueUrl, tasks: ENV.tasksQueueUrl }[queue]),
   maxBatchSize: () => intFromEnv(ENV.maxBatchSize, DEFAULTS.maxBatchSize),
   maxQueueSize: () => intFromEnv(ENV.maxQueueSize, DEFAULTS.maxQueueSize),
+  /** The limits of a submit (domain/submit.ts's SubmitLimits). */
+  submitLimits: () => ({ maxQueueSize: settings.maxQueueSize(), replayWindowSeconds: REPLAY_WINDOW_SECONDS }),
   maxBodyBytes: () => intFromEnv(ENV.maxBodyBytes, DEFAULTS.maxBodyBytes),
   allowPrivateOrigins: () => process.env[ENV.allowPrivateOrigins] === 'true',
   originTimeoutMs: () => intFromEnv(ENV.originTimeoutMs, DEFAULTS.originTimeoutMs),

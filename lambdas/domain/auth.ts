@@ -1,9 +1,10 @@
 /**
- * Credentials, secret hashing and the API Gateway policy of a caller. Pure functions only (plus
- * node:crypto): the key store and the authorizer handler build on them.
+ * Callers and their keys: secret hashing and what a key's privileges let it call. Pure functions only
+ * (plus node:crypto): the key store, the header parsing (http/credentials.ts) and the authorizer's
+ * policy (http/authorizer-policy.ts) build on them.
  */
 import { createHash, randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
-import { findRoute, matchResource, PRIVILEGES, type Privilege, ROUTES } from '../config/routes';
+import { PRIVILEGES, type Privilege, type Route } from '../config/routes';
 
 /** A key id and its secret, as presented by a client. */
 export interface Credentials {
@@ -49,63 +50,6 @@ export const KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Longer secrets are refused before hashing, so a huge header cannot make scrypt costlier. */
 export const MAX_SECRET_LENGTH = 256;
-
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function decodeBase64(token: string): string | undefined {
-  if (!BASE64.test(token) && !BASE64URL.test(token)) return undefined;
-  const unpadded = token.replace(/=+$/, '');
-  // A single leftover character cannot encode a byte: that is not base64.
-  if (unpadded.length % 4 === 1) return undefined;
-  if (token.length !== unpadded.length && token.length % 4 !== 0) return undefined;
-  try {
-    return utf8.decode(Buffer.from(unpadded, token.includes('-') || token.includes('_') ? 'base64url' : 'base64'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Splits `key:secret` at the first colon (RFC 7617: the user-id cannot contain one). */
-function splitPair(pair: string): Credentials | undefined {
-  const colon = pair.indexOf(':');
-  if (colon < 0) return undefined;
-  const key = pair.slice(0, colon);
-  const secret = pair.slice(colon + 1);
-  if (!KEY_PATTERN.test(key)) return undefined;
-  if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return undefined;
-  // Control characters never occur in a secret we issue or in a sane admin secret.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse secrets containing C0 controls or DEL.
-  if (/[\u0000-\u001f\u007f]/.test(secret)) return undefined;
-  return { key, secret };
-}
-
-/**
- * Reads the credentials of an `Authorization` header:
- * - `Basic base64(key:secret)` (what DLCS clients send);
- * - `Bearer key:secret`, or `Bearer base64(key:secret)`.
- * Scheme names are case-insensitive. Anything else (other schemes, malformed base64, no colon,
- * empty key or secret, a key outside `[A-Za-z0-9_-]{1,64}`) gives undefined.
- */
-export function parseCredentials(authorization: string | undefined): Credentials | undefined {
-  if (authorization === undefined) return undefined;
-  const match = /^\s*([A-Za-z]+) +(\S+)\s*$/.exec(authorization);
-  if (!match) return undefined;
-  const scheme = (match[1] as string).toLowerCase();
-  const token = match[2] as string;
-  if (scheme === 'basic') {
-    const decoded = decodeBase64(token);
-    return decoded === undefined ? undefined : splitPair(decoded);
-  }
-  if (scheme === 'bearer') {
-    // base64 never contains a colon, so a colon means the pair was sent as is.
-    if (token.includes(':')) return splitPair(token);
-    const decoded = decodeBase64(token);
-    return decoded === undefined ? undefined : splitPair(decoded);
-  }
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Secrets
@@ -182,116 +126,24 @@ export function newKeyPair(): Credentials {
 }
 
 // ---------------------------------------------------------------------------------------------
-// API Gateway policy
-
-export interface PolicyStatement {
-  Action: 'execute-api:Invoke';
-  Effect: 'Allow' | 'Deny';
-  Resource: string[];
-}
-
-export interface PolicyDocument {
-  Version: '2012-10-17';
-  Statement: PolicyStatement[];
-}
-
-/** What API Gateway passes on to the integration as `requestContext.authorizer` (strings only). */
-export interface AuthContext {
-  [name: string]: string;
-  key: string;
-  admin: 'true' | 'false';
-  /** The customer id of a customer key, '' for an admin key. */
-  customer: string;
-  /** Comma-separated privileges ('read,submit,manage' for admin keys). */
-  privileges: string;
-  /**
-   * Why this request is refused, or a generic sentence when it is allowed: API Gateway's
-   * access-denied response quotes it (`$context.authorizer.denied`), so it holds no quote or backslash.
-   */
-  denied: string;
-}
+// Privileges
 
 /**
- * Splits a method ARN (`arn:aws:execute-api:region:account:apiId/stage/METHOD/path…`) into the
- * part up to the API id and the stage.
+ * Why a principal may not call a route, in words for the refusal's body; undefined when it may.
+ * `pathCustomer` is the customer the request's path names, if any. Admin keys may call everything;
+ * a customer key calls a route open to any valid key (`authenticated`, no privilege), or one whose
+ * privilege it holds, for its own customer only.
  */
-export function parseMethodArn(methodArn: string): { prefix: string; stage: string } {
-  const [prefix, stage] = methodArn.split('/');
-  if (!prefix?.startsWith('arn:') || !stage) throw new Error(`not an API Gateway method ARN: ${methodArn}`);
-  return { prefix, stage };
-}
-
-/** The execute-api resource pattern of a route for customer C (path parameters become `*`). */
-function routeResource(base: string, method: string, resource: string, customer: number): string {
-  const path = resource.replace('{customer}', String(customer)).replace(/\{[^}]+\}/g, '*');
-  return `${base}/${method}${path}`;
-}
-
-/**
- * The IAM policy of a principal, valid for every route it may call (not just the one called), so
- * that it stays right should API Gateway ever cache it by `Authorization` header:
- * - admin: everything in the stage;
- * - customer key of customer C: each route of `ROUTES` open to customer keys whose privilege the
- *   key holds, with C in place of `{customer}` (`GET /queue/load` too). Nothing else: the keys of
- *   C and `/queue/status` are admin-only. (`GET /queue` is public and has no authorizer.)
- * In resource ARNs `*` matches any run of characters, slashes included.
- */
-export function policyFor(principal: Principal, methodArn: string): PolicyDocument {
-  const { prefix, stage } = parseMethodArn(methodArn);
-  const base = `${prefix}/${stage}`;
-  let resources: string[];
-  if (principal.admin) {
-    resources = [`${base}/*/*`];
-  } else if (principal.customer !== undefined && Number.isSafeInteger(principal.customer) && principal.customer >= 0) {
-    const held = new Set(principal.privileges ?? PRIVILEGES);
-    const customer = principal.customer;
-    // Every GET route also answers HEAD (the same function, without the body).
-    const open = (r: (typeof ROUTES)[number]) => (r.privilege === undefined ? r.access === 'authenticated' : held.has(r.privilege));
-    resources = ROUTES.filter(open).flatMap((r) =>
-      (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method]).map((method) => routeResource(base, method, r.resource, customer)),
-    );
-  } else {
-    resources = [];
-  }
-  if (resources.length === 0) {
-    return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: [`${base}/*/*`] }] };
-  }
-  return { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: resources }] };
-}
-
-/** Said when a request is refused without a more precise reason. */
-export const GENERIC_DENIAL = 'These credentials do not allow this request.';
-
-/**
- * Why the policy refuses this very request (the method ARN of the call), in words for the
- * refusal's body; undefined when it is allowed. API Gateway shows it through the `denied` context value.
- */
-export function denialReason(principal: Principal, methodArn: string): string | undefined {
+export function refusalOf(principal: Principal, route: Route, pathCustomer?: string): string | undefined {
   if (principal.admin) return undefined;
-  const [, , method, ...rest] = methodArn.split('/');
-  const path = `/${rest.join('/')}`;
-  const match = matchResource(path);
-  const route = match && method ? findRoute(method === 'HEAD' ? 'GET' : method, match.resource) : undefined;
-  if (!route || !match) return GENERIC_DENIAL;
   if (route.privilege === undefined) return route.access === 'authenticated' ? undefined : 'Only an admin key may call this route.';
-  const pathCustomer = match.pathParameters.customer;
   if (pathCustomer !== undefined && pathCustomer !== String(principal.customer)) {
     return `This key belongs to customer ${principal.customer}; it cannot reach customer ${pathCustomer}.`;
   }
   const held = principal.privileges ?? PRIVILEGES;
   if (!held.includes(route.privilege)) {
-    return `This key lacks the ${route.privilege} privilege that ${method} ${route.resource} needs (it has: ${held.join(', ') || 'none'}).`;
+    const needs = `${route.method} ${route.resource}`;
+    return `This key lacks the ${route.privilege} privilege that ${needs} needs (it has: ${held.join(', ') || 'none'}).`;
   }
   return undefined;
-}
-
-/** The authorizer context for a principal and this request (API Gateway context values must be scalars). */
-export function authContext(principal: Principal, methodArn: string): AuthContext {
-  return {
-    key: principal.key,
-    admin: principal.admin ? 'true' : 'false',
-    customer: principal.admin || principal.customer === undefined ? '' : String(principal.customer),
-    privileges: (principal.admin ? PRIVILEGES : (principal.privileges ?? PRIVILEGES)).join(','),
-    denied: (denialReason(principal, methodArn) ?? GENERIC_DENIAL).replace(/["\\]/g, ''),
-  };
 }

@@ -7,7 +7,6 @@
  * and paged in DynamoDB is the adapter's (adapters/operator-store.ts).
  */
 
-import { SCHEDULES } from '../config/functions';
 import type { QueueName } from '../config/resources';
 import { ForbiddenError, InvalidParameterError } from './errors';
 import type { CustomerCounters } from './model';
@@ -92,8 +91,8 @@ export function loadRun(customers: readonly CustomerCounters[], time: string): L
   return { time, samples, total };
 }
 
-/** TTL of a sample (epoch seconds): the retention of SCHEDULES.sampleLoad after it was taken. */
-export function sampleExpiresAt(now: Date, retentionDays: number = SCHEDULES.sampleLoad.retentionDays): number {
+/** TTL of a sample (epoch seconds): `retentionDays` (the deployment's SCHEDULES.sampleLoad) after it was taken. */
+export function sampleExpiresAt(now: Date, retentionDays: number): number {
   return Math.floor(now.getTime() / 1000) + retentionDays * 24 * 60 * 60;
 }
 

@@ -4,17 +4,10 @@
  * handler that dies midway leaves a trail the sweeper (`resumeEnqueueing`) follows.
  */
 import { createHash } from 'node:crypto';
-import { SCHEDULES } from '../config/functions';
-import { API_TIMEOUT_SECONDS, type QueueName } from '../config/resources';
+import type { QueueName } from '../config/resources';
 import { BatchBeingCreatedError, IdempotencyMismatchError, QueueFullError } from './errors';
 import type { AssetInput, BatchRecord, MemberRecord, TaskMessage } from './model';
 import type { SubmitStore, WorkQueue } from './ports';
-
-/**
- * How long after submission a retried POST may finish a batch's enqueueing itself: the sweeper
- * starts on batches older than its staleness, and a replay can run for the API timeout.
- */
-export const REPLAY_WINDOW_SECONDS = SCHEDULES.sweepEnqueueing.staleAfterSeconds - API_TIMEOUT_SECONDS - 1;
 
 /** Assets checked per supersede task (one Query each). */
 export const SUPERSEDE_TASK_SIZE = 100;
@@ -32,6 +25,11 @@ export interface SubmitRequest {
 
 export interface SubmitLimits {
   maxQueueSize: number;
+  /**
+   * How long after submission a retried POST may finish a batch's enqueueing itself; older, the
+   * sweeper may be resuming it (the deployment's REPLAY_WINDOW_SECONDS, config/functions.ts).
+   */
+  replayWindowSeconds: number;
 }
 
 export interface SubmitResult {
@@ -113,7 +111,7 @@ export async function submitBatch(
       : undefined;
   if (idempotency) {
     const existing = await store.findIdempotent(customer, idempotency.key);
-    if (existing) return replay(store, work, request, existing);
+    if (existing) return replay(store, work, request, existing, limits);
   }
   const result = await store.createBatch(
     {
@@ -127,7 +125,7 @@ export async function submitBatch(
     limits.maxQueueSize,
   );
   if ('queueFull' in result) throw new QueueFullError(customer, result.queueFull.size, result.queueFull.limit, assets.length);
-  if ('idempotent' in result) return replay(store, work, request, result.idempotent);
+  if ('idempotent' in result) return replay(store, work, request, result.idempotent, limits);
   const batch = result.created;
   await enqueue(store, work, batch, membersOf(batch, assets));
   return { created: true, batch: { ...batch, enqueueing: false } };
@@ -153,6 +151,7 @@ async function replay(
   work: WorkQueue,
   request: SubmitRequest,
   existing: { batch: number; hash: string },
+  limits: SubmitLimits,
 ): Promise<SubmitResult> {
   if (existing.hash !== (request.bodyHash ?? '')) throw new IdempotencyMismatchError(request.idempotencyKey, existing.batch);
   const batch = await store.getBatch(request.customer, existing.batch, true);
@@ -161,7 +160,7 @@ async function replay(
     const age = (Date.now() - Date.parse(batch.submitted)) / 1000;
     // Past this age the sweeper may be resuming the batch at the same time: leave it to the sweeper
     // (it completes the enqueueing of the members written) rather than race it.
-    if (age > REPLAY_WINDOW_SECONDS) return { created: false, batch };
+    if (age > limits.replayWindowSeconds) return { created: false, batch };
     await enqueue(store, work, batch, membersOf(batch, request.assets), true);
     return { created: false, batch: (await store.getBatch(batch.customer, batch.batch, true)) ?? batch };
   }

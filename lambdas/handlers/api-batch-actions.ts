@@ -29,7 +29,7 @@ export const handler = apiHandler({
   [`POST ${B}/retry`]: async (request) => {
     const customer = authorizedCustomer(request);
     const batchId = intParam(request, 'batch');
-    const { batch } = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, { maxQueueSize: settings.maxQueueSize() });
+    const { batch } = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, settings.submitLimits());
     return {
       status: 201,
       headers: { Location: urls.batch(request.baseUrl, customer, batch.batch) },

@@ -34,7 +34,7 @@ const submit =
         assets,
         ...(idempotencyKey !== undefined ? { idempotencyKey, bodyHash: hashBody(request.body ?? '') } : {}),
       },
-      { maxQueueSize: settings.maxQueueSize() },
+      settings.submitLimits(),
     );
     return {
       status: created ? 201 : 200,

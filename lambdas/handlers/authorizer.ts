@@ -16,16 +16,9 @@ import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 
 import { adminCredential } from '../adapters/admin-credential';
 import { keyStore } from '../adapters/key-store';
 import { settings } from '../config/settings';
-import {
-  authContext,
-  headerDigest,
-  type Principal,
-  parseCredentials,
-  policyFor,
-  safeEqual,
-  usageKeyValue,
-  verifySecret,
-} from '../domain/auth';
+import { headerDigest, type Principal, safeEqual, usageKeyValue, verifySecret } from '../domain/auth';
+import { authContext, policyFor } from '../http/authorizer-policy';
+import { parseCredentials } from '../http/credentials';
 import { logger } from '../observability/logger';
 
 const MAX_CACHE_ENTRIES = 1000;

@@ -9,6 +9,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { queueStore } from '../adapters';
 import { operatorStore } from '../adapters/operator-store';
+import { SCHEDULES } from '../config/functions';
 import { loadRun, sampleExpiresAt } from '../domain/operator';
 import { logger } from '../observability/logger';
 
@@ -24,7 +25,7 @@ export const handler = middy(async (): Promise<SampleLoadResult> => {
   const now = new Date();
   const time = now.toISOString();
   const run = loadRun(await queueStore().listCustomers(), time);
-  const items = await operatorStore().putRun(run, sampleExpiresAt(now));
+  const items = await operatorStore().putRun(run, sampleExpiresAt(now, SCHEDULES.sampleLoad.retentionDays));
   logger.debug('recorded load samples', { time, samples: run.samples.length, items });
   return { time, samples: run.samples.length, items };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -211,3 +211,17 @@ export const statusPageSchema = z
     ),
   })
   .describe('GET /queue/status: the queue now by customer and queue, largest first.');
+
+// The resources as TypeScript types, for the clients (cli/, console/): they import them with
+// `import type`, which the compilers erase, so none of the service's code is bundled with them.
+export type BatchResource = z.infer<typeof batchSchema>;
+export type BatchCollection = z.infer<typeof batchCollectionSchema>;
+export type ImageResource = z.infer<typeof imageSchema>;
+export type ImageCollection = z.infer<typeof imageCollectionSchema>;
+export type CustomerQueueResource = z.infer<typeof customerQueueSchema>;
+export type CallerResource = z.infer<typeof callerSchema>;
+export type QueueResource = z.infer<typeof queueSchema>;
+export type KeyResource = z.infer<typeof keySchema>;
+export type TestResult = z.infer<typeof testResultSchema>;
+export type ErrorResource = z.infer<typeof errorSchema>;
+export type LoadPage = z.infer<typeof loadPageSchema>;

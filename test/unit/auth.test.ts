@@ -1,64 +1,7 @@
-import { ROUTES } from '../../lambdas/config/routes';
-import {
-  authContext,
-  hashSecret,
-  headerDigest,
-  KEY_PATTERN,
-  newKeyPair,
-  type PolicyDocument,
-  parseCredentials,
-  policyFor,
-  safeEqual,
-  verifySecret,
-} from '../../lambdas/domain/auth';
+import { findRoute } from '../../lambdas/config/routes';
+import { hashSecret, headerDigest, KEY_PATTERN, newKeyPair, refusalOf, safeEqual, verifySecret } from '../../lambdas/domain/auth';
 
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const basic = (pair: string) => `Basic ${b64(pair)}`;
-
-describe('parseCredentials', () => {
-  it.each([
-    ['Basic', basic('k123:s3cret'), { key: 'k123', secret: 's3cret' }],
-    ['Basic, lower-case scheme', `basic ${b64('k123:s3cret')}`, { key: 'k123', secret: 's3cret' }],
-    ['Basic, secret with colons', basic('admin:a:b:c'), { key: 'admin', secret: 'a:b:c' }],
-    ['Basic, unpadded base64', `Basic ${b64('ab:c').replace(/=+$/, '')}`, { key: 'ab', secret: 'c' }],
-    ['Basic, url-safe key chars', basic('K_a-9:x'), { key: 'K_a-9', secret: 'x' }],
-    ['Bearer key:secret', 'Bearer k123:s3cret', { key: 'k123', secret: 's3cret' }],
-    ['Bearer base64(key:secret)', `Bearer ${b64('k123:s3cret')}`, { key: 'k123', secret: 's3cret' }],
-    ['BEARER upper-case scheme', 'BEARER k1:s', { key: 'k1', secret: 's' }],
-    ['surrounding whitespace', `  Basic ${b64('k1:s')}  `, { key: 'k1', secret: 's' }],
-  ])('accepts %s', (_name, header, expected) => {
-    expect(parseCredentials(header)).toEqual(expected);
-  });
-
-  it.each([
-    ['undefined', undefined],
-    ['empty', ''],
-    ['scheme only', 'Basic'],
-    ['scheme and blank', 'Basic   '],
-    ['malformed base64 (bad chars)', 'Basic !!!!'],
-    ['malformed base64 (one char left over)', 'Basic QUJDR'],
-    ['malformed base64 (bad padding)', 'Basic QQ='],
-    ['mixed base64 alphabets', 'Basic ab+_'],
-    ['base64 of invalid UTF-8', `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x61]).toString('base64')}`],
-    ['missing colon', basic('k123s3cret')],
-    ['empty key', basic(':secret')],
-    ['empty secret', basic('k123:')],
-    ['empty both', basic(':')],
-    ['key with invalid characters', basic('k.1:secret')],
-    ['key too long', basic(`${'k'.repeat(65)}:secret`)],
-    ['secret too long', basic(`k1:${'s'.repeat(257)}`)],
-    ['control character in secret', basic('k1:a\nb')],
-    ['Bearer missing colon', 'Bearer justatoken'],
-    ['Bearer empty secret', 'Bearer k1:'],
-    ['Bearer empty key', 'Bearer :s'],
-    ['Digest scheme', 'Digest username="k1"'],
-    ['Token scheme', 'Token k1:s'],
-    ['no scheme', b64('k1:s')],
-    ['extra parts', `Basic ${b64('k1:s')} extra`],
-  ])('rejects %s', (_name, header) => {
-    expect(parseCredentials(header)).toBeUndefined();
-  });
-});
+const basic = (pair: string) => `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
 
 describe('hashSecret / verifySecret', () => {
   it('round-trips and encodes scrypt$N$r$p$salt$hash', async () => {
@@ -115,12 +58,6 @@ describe('newKeyPair', () => {
     expect(new Set(pairs.map((p) => p.key)).size).toBe(200);
     expect(new Set(pairs.map((p) => p.secret)).size).toBe(200);
   });
-
-  it('yields pairs that parse back from both header forms', () => {
-    const pair = newKeyPair();
-    expect(parseCredentials(basic(`${pair.key}:${pair.secret}`))).toEqual(pair);
-    expect(parseCredentials(`Bearer ${pair.key}:${pair.secret}`)).toEqual(pair);
-  });
 });
 
 describe('headerDigest', () => {
@@ -132,160 +69,39 @@ describe('headerDigest', () => {
   });
 });
 
-// ------------------------------------------------------------------------------------------------
-// Policies, evaluated the way API Gateway does: `*` in a resource ARN matches any characters
-// (slashes included); an explicit Deny wins; otherwise some Allow must match.
+describe('refusalOf', () => {
+  const route = (method: string, resource: string) => {
+    const found = findRoute(method, resource);
+    if (!found) throw new Error(`no route ${method} ${resource}`);
+    return found;
+  };
+  const submit = route('POST', '/customers/{customer}/queue');
+  const reader = { key: 'k1', admin: false, customer: 7, privileges: ['read'] as const };
 
-const PREFIX = 'arn:aws:execute-api:eu-west-1:123456789012:abc123';
-const STAGE = 'prod';
-
-function arn(method: string, path: string, stage = STAGE): string {
-  return `${PREFIX}/${stage}/${method}${path}`;
-}
-
-function wildcard(pattern: string): RegExp {
-  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${escaped.join('.*')}$`);
-}
-
-function allows(policy: PolicyDocument, methodArn: string): boolean {
-  const matching = policy.Statement.filter((s) => s.Resource.some((r) => wildcard(r).test(methodArn)));
-  if (matching.some((s) => s.Effect === 'Deny')) return false;
-  return matching.some((s) => s.Effect === 'Allow' && s.Action === 'execute-api:Invoke');
-}
-
-/** A concrete path for a resource template. */
-function pathFor(resource: string, customer: number): string {
-  return resource
-    .replace('{customer}', String(customer))
-    .replace('{batch}', '12')
-    .replace('{space}', '3')
-    .replace('{image}', 'my-image')
-    .replace('{key}', 'kSomeKey');
-}
-
-describe('policyFor', () => {
-  const calledArn = arn('GET', '/customers/7/queue');
-
-  it('gives an admin everything in the stage', () => {
-    // Act
-    const policy = policyFor({ key: 'admin', admin: true }, calledArn);
-    // Assess
-    expect(policy).toEqual({
-      Version: '2012-10-17',
-      Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: [`${PREFIX}/${STAGE}/*/*`] }],
-    });
-    for (const route of ROUTES) {
-      expect(allows(policy, arn(route.method, pathFor(route.resource, 7)))).toBe(true);
-      expect(allows(policy, arn(route.method, pathFor(route.resource, 8)))).toBe(true);
-    }
-    expect(allows(policy, arn('GET', '/queue', 'other-stage'))).toBe(false);
+  it('lets an admin key call every route, for any customer', () => {
+    expect(refusalOf({ key: 'admin', admin: true }, route('GET', '/queue/status'))).toBeUndefined();
+    expect(refusalOf({ key: 'admin', admin: true }, submit, '8')).toBeUndefined();
   });
 
-  it('gives a customer key exactly the routes its privileges cover, for its own customer', () => {
-    const subsets: Array<Array<'read' | 'submit' | 'manage'>> = [
-      ['read'],
-      ['submit'],
-      ['manage'],
-      ['read', 'manage'],
-      ['read', 'submit', 'manage'],
-    ];
-    for (const privileges of subsets) {
-      const policy = policyFor({ key: 'k1', admin: false, customer: 7, privileges }, calledArn);
-      for (const route of ROUTES) {
-        if (route.access === 'public') continue;
-        // A route without a privilege open to any valid key (GET /key) is every key's.
-        const expected = route.privilege !== undefined ? privileges.includes(route.privilege) : route.access === 'authenticated';
-        const own = arn(route.method, pathFor(route.resource, 7));
-        expect([privileges.join(','), route.method, route.resource, allows(policy, own)]).toEqual([
-          privileges.join(','),
-          route.method,
-          route.resource,
-          expected,
-        ]);
-      }
-    }
-    // Every route a customer key may call names its privilege: GETs read, batch POSTs submit;
-    // test, retry and cancel (DELETE of a batch) manage.
-    const manages = (r: (typeof ROUTES)[number]) => r.method === 'DELETE' || r.resource.endsWith('/test') || r.resource.endsWith('/retry');
-    for (const route of ROUTES.filter((r) => r.access === 'customer' || (r.access === 'authenticated' && r.resource !== '/key'))) {
-      expect(route.privilege).toBe(route.method === 'GET' ? 'read' : manages(route) ? 'manage' : 'submit');
-    }
+  it('lets a customer key call the routes of the privileges it holds, for its own customer', () => {
+    expect(refusalOf(reader, route('GET', '/customers/{customer}/queue'), '7')).toBeUndefined();
+    expect(refusalOf({ ...reader, privileges: ['submit'] }, submit, '7')).toBeUndefined();
+    // Keys stored before privileges existed hold all of them.
+    expect(refusalOf({ key: 'k1', admin: false, customer: 7 }, submit, '7')).toBeUndefined();
   });
 
-  it('lets a customer key call its own customer routes and nothing admin-only, on every route', () => {
-    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
-    for (const route of ROUTES) {
-      if (route.access === 'public') continue; // no authorizer on public routes
-      const own = arn(route.method, pathFor(route.resource, 7));
-      const other = arn(route.method, pathFor(route.resource, 8));
-      const prefixLookalike = arn(route.method, pathFor(route.resource, 77));
-      const expected = route.access === 'customer' || route.access === 'authenticated';
-      expect([route.method, route.resource, allows(policy, own)]).toEqual([route.method, route.resource, expected]);
-      if (route.resource.includes('{customer}')) {
-        expect(allows(policy, other)).toBe(false);
-        expect(allows(policy, prefixLookalike)).toBe(false);
-      }
-    }
-  });
-
-  it('does not depend on the route called (safe to cache by header)', () => {
-    const principal = { key: 'k1', admin: false, customer: 7 };
-    const policies = ROUTES.map((r) => policyFor(principal, arn(r.method, pathFor(r.resource, 7))));
-    for (const policy of policies) expect(policy).toEqual(policies[0]);
-    const admin = { key: 'admin', admin: true };
-    expect(policyFor(admin, arn('GET', '/queue/status'))).toEqual(policyFor(admin, arn('POST', '/customers/1/keys')));
-  });
-
-  it('refuses other customers, key management and /queue/status for a customer key', () => {
-    const policy = policyFor({ key: 'k1', admin: false, customer: 7 }, calledArn);
-    expect(allows(policy, arn('GET', '/customers/7/keys'))).toBe(false);
-    expect(allows(policy, arn('POST', '/customers/7/keys'))).toBe(false);
-    expect(allows(policy, arn('DELETE', '/customers/7/keys/k1'))).toBe(false);
-    expect(allows(policy, arn('GET', '/queue/status'))).toBe(false);
-    expect(allows(policy, arn('POST', '/queue/load'))).toBe(false);
-    expect(allows(policy, arn('GET', '/customers/8/queue'))).toBe(false);
-    expect(allows(policy, arn('GET', '/customers/70/queue'))).toBe(false);
-    expect(allows(policy, arn('GET', '/customers/7/queue', 'other-stage'))).toBe(false);
-  });
-
-  it('denies everything to a non-admin principal without a customer', () => {
-    const policy = policyFor({ key: 'k1', admin: false }, calledArn);
-    expect(policy.Statement.every((s) => s.Effect === 'Deny')).toBe(true);
-    expect(allows(policy, arn('GET', '/customers/7/queue'))).toBe(false);
-  });
-
-  it('throws on something that is not a method ARN', () => {
-    expect(() => policyFor({ key: 'admin', admin: true }, 'not-an-arn')).toThrow(/method ARN/);
-  });
-});
-
-describe('authContext', () => {
-  it('passes strings only', () => {
-    const arn7 = 'arn:aws:execute-api:eu-west-1:1:api/prod/GET/customers/7/queue';
-    expect(authContext({ key: 'admin', admin: true }, arn7)).toEqual({
-      key: 'admin',
-      admin: 'true',
-      customer: '',
-      privileges: 'read,submit,manage',
-      denied: 'These credentials do not allow this request.',
-    });
-    expect(authContext({ key: 'k1', admin: false, customer: 7, privileges: ['read'] }, arn7)).toEqual({
-      key: 'k1',
-      admin: 'false',
-      customer: '7',
-      privileges: 'read',
-      denied: 'These credentials do not allow this request.',
-    });
-  });
-
-  it('says why this very request is refused', () => {
-    const base = 'arn:aws:execute-api:eu-west-1:1:api/prod';
-    const reader = { key: 'k1', admin: false, customer: 7, privileges: ['read'] as const };
-    expect(authContext(reader, `${base}/POST/customers/7/queue/batches/3/test`).denied).toBe(
-      'This key lacks the manage privilege that POST /customers/{customer}/queue/batches/{batch}/test needs (it has: read).',
+  it('says what a customer key lacks, which customer it belongs to, or that the route is admin-only', () => {
+    expect(refusalOf(reader, submit, '7')).toBe(
+      'This key lacks the submit privilege that POST /customers/{customer}/queue needs (it has: read).',
     );
-    expect(authContext(reader, `${base}/GET/customers/8/queue`).denied).toBe('This key belongs to customer 7; it cannot reach customer 8.');
-    expect(authContext(reader, `${base}/GET/queue/status`).denied).toBe('Only an admin key may call this route.');
+    expect(refusalOf({ ...reader, privileges: [] }, submit, '7')).toMatch(/\(it has: none\)\.$/);
+    expect(refusalOf(reader, route('GET', '/customers/{customer}/queue'), '8')).toBe(
+      'This key belongs to customer 7; it cannot reach customer 8.',
+    );
+    expect(refusalOf(reader, route('GET', '/customers/{customer}/keys'), '7')).toBe('Only an admin key may call this route.');
+  });
+
+  it('lets any valid key call a route that needs no privilege (GET /key)', () => {
+    expect(refusalOf({ ...reader, privileges: [] }, route('GET', '/key'))).toBeUndefined();
   });
 });

@@ -3,12 +3,16 @@ import { type ApiClient, ApiError } from '../../cli/src/api-client';
 import type { Batch } from '../../cli/src/batch';
 import type { ProgressReporter } from '../../cli/src/progress';
 import { watchBatches } from '../../cli/src/watch';
+import { CONTEXT_URL } from '../../lambdas/http/problem';
 
 const URL_1 = 'http://api.test/customers/1/queue/batches/1';
 
 const batch = (done: number, finished?: string): Batch => ({
+  '@context': CONTEXT_URL,
   '@id': URL_1,
+  '@type': 'vocab:Batch',
   id: 1,
+  submitted: '2026-01-01T00:00:00.000Z',
   count: 2,
   completed: done,
   errors: 0,
@@ -16,6 +20,8 @@ const batch = (done: number, finished?: string): Batch => ({
   images: `${URL_1}/images`,
   completedImages: `${URL_1}/completedImages`,
   errorImages: `${URL_1}/errorImages`,
+  superseded: false,
+  test: `${URL_1}/test`,
 });
 
 /** A client answering GETs from a script of states; `?wait` answers 400 unless `longPoll`. */

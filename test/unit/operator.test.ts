@@ -254,7 +254,7 @@ describe('load samples', () => {
     expect(loadRun([counters(1, { waiting: { main: 1 }, pending: { main: 3 } })], 't').samples[0]?.load.main).toEqual(counts(3, 0, 0));
   });
   it('expire after the retention period', () => {
-    expect(sampleExpiresAt(new Date('2024-01-01T00:00:00.500Z'))).toBe(Date.parse('2024-02-05T00:00:00Z') / 1000);
+    expect(sampleExpiresAt(new Date('2024-01-01T00:00:00.500Z'), 35)).toBe(Date.parse('2024-02-05T00:00:00Z') / 1000);
     expect(sampleExpiresAt(new Date(0), 1)).toBe(86_400);
   });
 });

@@ -1,16 +1,9 @@
 /** `keys create|list|revoke`: a customer's API keys (admin keys only, as the routes are). */
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../errors';
+import type { Key } from '../resources';
 import { exitWith, printJson, printLine, session } from '../session';
 import { plainTable } from './read';
-
-interface Key {
-  key: string;
-  secret?: string;
-  customer: number;
-  privileges: string[];
-  created?: string;
-}
 
 const PRIVILEGES = ['read', 'submit', 'manage'];
 
@@ -60,7 +53,7 @@ export function registerKeys(program: Command): void {
         else if (found.length === 0) printLine(`customer ${customer} has no keys`);
         else {
           const table = plainTable(['key', 'privileges', 'created']);
-          for (const key of found) table.push([key.key, key.privileges.join(','), key.created ?? '']);
+          for (const key of found) table.push([key.key, key.privileges.join(','), key.created]);
           printLine(table.toString());
         }
         return EXIT.ok;

@@ -3,13 +3,8 @@ import type { Command } from 'commander';
 import { givenCustomer } from '../config';
 import { CliError, EXIT } from '../errors';
 import { instantOf, type LoadPoint, renderLoadChart } from '../load-chart';
+import type { LoadPage } from '../resources';
 import { exitWith, printJson, printLine, session } from '../session';
-
-interface LoadPage {
-  count: number;
-  next: string | null;
-  results: LoadPoint[];
-}
 
 interface LoadOptions {
   started: string;

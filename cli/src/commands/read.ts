@@ -3,26 +3,8 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { type Batch, describeBatch } from '../batch';
 import { EXIT } from '../errors';
+import type { CustomerQueue, GlobalQueue, Image } from '../resources';
 import { exitWith, printJson, printLine, session } from '../session';
-
-interface CustomerQueue {
-  size: number;
-  imagesWaiting: number;
-  batchesWaiting: number;
-}
-
-interface ErrorImage {
-  id: string;
-  space: number;
-  origin: string;
-  error?: string;
-  state?: string;
-}
-
-interface GlobalQueue {
-  incoming: number;
-  priority: number;
-}
 
 /** A plain table: no colours, so it reads the same in a terminal, a log or a pipe. */
 export function plainTable(head: string[]): Table.Table {
@@ -61,7 +43,7 @@ export function registerRead(program: Command): void {
     .action(
       exitWith(async (batch: string, _options: object, command: Command) => {
         const s = session(command);
-        const images = await s.client.collect<ErrorImage>(`${s.batchUrl(batch)}/errorImages`);
+        const images = await s.client.collect<Image>(`${s.batchUrl(batch)}/errorImages`);
         if (s.json) printJson(images);
         else if (images.length === 0) printLine(`batch ${batch} has no failed images`);
         else {

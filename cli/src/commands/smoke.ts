@@ -11,6 +11,7 @@ import type { Batch } from '../batch';
 import { customerId, nonNegativeInteger, requireCredential } from '../config';
 import { EXIT } from '../errors';
 import { silentReporter } from '../progress';
+import type { Image } from '../resources';
 import { exitWith, printLine, session } from '../session';
 import { watchBatches } from '../watch';
 
@@ -26,13 +27,6 @@ interface SmokeOptions {
   origin: string;
   space: string;
   timeout: string;
-}
-
-interface Image {
-  '@id': string;
-  id: string;
-  error?: string;
-  batch?: string;
 }
 
 /** Runs named checks in order, printing PASS/FAIL; a failed step's message says why. */
