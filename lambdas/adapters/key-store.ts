@@ -17,6 +17,7 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/
 import type { Privilege } from '../config/routes';
 import { settings } from '../config/settings';
 import { hashSecret, KEY_PATTERN, newKeyPair, normalisePrivileges } from '../domain/auth';
+import type { ApiKeyInfo, KeyStore, NewApiKey, StoredApiKey } from '../domain/ports';
 import { logger } from '../observability/logger';
 import { dynamoDocument } from './aws-clients';
 import { runTransaction } from './dynamo/transactions';
@@ -27,38 +28,6 @@ const credentialKeys = {
   /** A customer's key listing: one partition per customer, one item per key. */
   customerKeys: (customer: number, key: string) => ({ pk: `CUST#${customer}#KEYS`, sk: key }),
 };
-
-/** A customer's API key as listed (no secret, no hash). */
-export interface ApiKeyInfo {
-  key: string;
-  customer: number;
-  privileges: Privilege[];
-  /** ISO-8601 creation time. */
-  created: string;
-}
-
-/** A stored key with its secret hash, for verification only. */
-export interface StoredApiKey extends ApiKeyInfo {
-  secretHash: string;
-  /** Id of its API Gateway API key (AWS only). */
-  usageKeyId?: string;
-}
-
-/** A key just created: the only time its secret is known. */
-export interface NewApiKey extends ApiKeyInfo {
-  secret: string;
-}
-
-export interface KeyStore {
-  /** Issues a new key for a customer with these privileges and stores its secret hashed. */
-  create(customer: number, privileges: readonly Privilege[]): Promise<NewApiKey>;
-  /** The stored key, or undefined when there is none (revoked or never issued). */
-  find(key: string): Promise<StoredApiKey | undefined>;
-  /** A customer's keys, oldest first. */
-  list(customer: number): Promise<ApiKeyInfo[]>;
-  /** Deletes a key; false when it does not exist or belongs to another customer. */
-  revoke(customer: number, key: string): Promise<boolean>;
-}
 
 const ITEM_TYPE = 'apiKey';
 const REF_TYPE = 'apiKeyRef';

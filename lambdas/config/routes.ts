@@ -41,6 +41,11 @@ export interface Route {
   access: Access;
   /** The privilege a customer key needs (routes that customer keys may call). */
   privilege?: Privilege;
+  /**
+   * The route reads a JSON body, `required` or `optional`: another Content-Type answers 415 (http/api.ts)
+   * and the description documents the body and the 415. Other routes ignore any body.
+   */
+  body?: 'required' | 'optional';
 }
 
 const C = '/customers/{customer}';
@@ -51,8 +56,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', resource: '/queue/load', fn: 'api-operator', access: 'authenticated', privilege: 'read' },
   { method: 'GET', resource: '/queue/status', fn: 'api-operator', access: 'admin' },
   { method: 'GET', resource: `${C}/queue`, fn: 'api-read', access: 'customer', privilege: 'read' },
-  { method: 'POST', resource: `${C}/queue`, fn: 'api-submit', access: 'customer', privilege: 'submit' },
-  { method: 'POST', resource: `${C}/queue/priority`, fn: 'api-submit', access: 'customer', privilege: 'submit' },
+  { method: 'POST', resource: `${C}/queue`, fn: 'api-submit', access: 'customer', privilege: 'submit', body: 'required' },
+  { method: 'POST', resource: `${C}/queue/priority`, fn: 'api-submit', access: 'customer', privilege: 'submit', body: 'required' },
   { method: 'GET', resource: `${C}/queue/batches`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${C}/queue/active`, fn: 'api-read', access: 'customer', privilege: 'read' },
   { method: 'GET', resource: `${C}/queue/recent`, fn: 'api-read', access: 'customer', privilege: 'read' },
@@ -69,7 +74,7 @@ export const ROUTES: readonly Route[] = [
   // The key making the request (its customer and privileges): any valid key, whatever its privileges.
   { method: 'GET', resource: '/key', fn: 'api-read', access: 'authenticated' },
   { method: 'GET', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
-  { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin' },
+  { method: 'POST', resource: `${C}/keys`, fn: 'api-keys', access: 'admin', body: 'optional' },
   { method: 'GET', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
   { method: 'DELETE', resource: `${C}/keys/{key}`, fn: 'api-keys', access: 'admin' },
   // The browser console: a static page and its assets, public because they hold no data; the

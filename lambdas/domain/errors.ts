@@ -111,6 +111,15 @@ export class BatchNotFoundError extends NotFoundError {
   }
 }
 
+export class KeyNotFoundError extends NotFoundError {
+  constructor(
+    readonly customer: number,
+    readonly key: string,
+  ) {
+    super(`Customer ${customer} has no API key '${key.slice(0, 200)}'.`);
+  }
+}
+
 /** The request contradicts the current state (cancelling a finished batch, retrying one without errors). */
 export class ConflictError extends DomainError {
   readonly kind = 'conflict';

@@ -3,6 +3,7 @@
  * may use fakes.
  */
 import type { QueueName, WorkQueueName } from '../config/resources';
+import type { Privilege } from '../config/routes';
 import type { Transition } from './accounting';
 import type { BatchRecord, CustomerCounters, MemberMessage, MemberRecord, MemberState, TaskMessage } from './model';
 
@@ -167,6 +168,39 @@ export interface QueueReader {
    */
   currentMember(customer: number, space: number, id: string): Promise<MemberRecord | undefined>;
   memberRefsOfBatch(customer: number, batch: number, state?: MemberState): Promise<MemberRef[]>;
+}
+
+/** A customer's API key as listed (no secret, no hash). */
+export interface ApiKeyInfo {
+  key: string;
+  customer: number;
+  privileges: Privilege[];
+  /** ISO-8601 creation time. */
+  created: string;
+}
+
+/** A stored key with its secret hash, for verification only. */
+export interface StoredApiKey extends ApiKeyInfo {
+  secretHash: string;
+  /** Id of its API Gateway API key (AWS only). */
+  usageKeyId?: string;
+}
+
+/** A key just created: the only time its secret is known. */
+export interface NewApiKey extends ApiKeyInfo {
+  secret: string;
+}
+
+/** A customer's API keys (the credentials table; lambdas/adapters/key-store.ts). */
+export interface KeyStore {
+  /** Issues a new key for a customer with these privileges and stores its secret hashed. */
+  create(customer: number, privileges: readonly Privilege[]): Promise<NewApiKey>;
+  /** The stored key, or undefined when there is none (revoked or never issued). */
+  find(key: string): Promise<StoredApiKey | undefined>;
+  /** A customer's keys, oldest first. */
+  list(customer: number): Promise<ApiKeyInfo[]>;
+  /** Deletes a key; false when it does not exist or belongs to another customer. */
+  revoke(customer: number, key: string): Promise<boolean>;
 }
 
 /** Every port at once: what the DynamoDB adapter implements. */

@@ -1,7 +1,7 @@
 /**
  * Validation of a submitted hydra Collection of assets. All-or-nothing: every problem of every
  * member is collected and reported together, and nothing is written unless there are none.
- * (Reading the request body into the `member` array is the edge's: http/submit-body.ts.)
+ * (Reading the request body into the `member` array is the edge's: http/request-bodies.ts.)
  */
 // zod/mini: the same engine as zod 4 with a tree-shakable API, so the submit bundle stays small
 // (the classic API alone is ~400 KB minified).

@@ -7,7 +7,7 @@ import { authorizedCustomer } from '../http/access';
 import { apiHandler, type RouteFunction } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
 import { HttpError } from '../http/problem';
-import { parseCollection, requireJsonContentType } from '../http/submit-body';
+import { parseCollection } from '../http/request-bodies';
 
 // No '#': submit.ts scopes stored keys by route with it.
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:-]{1,128}$/;
@@ -19,7 +19,6 @@ const submit =
     if (request.body !== undefined && Buffer.byteLength(request.body) > settings.maxBodyBytes()) {
       throw new HttpError(413, `The request body is larger than ${settings.maxBodyBytes()} bytes.`);
     }
-    requireJsonContentType(request.headers['content-type']);
     const assets = validateMembers(parseCollection(request.body), settings.maxBatchSize());
     const idempotencyKey = request.headers['idempotency-key'];
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {

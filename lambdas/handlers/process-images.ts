@@ -10,11 +10,11 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueStore } from '../adapters';
 import { countingFinishedBatches, originFailureKind, withInvocationMetrics } from '../adapters/metrics';
 import { ingestOrigin } from '../adapters/origin';
+import { deliveredMessages, maxReceiveCountFor } from '../adapters/sqs-records';
 import { delayRedelivery } from '../adapters/sqs-work-queue';
 import { settings } from '../config/settings';
 import { type IngestResult, processDelivery } from '../domain/processing';
 import { logger } from '../observability/logger';
-import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
 export const handler = middy(
   withInvocationMetrics(async (event: SQSEvent, observed): Promise<SQSBatchResponse> => {

@@ -11,9 +11,9 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { queueStore } from '../adapters';
 import { countingFinishedBatches, withInvocationMetrics } from '../adapters/metrics';
+import { deliveredMessages, maxReceiveCountFor } from '../adapters/sqs-records';
 import { recordDeadLetters } from '../domain/processing';
 import { logger } from '../observability/logger';
-import { deliveredMessages, maxReceiveCountFor } from './sqs-records';
 
 /** Why the member failed: its queue gave up after `receives` deliveries (the count of the queue the dead letter came from). */
 const reasonFor = (receives: number) =>

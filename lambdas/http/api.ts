@@ -6,11 +6,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { findRoute } from '../config/routes';
 import { settings } from '../config/settings';
 import { normalisePrivileges, type Principal } from '../domain/auth';
 import { logger } from '../observability/logger';
 import { toHttpError } from './domain-errors';
 import { errorResponse, HttpError } from './problem';
+import { requireJsonBody } from './request-bodies';
 
 export interface ApiRequest {
   method: string;
@@ -128,8 +130,11 @@ export function apiHandler(routes: Record<string, RouteFunction>) {
     const head = request.method === 'HEAD';
     const route = routes[`${head ? 'GET' : request.method} ${request.resource}`];
     if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
+    // Every route taking a body refuses one that is not JSON alike, before its own checks.
+    const body = findRoute(request.method, request.resource)?.body;
     let result: APIGatewayProxyResult;
     try {
+      if (body) requireJsonBody(body, request);
       result = renderResponse(await route(request));
     } catch (error) {
       result = renderError(error);

@@ -11,9 +11,10 @@ import { version } from '../../package.json';
 import { DEFAULTS } from '../config/resources';
 import { ROUTES, type Route } from '../config/routes';
 import { assetSchema } from '../domain/validation';
-import { newKeySchema } from '../handlers/api-keys';
+import { newKeySchema } from './key-body';
 import { PARAMETERS, type ParameterName, type ParameterSpec } from './parameter-schemas';
 import { titleFor } from './problem';
+import { JSON_MEDIA_TYPES } from './request-bodies';
 import * as S from './resource-schemas';
 
 type JsonObject = Record<string, unknown>;
@@ -86,6 +87,8 @@ interface ResponseSpec {
   description: string;
   schema?: ResponseSchemaName;
   headers?: HeaderName[];
+  /** A body that is not JSON (the console's files): the media types it may have, each a string. */
+  textTypes?: string[];
 }
 
 interface OperationSpec {
@@ -95,7 +98,8 @@ interface OperationSpec {
   tag: keyof typeof TAGS;
   /** Query and header parameters (path parameters come from the resource template). */
   parameters?: ParameterName[];
-  body?: { schema: RequestSchemaName; required: boolean; description: string; mediaTypes: string[] };
+  /** The body of a route with a `body` in ROUTES (which says whether it is required); JSON_MEDIA_TYPES. */
+  body?: { schema: RequestSchemaName; description: string };
   /** The success answers, and the errors particular to this route: a string says why, with the Error body. */
   responses: Partial<Record<number, ResponseSpec | string>>;
 }
@@ -111,7 +115,6 @@ const TAGS = {
 };
 
 const PAGING: ParameterName[] = ['page', 'pageSize'];
-const JSON_TYPES = ['application/json', 'application/ld+json'];
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
 
@@ -138,14 +141,13 @@ const submit = (operationId: string, summary: string, description: string): Oper
   description,
   tag: 'batches',
   parameters: ['idempotencyKey'],
-  body: { schema: 'SubmittedCollection', required: true, description: 'The images to register.', mediaTypes: JSON_TYPES },
+  body: { schema: 'SubmittedCollection', description: 'The images to register.' },
   responses: {
     201: { description: 'The batch was created.', schema: 'Batch', headers: ['Location'] },
     200: { description: 'An earlier POST with the same Idempotency-Key created this batch.', schema: 'Batch', headers: ['Location'] },
     400: 'The body is empty, not JSON, or has no `member` array; or the Idempotency-Key is malformed.',
     409: 'The batch of this Idempotency-Key is still being created; retry.',
     413: ERROR_REASONS[413] as string,
-    415: ERROR_REASONS[415] as string,
     422: 'A member is not valid (every problem is listed in `errors`), there are none or too many, or the Idempotency-Key was used with another body. Nothing was queued.',
     503: "The customer's queue would exceed MAX_QUEUE_SIZE. Nothing was queued.",
   },
@@ -271,12 +273,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
     operationId: 'createKey',
     summary: 'Create an API key',
     tag: 'keys',
-    body: {
-      schema: 'NewKey',
-      required: false,
-      description: 'The privileges of the key; no body for all three.',
-      mediaTypes: ['application/json'],
-    },
+    body: { schema: 'NewKey', description: 'The privileges of the key; no body for all three.' },
     responses: {
       201: { description: 'The key with its secret, shown this once only.', schema: 'Key', headers: ['Location', 'Cache-Control'] },
       400: 'The body is not JSON.',
@@ -295,7 +292,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
     description:
       'An HTML page (text/html, with a strict Content-Security-Policy) that asks for a key and secret, keeps them in the tab’s sessionStorage and calls this API with them. It holds no data itself.',
     tag: 'console',
-    responses: { 200: { description: 'The page (text/html).', headers: ['Cache-Control'] } },
+    responses: { 200: { description: 'The page.', headers: ['Cache-Control'], textTypes: ['text/html'] } },
   },
   'GET /console/assets/{asset}': {
     operationId: 'getConsoleAsset',
@@ -303,7 +300,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
     description: 'The built assets the page loads; their names carry a content hash, so they may be cached for a year.',
     tag: 'console',
     responses: {
-      200: { description: 'The asset (JavaScript or CSS).', headers: ['Cache-Control'] },
+      200: { description: 'The asset: a script or a stylesheet.', headers: ['Cache-Control'], textTypes: ['text/javascript', 'text/css'] },
       404: 'No asset of this name.',
     },
   },
@@ -324,11 +321,12 @@ function pathParameters(resource: string): string[] {
 /**
  * The error statuses any route answers by what it is, whatever its handler: 429 and 500 from
  * the gateway; 401/403 from the authorizer; 404 for an id that names nothing; 400 for malformed
- * parameters or bodies.
+ * parameters or bodies; 415 for a body that is not JSON.
  */
 function impliedErrors(route: Route, spec: Pick<OperationSpec, 'parameters' | 'body'>): number[] {
   return [
     ...(spec.parameters?.length || spec.body ? [400] : []),
+    ...(route.body ? [415] : []),
     ...(route.access === 'public' ? [] : [401, 403]),
     ...(pathParameters(route.resource).length > 0 ? [404] : []),
     429,
@@ -388,13 +386,16 @@ const errorResponseName = (status: number) => titleFor(status).replace(/\s/g, ''
 
 function responseObject(status: number, spec: ResponseSpec | string | undefined, withBody: boolean): JsonObject {
   if (spec === undefined) return { $ref: `#/components/responses/${errorResponseName(status)}` };
-  const { description, schema, headers } =
-    typeof spec === 'string' ? { description: spec, schema: 'Error', headers: STATUS_HEADERS[status] } : spec;
-  const content = schema === 'OpenApiDocument' ? { type: 'object', description: 'An OpenAPI 3.1 document.' } : schema && schemaRef(schema);
+  const { description, schema, headers, textTypes } =
+    typeof spec === 'string' ? { description: spec, schema: 'Error', headers: STATUS_HEADERS[status], textTypes: undefined } : spec;
+  const json = schema === 'OpenApiDocument' ? { type: 'object', description: 'An OpenAPI 3.1 document.' } : schema && schemaRef(schema);
+  const content = json
+    ? { 'application/json': { schema: json } }
+    : textTypes && Object.fromEntries(textTypes.map((type) => [type, { schema: { type: 'string' } }]));
   return {
     description,
     ...headerRefs(headers),
-    ...(withBody && content ? { content: { 'application/json': { schema: content } } } : {}),
+    ...(withBody && content ? { content } : {}),
   };
 }
 
@@ -415,8 +416,8 @@ function operationObject(route: Route, spec: OperationSpec, head: boolean): Json
       ? {
           requestBody: {
             description: body.description,
-            required: body.required,
-            content: Object.fromEntries(body.mediaTypes.map((type) => [type, { schema: schemaRef(body.schema) }])),
+            required: route.body === 'required',
+            content: Object.fromEntries(JSON_MEDIA_TYPES.map((type) => [type, { schema: schemaRef(body.schema) }])),
           },
         }
       : {}),
@@ -435,6 +436,8 @@ function paths(): Record<string, JsonObject> {
     const spec = OPERATIONS[`${route.method} ${route.resource}`];
     if (!spec)
       throw new Error(`No OpenAPI description of ${route.method} ${route.resource}: add one to OPERATIONS in lambdas/http/openapi.ts`);
+    if (!route.body !== !spec.body)
+      throw new Error(`${route.method} ${route.resource}: a body in ROUTES needs one in OPERATIONS, and only then`);
     const item = items[route.resource] ?? {
       parameters: pathParameters(route.resource).map((p) => ({ $ref: `#/components/parameters/${p}` })),
     };

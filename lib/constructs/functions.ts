@@ -253,7 +253,7 @@ export function applyGrants(fn: ServiceFunction, targets: GrantTargets): void {
  * maximum concurrency and partial batch failures. The role gets what Lambda's poller needs and
  * nothing more (CDK's SqsEventSource would also grant GetQueueUrl and ChangeMessageVisibility,
  * which nothing here calls); the function gets the queue's URL, by which it tells which of its
- * queues a record came from (lambdas/handlers/sqs-records.ts).
+ * queues a record came from (lambdas/adapters/sqs-records.ts).
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
  */
 export function consumeQueue(fn: ServiceFunction, id: string, queue: sqs.IQueue, source: EventSourceName): lambda.EventSourceMapping {

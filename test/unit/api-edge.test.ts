@@ -1,13 +1,16 @@
 /**
  * What the API functions add at the edge: the public GET /queue reuses its queue depths for a few
- * seconds within a container (so anonymous callers cannot turn every request into SQS calls), and
- * CORS headers for configured origins only.
+ * seconds within a container (so anonymous callers cannot turn every request into SQS calls),
+ * CORS headers for configured origins only, and one 415 for a body that is not JSON on every route
+ * taking a body.
  */
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { resetClients } from '../../lambdas/adapters/aws-clients';
+import { ROUTES, type Route } from '../../lambdas/config/routes';
 import { handler } from '../../lambdas/handlers/api-read';
+import { errorBody } from '../../lambdas/http/problem';
 
 const sqs = mockClient(SQSClient);
 const savedEnv = { ...process.env };
@@ -86,5 +89,37 @@ describe('CORS', () => {
     expect(withCors(answer, undefined)).toBe(answer);
     delete process.env.CORS_ALLOWED_ORIGINS;
     expect(withCors(answer, 'https://portal.example.org')).toBe(answer);
+  });
+});
+
+describe('a body that is not JSON', () => {
+  // Every route the table says takes a body, so a new one is covered without a change here.
+  const bodyRoutes = ROUTES.filter((route) => route.body);
+
+  function post(route: Route, headers: Record<string, string>): Promise<{ statusCode: number; body: string }> {
+    const path = route.resource.replace('{customer}', '7');
+    const event = {
+      resource: route.resource,
+      path,
+      httpMethod: route.method,
+      headers: { Host: 'api.example.org', ...headers },
+      pathParameters: { customer: '7' },
+      // A body each route would act on as JSON: a new key's privileges (a submit refuses it only after reading it).
+      body: '{"privileges":["read"]}',
+      requestContext: { path: `/prod${path}`, authorizer: { key: 'kAdmin', admin: 'true', privileges: 'read,submit,manage' } },
+    } as unknown as APIGatewayProxyEvent;
+    const { handler: routeHandler } = jest.requireActual(`../../lambdas/handlers/${route.fn}`) as { handler: typeof handler };
+    return routeHandler(event, {} as Context) as never;
+  }
+
+  it('is refused with the same 415 on every route taking a body', async () => {
+    expect(bodyRoutes.length).toBeGreaterThan(0);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const answers = await Promise.all(bodyRoutes.map((route) => post(route, { 'Content-Type': type })));
+      const expected = errorBody(415, `Content-Type must be application/json or application/ld+json, not '${type}'.`);
+      expect(answers.map((a) => [a.statusCode, JSON.parse(a.body)])).toEqual(bodyRoutes.map(() => [415, expected]));
+    }
+    const untyped = await Promise.all(bodyRoutes.map((route) => post(route, {})));
+    expect(untyped.map((a) => a.statusCode)).toEqual(bodyRoutes.map(() => 415));
   });
 });

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
+import { maxReceiveCountFor, sourceOf } from '../../lambdas/adapters/sqs-records';
 import {
   EVENT_SOURCES,
   type EventSourceName,
@@ -22,7 +23,6 @@ import {
   urlEnvOf,
 } from '../../lambdas/config/functions';
 import { QUEUES } from '../../lambdas/config/resources';
-import { maxReceiveCountFor, sourceOf } from '../../lambdas/handlers/sqs-records';
 import { createHandlerLoader, type LambdaHandler, silentLogger } from '../../local/handlers';
 import { createApiListener } from '../../local/http-adapter';
 import { CONSUMERS, POLLER_NAMES, startPollers } from '../../local/pollers';

@@ -115,12 +115,30 @@ describe('the document', () => {
     }
   });
 
+  it('documents a JSON body and its 415 on every route with a body in ROUTES, and on no other', () => {
+    for (const route of ROUTES) {
+      const op = doc.paths[route.resource]![route.method.toLowerCase()] as Operation & {
+        requestBody?: { required: boolean; content: Record<string, unknown> };
+      };
+      const described = { body: op.requestBody && Object.keys(op.requestBody.content), required: op.requestBody?.required };
+      const expected = route.body ? { body: ['application/json', 'application/ld+json'], required: route.body === 'required' } : {};
+      expect([route.resource, route.method, described]).toEqual([route.resource, route.method, expected]);
+      expect([route.resource, route.method, '415' in op.responses]).toEqual([route.resource, route.method, !!route.body]);
+    }
+  });
+
+  it('declares the media types the console is served as', () => {
+    const typesOf = (path: string) => Object.keys((doc.paths[path]!.get!.responses['200'] as { content: object }).content);
+    expect(typesOf('/console')).toEqual(['text/html']);
+    expect(typesOf('/console/assets/{asset}')).toEqual(['text/javascript', 'text/css']);
+  });
+
   it.each([
     ['post', '/customers/{customer}/queue', [200, 201, 400, 409, 413, 415, 422, 503]],
     ['post', '/customers/{customer}/queue/priority', [200, 201, 400, 409, 413, 415, 422, 503]],
     ['delete', '/customers/{customer}/queue/batches/{batch}', [200, 404, 409]],
     ['post', '/customers/{customer}/queue/batches/{batch}/retry', [201, 404, 409]],
-    ['post', '/customers/{customer}/keys', [201, 400, 422]],
+    ['post', '/customers/{customer}/keys', [201, 400, 415, 422]],
     ['get', '/customers/{customer}/keys/{key}', [200, 404]],
     ['delete', '/customers/{customer}/keys/{key}', [204, 404]],
     ['get', '/openapi.json', [200]],

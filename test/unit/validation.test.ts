@@ -1,5 +1,5 @@
 /**
- * lambdas/http/submit-body.ts: the Content-Type rule (415) and parsing the collection (400); and
+ * lambdas/http/request-bodies.ts: the Content-Type rule (415) and parsing the collection (400); and
  * lambdas/domain/validation.ts: the per-member rules (422 once mapped at the edge, with every
  * problem listed as {member, field, message}).
  */
@@ -8,7 +8,7 @@ import type { MemberProblem } from '../../lambdas/domain/errors';
 import { validateMembers } from '../../lambdas/domain/validation';
 import { toHttpError } from '../../lambdas/http/domain-errors';
 import type { HttpError } from '../../lambdas/http/problem';
-import { parseCollection, requireJsonContentType } from '../../lambdas/http/submit-body';
+import { parseCollection, requireJsonBody, requireJsonContentType } from '../../lambdas/http/request-bodies';
 
 const valid = (extra: Record<string, unknown> = {}) => ({ id: 'img-1', space: 1, origin: 'https://example.org/a.jpg', ...extra });
 
@@ -69,6 +69,15 @@ describe('requireJsonContentType', () => {
     expect(httpError(() => requireJsonContentType('text/plain')).message).toContain("'text/plain'");
     // An absurdly long header is not echoed in full.
     expect(httpError(() => requireJsonContentType(`text/${'x'.repeat(10_000)}`)).message.length).toBeLessThan(300);
+  });
+
+  it('holds for any body sent, and for a required body even when none is', () => {
+    const request = (body: string | undefined, headers: Record<string, string> = {}) => ({ body, headers });
+    expect(() => requireJsonBody('optional', request(undefined))).not.toThrow();
+    expect(() => requireJsonBody('optional', request(''))).not.toThrow();
+    expect(httpError(() => requireJsonBody('optional', request('{}', { 'content-type': 'text/plain' }))).statusCode).toBe(415);
+    expect(() => requireJsonBody('optional', request('{}', { 'content-type': 'application/json' }))).not.toThrow();
+    expect(httpError(() => requireJsonBody('required', request(undefined))).statusCode).toBe(415);
   });
 });
 

@@ -1,9 +1,9 @@
 /** Turning SQS event records into the domain's delivered messages, and telling which queue sent them. */
 import type { SQSRecord } from 'aws-lambda';
-import { parseMemberMessage } from '../adapters/sqs-work-queue';
 import { type EventSourceName, type FunctionName, maxReceiveCountOf, sourcesOf } from '../config/functions';
 import { settings } from '../config/settings';
 import type { DeliveredMessage } from '../domain/processing';
+import { parseMemberMessage } from './sqs-work-queue';
 
 export function deliveredMessages(records: readonly SQSRecord[]): DeliveredMessage[] {
   return records.map((r) => ({
