@@ -128,7 +128,7 @@ async function revokeKey(request: ApiRequest): Promise<ApiResponse> {
   return { status: 204 };
 }
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-keys', {
   'POST /customers/{customer}/keys': createKey,
   'GET /customers/{customer}/keys': listKeys,
   'GET /customers/{customer}/keys/{key}': getKey,

@@ -30,9 +30,6 @@ import {
 } from '../http/hydra';
 import { HttpError } from '../http/problem';
 
-const C = '/customers/{customer}';
-const B = `${C}/queue/batches/{batch}`;
-
 /** The batch of a `…/batches/{batch}` route, for a caller that may act on its customer. */
 const requestedBatch = (request: ApiRequest) => findBatch(queueStore(), authorizedCustomer(request), intParam(request, 'batch'));
 
@@ -113,7 +110,7 @@ function waitParam(request: ApiRequest): number | undefined {
   return Number(raw);
 }
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-read', {
   'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
   'GET /key': async (request) => ({ status: 200, body: callerResource(request.baseUrl, requirePrincipal(request)) }),
   'GET /queue': async (request) => {
@@ -125,15 +122,15 @@ export const handler = apiHandler({
       headers: { 'Cache-Control': `public, max-age=${maxAge}` },
     };
   },
-  [`GET ${C}/queue`]: async (request) => {
+  'GET /customers/{customer}/queue': async (request) => {
     const customer = authorizedCustomer(request);
     const counters = (await queueStore().getCustomer(customer)) ?? emptyCounters(customer);
     return { status: 200, body: customerQueueResource(request.baseUrl, counters) };
   },
-  [`GET ${C}/queue/batches`]: batchCollection('listBatches', 'batches'),
-  [`GET ${C}/queue/active`]: batchCollection('listActiveBatches', 'active'),
-  [`GET ${C}/queue/recent`]: batchCollection('listRecentBatches', 'recent'),
-  [`GET ${C}/queue/images`]: async (request) => {
+  'GET /customers/{customer}/queue/batches': batchCollection('listBatches', 'batches'),
+  'GET /customers/{customer}/queue/active': batchCollection('listActiveBatches', 'active'),
+  'GET /customers/{customer}/queue/recent': batchCollection('listRecentBatches', 'recent'),
+  'GET /customers/{customer}/queue/images': async (request) => {
     const customer = authorizedCustomer(request);
     const order = request.query.order ?? 'asc';
     if (order !== 'asc' && order !== 'desc') throw new HttpError(400, "order must be 'asc' (top of the queue) or 'desc' (bottom).");
@@ -149,7 +146,7 @@ export const handler = apiHandler({
       body: collection(request, `/customers/${customer}/queue/images`, page, params, render, total, order === 'desc' ? { order } : {}),
     };
   },
-  [`GET ${B}`]: async (request) => {
+  'GET /customers/{customer}/queue/batches/{batch}': async (request) => {
     const waitSeconds = waitParam(request);
     const found = await requestedBatch(request);
     const batch = waitSeconds
@@ -162,10 +159,10 @@ export const handler = apiHandler({
     const throughput = needsQueueThroughput(batch) ? (await queueThroughput(batch.customer))?.(batch.queue) : undefined;
     return { status: 200, body: batchResource(request.baseUrl, batch, throughput) };
   },
-  [`GET ${B}/images`]: batchImages('any', 'images', (b) => b.count),
-  [`GET ${B}/completedImages`]: batchImages('completed', 'completedImages', (b) => b.completed),
-  [`GET ${B}/errorImages`]: batchImages('error', 'errorImages', (b) => b.errors),
-  [`GET ${C}/spaces/{space}/images/{image}`]: async (request) => {
+  'GET /customers/{customer}/queue/batches/{batch}/images': batchImages('any', 'images', (b) => b.count),
+  'GET /customers/{customer}/queue/batches/{batch}/completedImages': batchImages('completed', 'completedImages', (b) => b.completed),
+  'GET /customers/{customer}/queue/batches/{batch}/errorImages': batchImages('error', 'errorImages', (b) => b.errors),
+  'GET /customers/{customer}/spaces/{space}/images/{image}': async (request) => {
     const customer = authorizedCustomer(request);
     const space = intParam(request, 'space');
     const id = request.pathParameters.image ?? '';

@@ -43,7 +43,7 @@ const submit =
     };
   };
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-submit', {
   'POST /customers/{customer}/queue': submit('main'),
   'POST /customers/{customer}/queue/priority': submit('priority'),
 });

@@ -6,6 +6,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { ApiFunctionName, RouteKeyOf } from '../config/routes';
 import { settings } from '../config/settings';
 import { normalisePrivileges, type Principal } from '../domain/auth';
 import { logger } from '../observability/logger';
@@ -116,17 +117,20 @@ export function renderError(error: unknown): APIGatewayProxyResult {
 }
 
 /**
- * Wraps route functions into one Lambda handler. `routes` maps `METHOD resource` to the function
- * serving it, so one entry point can serve several routes that need the same permissions.
+ * Wraps route functions into one Lambda handler. `routes` maps each route of ROUTES served by
+ * `fn` (its `METHOD resource` key) to the function serving it, so one entry point can serve several
+ * routes that need the same permissions; a route missing, misspelt or served by another function
+ * does not compile.
  */
-export function apiHandler(routes: Record<string, RouteFunction>) {
+export function apiHandler<F extends ApiFunctionName>(_fn: F, routes: { [K in RouteKeyOf<F>]: RouteFunction }) {
+  const byKey: Partial<Record<string, RouteFunction>> = routes;
   const handle = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     // Reset after every invocation by injectLambdaContext's `resetKeys`.
     logger.appendKeys({ resource: event.resource, method: event.httpMethod });
     const request = toApiRequest(event);
     // HEAD is GET without the body (RFC 9110 §9.3.2): same route, status and headers.
     const head = request.method === 'HEAD';
-    const route = routes[`${head ? 'GET' : request.method} ${request.resource}`];
+    const route = byKey[`${head ? 'GET' : request.method} ${request.resource}`];
     if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
     let result: APIGatewayProxyResult;
     try {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { ROUTES } from '../../lambdas/config/routes';
+import { ROUTES, type RouteKey, routeKey } from '../../lambdas/config/routes';
 import { emptyCounters } from '../../lambdas/domain/model';
 import { loadPoint, queueStatus, zeroLoad } from '../../lambdas/domain/operator';
 import { handler as apiRead } from '../../lambdas/handlers/api-read';
@@ -71,7 +71,7 @@ describe('the document', () => {
 
   it('has one operation per route of ROUTES, and HEAD beside every GET only', () => {
     const documented = operations.filter((o) => o.method !== 'head').map((o) => `${o.method.toUpperCase()} ${o.path}`);
-    expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.resource}`).sort());
+    expect(documented.sort()).toEqual(ROUTES.map(routeKey).sort());
     const heads = operations.filter((o) => o.method === 'head').map((o) => o.path);
     expect(heads.sort()).toEqual(
       ROUTES.filter((r) => r.method === 'GET')
@@ -142,6 +142,14 @@ describe('the document', () => {
   ])('GET %s takes %j', (path, names) => {
     const declared = (doc.paths[path]!.get!.parameters ?? []).map(parameterOf).map((p) => p.name);
     expect(declared.sort()).toEqual([...names].sort());
+  });
+});
+
+describe('route keys', () => {
+  it('name only routes of ROUTES: tsc refuses a misspelt one (the @ts-expect-error below fails if it compiles)', () => {
+    // @ts-expect-error: 'batchs' is no route, so this is not a RouteKey
+    const typo: RouteKey = 'GET /customers/{customer}/queue/batchs';
+    expect(ROUTES.map(routeKey)).not.toContain(typo);
   });
 });
 
