@@ -12,7 +12,7 @@ import { settings } from '../config/settings';
 import { NotFoundError } from '../domain/errors';
 import { needsQueueThroughput, type QueueThroughput, throughputOf } from '../domain/estimate';
 import { findBatch } from '../domain/find-batch';
-import { LONG_POLL_SECONDS, pollUntil } from '../domain/long-poll';
+import { pollUntil } from '../domain/long-poll';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
 import { emptyCounters, queueSize } from '../domain/model';
 import { isAssetId } from '../domain/validation';
@@ -28,7 +28,7 @@ import {
   pageParams,
   withByteBudget,
 } from '../http/hydra';
-import { HttpError } from '../http/problem';
+import { parameterValue } from '../http/parameter-schemas';
 
 /** The batch of a `…/batches/{batch}` route, for a caller that may act on its customer. */
 const requestedBatch = (request: ApiRequest) => findBatch(queueStore(), authorizedCustomer(request), intParam(request, 'batch'));
@@ -99,17 +99,6 @@ function queueDepths(): Promise<{ incoming: number; priority: number }> {
   return depths.value;
 }
 
-/** `?wait=N`: seconds to long-poll a batch for its finish (absent: answer at once). */
-function waitParam(request: ApiRequest): number | undefined {
-  const raw = request.query.wait;
-  if (raw === undefined) return undefined;
-  const { min, max } = LONG_POLL_SECONDS;
-  if (!/^\d{1,2}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new HttpError(400, `wait must be a whole number of seconds from ${min} to ${max}.`);
-  }
-  return Number(raw);
-}
-
 export const handler = apiHandler('api-read', {
   'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
   'GET /key': async (request) => ({ status: 200, body: callerResource(request.baseUrl, requirePrincipal(request)) }),
@@ -132,8 +121,7 @@ export const handler = apiHandler('api-read', {
   'GET /customers/{customer}/queue/recent': batchCollection('listRecentBatches', 'recent'),
   'GET /customers/{customer}/queue/images': async (request) => {
     const customer = authorizedCustomer(request);
-    const order = request.query.order ?? 'asc';
-    if (order !== 'asc' && order !== 'desc') throw new HttpError(400, "order must be 'asc' (top of the queue) or 'desc' (bottom).");
+    const order = parameterValue('order', request.query.order);
     const params = pageParams(request);
     const render = (m: MemberRecord) => imageResource(request.baseUrl, m, false);
     const [page, counters] = await Promise.all([
@@ -147,7 +135,8 @@ export const handler = apiHandler('api-read', {
     };
   },
   'GET /customers/{customer}/queue/batches/{batch}': async (request) => {
-    const waitSeconds = waitParam(request);
+    // `?wait=N`: seconds to long-poll the batch for its finish (absent: answer at once).
+    const waitSeconds = parameterValue('wait', request.query.wait);
     const found = await requestedBatch(request);
     const batch = waitSeconds
       ? await pollUntil(

@@ -11,6 +11,7 @@ import { settings } from '../config/settings';
 import { normalisePrivileges, type Principal } from '../domain/auth';
 import { logger } from '../observability/logger';
 import { toHttpError } from './domain-errors';
+import { checkedValue, PARAMETERS } from './parameter-schemas';
 import { errorResponse, HttpError } from './problem';
 
 export interface ApiRequest {
@@ -155,9 +156,10 @@ export function withCors(result: APIGatewayProxyResult, origin: string | undefin
   };
 }
 
-/** Requires a path parameter to be a non-negative integer (customer, batch, space ids). */
-export function intParam(request: ApiRequest, name: string): number {
+/** A path id (customer, batch, space) by its rule in parameter-schemas.ts: anything else names nothing (404). */
+export function intParam(request: ApiRequest, name: 'customer' | 'batch' | 'space'): number {
   const raw = request.pathParameters[name] ?? '';
-  if (!/^\d{1,12}$/.test(raw)) throw new HttpError(404, `No ${name} '${raw}' exists: ${name} ids are integers.`);
-  return Number(raw);
+  const id = checkedValue(name, raw);
+  if (id === undefined) throw new HttpError(404, `No ${name} '${raw.slice(0, 100)}' exists: a ${name} id is ${PARAMETERS[name].rule}.`);
+  return id;
 }

@@ -15,6 +15,7 @@ import { newKeySchema } from '../handlers/api-keys';
 import { PARAMETERS, type ParameterName, type ParameterSpec } from './parameter-schemas';
 import { titleFor } from './problem';
 import * as S from './resource-schemas';
+import { submittedEnvelopeSchema } from './submit-body';
 
 type JsonObject = Record<string, unknown>;
 
@@ -27,8 +28,7 @@ export const SERVER_PLACEHOLDER = {
 
 const submittedCollectionSchema = z
   .object({
-    '@context': z.string().optional(),
-    '@type': z.string().optional().describe('`Collection` by convention; not checked.'),
+    ...submittedEnvelopeSchema.shape,
     member: z
       .array(assetSchema)
       .min(1)
@@ -140,7 +140,7 @@ const submit = (operationId: string, summary: string, description: string): Oper
   responses: {
     201: { description: 'The batch was created.', schema: 'Batch', headers: ['Location'] },
     200: { description: 'An earlier POST with the same Idempotency-Key created this batch.', schema: 'Batch', headers: ['Location'] },
-    400: 'The body is empty, not JSON, or has no `member` array; or the Idempotency-Key is malformed.',
+    400: 'The body is empty, not JSON or has no `member` array, or its `@context`, `@type` or Idempotency-Key is malformed.',
     409: 'The batch of this Idempotency-Key is still being created; retry.',
     413: ERROR_REASONS[413] as string,
     415: ERROR_REASONS[415] as string,
@@ -170,7 +170,7 @@ const OPERATIONS: Record<RouteKey, OperationSpec> = {
     description:
       'One point per sample time (every minute) at which the selected customers had any load, summed over them and the selected queues.',
     tag: 'operator',
-    parameters: ['started', 'ended', 'loadCustomer', 'queue', 'operatorPage', 'page_size'],
+    parameters: ['started', 'ended', 'loadCustomer', 'queue', 'operatorPage', 'loadPageSize'],
     responses: {
       200: { description: 'A page of load points.', schema: 'QueueLoad' },
       400: 'A parameter is malformed or repeated, `ended` is before `started`, or the range is over 31 days.',
@@ -181,7 +181,7 @@ const OPERATIONS: Record<RouteKey, OperationSpec> = {
     operationId: 'getQueueStatus',
     summary: 'The queue now, by customer and queue',
     tag: 'operator',
-    parameters: ['operatorPage', 'page_size'],
+    parameters: ['operatorPage', 'statusPageSize'],
     responses: { 200: { description: 'Customer and queue pairs with unfinished members, largest first.', schema: 'QueueStatus' } },
   },
   'GET /customers/{customer}/queue': {
@@ -389,7 +389,8 @@ function parameterObject(key: string, spec: ParameterSpec): JsonObject {
     description: spec.description,
     required: spec.required ?? false,
     ...(spec.repeatable ? { style: 'form', explode: true } : {}),
-    schema: jsonSchema(spec.schema, 'input'),
+    // A repeatable parameter's schema is one value's: on the wire it is an array of them.
+    schema: spec.repeatable ? { type: 'array', items: jsonSchema(spec.schema, 'input') } : jsonSchema(spec.schema, 'input'),
   };
 }
 
