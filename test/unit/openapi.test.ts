@@ -246,15 +246,17 @@ describe('the response schemas accept what the code renders', () => {
   });
 });
 
+/** Whether `f` returns rather than throws (a handler's parser accepting a value). */
+const accepts = (f: () => unknown) => {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe('the parameter schemas agree with the handlers', () => {
-  const accepts = (f: () => unknown) => {
-    try {
-      f();
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const withQuery = (query: Record<string, string>) => ({ query }) as unknown as ApiRequest;
 
   it.each(['0', '1', '100', '500', '501', 'x', '1.5'])('pageSize=%s', (raw) => {
@@ -284,14 +286,6 @@ describe('the document describes the limits the handlers enforce', () => {
   }
   const described = doc as unknown as Document & {
     components: { parameters: Record<string, { schema: Described }>; schemas: Record<string, { properties: Record<string, Described> }> };
-  };
-  const accepts = (f: () => unknown) => {
-    try {
-      f();
-      return true;
-    } catch {
-      return false;
-    }
   };
 
   it('gives every integer parameter a minimum and a maximum (the integration suite tries both edges of each)', () => {
