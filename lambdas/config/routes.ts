@@ -51,7 +51,8 @@ export interface Route {
 const C = '/customers/{customer}';
 const B = `${C}/queue/batches/{batch}`;
 
-export const ROUTES: readonly Route[] = [
+// `as const` keeps each method and resource a literal type, so RouteKey below names every route.
+const TABLE = [
   { method: 'GET', resource: '/queue', fn: 'api-read', access: 'public' },
   { method: 'GET', resource: '/queue/load', fn: 'api-operator', access: 'authenticated', privilege: 'read' },
   { method: 'GET', resource: '/queue/status', fn: 'api-operator', access: 'admin' },
@@ -81,7 +82,23 @@ export const ROUTES: readonly Route[] = [
   // page asks for a key and sends it with each API call.
   { method: 'GET', resource: '/console', fn: 'api-console', access: 'public' },
   { method: 'GET', resource: '/console/assets/{asset}', fn: 'api-console', access: 'public' },
-];
+] as const satisfies readonly Route[];
+
+export const ROUTES: readonly Route[] = TABLE;
+
+type KeyOf<R> = R extends { method: infer M extends string; resource: infer P extends string } ? `${M} ${P}` : never;
+
+/**
+ * `METHOD resource` of one route of ROUTES, e.g. `'GET /customers/{customer}/queue'`: how handlers
+ * and the OpenAPI operations name a route, so a misspelt or removed route does not compile.
+ */
+export type RouteKey = KeyOf<(typeof TABLE)[number]>;
+
+/** The routes one API function serves. */
+export type RouteKeyOf<F extends ApiFunctionName> = KeyOf<Extract<(typeof TABLE)[number], { fn: F }>>;
+
+/** The key of a route of ROUTES (the only routes there are). */
+export const routeKey = (route: Route): RouteKey => `${route.method} ${route.resource}` as RouteKey;
 
 /** Distinct resources with the methods each allows (anything else on them answers 405). */
 export function allowedMethods(): Map<string, HttpMethod[]> {

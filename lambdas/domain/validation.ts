@@ -11,11 +11,13 @@ import { type MemberProblem, ValidationFailedError } from './errors';
 import type { AssetInput } from './model';
 
 const ID_PATTERN = /^[A-Za-z0-9._~-]{1,200}$/;
+/** `.` and `..` are path segments, not names; a pattern (not a refinement) so the OpenAPI schema says it too. */
+const NOT_ONLY_DOTS = /^(?!\.+$)/;
 const MEDIA_TYPE_PATTERN = /^[A-Za-z0-9!#$&^_.+-]{1,127}\/[A-Za-z0-9!#$&^_.+-]{1,127}$/;
 
 /** Whether a string could be an asset id (so a lookup by it can never be a malformed key). */
 export function isAssetId(id: string): boolean {
-  return ID_PATTERN.test(id) && !/^\.+$/.test(id);
+  return ID_PATTERN.test(id) && NOT_ONLY_DOTS.test(id);
 }
 
 const shortText = (max: number) => z.string().check(z.maxLength(max, `must be at most ${max} characters`));
@@ -23,10 +25,12 @@ const int = () => z.int('must be an integer');
 
 /** One submitted vocab:Image (also the source of the OpenAPI request schema, lambdas/http/openapi.ts). */
 export const assetSchema = z.object({
-  id: z.string('must be a string').check(
-    z.regex(ID_PATTERN, 'must be 1–200 characters of A–Z, a–z, 0–9, ".", "_", "~" or "-"'),
-    z.refine((id: string) => !/^\.+$/.test(id), 'must not consist only of dots'),
-  ),
+  id: z
+    .string('must be a string')
+    .check(
+      z.regex(ID_PATTERN, 'must be 1–200 characters of A–Z, a–z, 0–9, ".", "_", "~" or "-"'),
+      z.regex(NOT_ONLY_DOTS, 'must not consist only of dots'),
+    ),
   space: int().check(z.gte(0, 'must be ≥ 0'), z.lte(2_147_483_647, 'is too large')),
   origin: z
     .string('must be a string')

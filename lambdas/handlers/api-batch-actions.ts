@@ -11,22 +11,20 @@ import { authorizedCustomer } from '../http/access';
 import { apiHandler, intParam } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
 
-const B = '/customers/{customer}/queue/batches/{batch}';
-
 /**
  * How long a cancel moves waiting members itself before it answers: well inside API Gateway's
  * limit; the processors cancel the rest as their messages arrive.
  */
 const CANCEL_BUDGET_MS = (API_TIMEOUT_SECONDS - 9) * 1000;
 
-export const handler = apiHandler({
-  [`DELETE ${B}`]: async (request) => {
+export const handler = apiHandler('api-batch-actions', {
+  'DELETE /customers/{customer}/queue/batches/{batch}': async (request) => {
     const customer = authorizedCustomer(request);
     const batchId = intParam(request, 'batch');
     const batch = await cancelBatch(queueStore(), customer, batchId, Date.now() + CANCEL_BUDGET_MS);
     return { status: 200, body: batchResource(request.baseUrl, batch) };
   },
-  [`POST ${B}/retry`]: async (request) => {
+  'POST /customers/{customer}/queue/batches/{batch}/retry': async (request) => {
     const customer = authorizedCustomer(request);
     const batchId = intParam(request, 'batch');
     const { batch } = await retryBatch(queueStore(), workQueue(), { customer, batch: batchId }, settings.submitLimits());

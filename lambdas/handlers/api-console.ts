@@ -27,7 +27,7 @@ const served = (file: StaticFile, cacheControl: string): ApiResponse => ({
   headers: { 'Content-Type': file.contentType, 'Cache-Control': cacheControl, ...CONSOLE_SECURITY_HEADERS },
 });
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-console', {
   // Revalidated on every visit: a new build names new assets, and the page is what points at them.
   'GET /console': async () => {
     const page = builtSite().page();

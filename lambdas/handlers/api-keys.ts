@@ -41,7 +41,7 @@ const managing =
     return route(request, intParam(request, 'customer'));
   };
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-keys', {
   'POST /customers/{customer}/keys': managing(async (request, customer) => {
     const created = await createKey(keyStore(usageKeysFromEnv()), customer, parseNewKey(request.body));
     logger.info('api key created', { customer, key: created.key, privileges: created.privileges });

@@ -14,7 +14,7 @@ import { apiHandler } from '../http/api';
 import { loadPageUrl, parseLoadQuery, parseStatusQuery, queryValues, statusPageUrl } from '../http/operator-query';
 import { HttpError } from '../http/problem';
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-operator', {
   'GET /queue/load': async (request) => {
     const principal = requirePrincipal(request);
     const values = queryValues(request);

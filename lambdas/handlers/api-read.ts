@@ -12,7 +12,7 @@ import { settings } from '../config/settings';
 import { NotFoundError } from '../domain/errors';
 import { needsQueueThroughput, type QueueThroughput, throughputOf } from '../domain/estimate';
 import { findBatch } from '../domain/find-batch';
-import { LONG_POLL_SECONDS, pollUntil } from '../domain/long-poll';
+import { pollUntil } from '../domain/long-poll';
 import type { BatchRecord, MemberRecord, MemberState } from '../domain/model';
 import { emptyCounters, queueSize } from '../domain/model';
 import { isAssetId } from '../domain/validation';
@@ -28,10 +28,7 @@ import {
   pageParams,
   withByteBudget,
 } from '../http/hydra';
-import { HttpError } from '../http/problem';
-
-const C = '/customers/{customer}';
-const B = `${C}/queue/batches/{batch}`;
+import { parameterValue } from '../http/parameter-schemas';
 
 /** The batch of a `…/batches/{batch}` route, for a caller that may act on its customer. */
 const requestedBatch = (request: ApiRequest) => findBatch(queueStore(), authorizedCustomer(request), intParam(request, 'batch'));
@@ -102,18 +99,7 @@ function queueDepths(): Promise<{ incoming: number; priority: number }> {
   return depths.value;
 }
 
-/** `?wait=N`: seconds to long-poll a batch for its finish (absent: answer at once). */
-function waitParam(request: ApiRequest): number | undefined {
-  const raw = request.query.wait;
-  if (raw === undefined) return undefined;
-  const { min, max } = LONG_POLL_SECONDS;
-  if (!/^\d{1,2}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new HttpError(400, `wait must be a whole number of seconds from ${min} to ${max}.`);
-  }
-  return Number(raw);
-}
-
-export const handler = apiHandler({
+export const handler = apiHandler('api-read', {
   'GET /openapi.json': async (request) => ({ status: 200, body: { ...openApiDocument, servers: [{ url: request.baseUrl }] } }),
   'GET /key': async (request) => ({ status: 200, body: callerResource(request.baseUrl, requirePrincipal(request)) }),
   'GET /queue': async (request) => {
@@ -125,18 +111,17 @@ export const handler = apiHandler({
       headers: { 'Cache-Control': `public, max-age=${maxAge}` },
     };
   },
-  [`GET ${C}/queue`]: async (request) => {
+  'GET /customers/{customer}/queue': async (request) => {
     const customer = authorizedCustomer(request);
     const counters = (await queueStore().getCustomer(customer)) ?? emptyCounters(customer);
     return { status: 200, body: customerQueueResource(request.baseUrl, counters) };
   },
-  [`GET ${C}/queue/batches`]: batchCollection('listBatches', 'batches'),
-  [`GET ${C}/queue/active`]: batchCollection('listActiveBatches', 'active'),
-  [`GET ${C}/queue/recent`]: batchCollection('listRecentBatches', 'recent'),
-  [`GET ${C}/queue/images`]: async (request) => {
+  'GET /customers/{customer}/queue/batches': batchCollection('listBatches', 'batches'),
+  'GET /customers/{customer}/queue/active': batchCollection('listActiveBatches', 'active'),
+  'GET /customers/{customer}/queue/recent': batchCollection('listRecentBatches', 'recent'),
+  'GET /customers/{customer}/queue/images': async (request) => {
     const customer = authorizedCustomer(request);
-    const order = request.query.order ?? 'asc';
-    if (order !== 'asc' && order !== 'desc') throw new HttpError(400, "order must be 'asc' (top of the queue) or 'desc' (bottom).");
+    const order = parameterValue('order', request.query.order);
     const params = pageParams(request);
     const render = (m: MemberRecord) => imageResource(request.baseUrl, m, false);
     const [page, counters] = await Promise.all([
@@ -149,8 +134,9 @@ export const handler = apiHandler({
       body: collection(request, `/customers/${customer}/queue/images`, page, params, render, total, order === 'desc' ? { order } : {}),
     };
   },
-  [`GET ${B}`]: async (request) => {
-    const waitSeconds = waitParam(request);
+  'GET /customers/{customer}/queue/batches/{batch}': async (request) => {
+    // `?wait=N`: seconds to long-poll the batch for its finish (absent: answer at once).
+    const waitSeconds = parameterValue('wait', request.query.wait);
     const found = await requestedBatch(request);
     const batch = waitSeconds
       ? await pollUntil(
@@ -162,10 +148,10 @@ export const handler = apiHandler({
     const throughput = needsQueueThroughput(batch) ? (await queueThroughput(batch.customer))?.(batch.queue) : undefined;
     return { status: 200, body: batchResource(request.baseUrl, batch, throughput) };
   },
-  [`GET ${B}/images`]: batchImages('any', 'images', (b) => b.count),
-  [`GET ${B}/completedImages`]: batchImages('completed', 'completedImages', (b) => b.completed),
-  [`GET ${B}/errorImages`]: batchImages('error', 'errorImages', (b) => b.errors),
-  [`GET ${C}/spaces/{space}/images/{image}`]: async (request) => {
+  'GET /customers/{customer}/queue/batches/{batch}/images': batchImages('any', 'images', (b) => b.count),
+  'GET /customers/{customer}/queue/batches/{batch}/completedImages': batchImages('completed', 'completedImages', (b) => b.completed),
+  'GET /customers/{customer}/queue/batches/{batch}/errorImages': batchImages('error', 'errorImages', (b) => b.errors),
+  'GET /customers/{customer}/spaces/{space}/images/{image}': async (request) => {
     const customer = authorizedCustomer(request);
     const space = intParam(request, 'space');
     const id = request.pathParameters.image ?? '';

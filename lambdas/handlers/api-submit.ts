@@ -6,11 +6,9 @@ import { validateMembers } from '../domain/validation';
 import { authorizedCustomer } from '../http/access';
 import { apiHandler, type RouteFunction } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
+import { parameterValue } from '../http/parameter-schemas';
 import { HttpError } from '../http/problem';
 import { parseCollection } from '../http/request-bodies';
-
-// No '#': submit.ts scopes stored keys by route with it.
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9._~:-]{1,128}$/;
 
 const submit =
   (queue: 'main' | 'priority'): RouteFunction =>
@@ -20,10 +18,7 @@ const submit =
       throw new HttpError(413, `The request body is larger than ${settings.maxBodyBytes()} bytes.`);
     }
     const assets = validateMembers(parseCollection(request.body), settings.maxBatchSize());
-    const idempotencyKey = request.headers['idempotency-key'];
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new HttpError(400, 'Idempotency-Key must be 1–128 characters of letters, digits and . _ ~ : -');
-    }
+    const idempotencyKey = parameterValue('idempotencyKey', request.headers['idempotency-key']);
     const { created, batch } = await submitBatch(
       queueStore(),
       workQueue(),
@@ -42,7 +37,7 @@ const submit =
     };
   };
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-submit', {
   'POST /customers/{customer}/queue': submit('main'),
   'POST /customers/{customer}/queue/priority': submit('priority'),
 });

@@ -5,7 +5,7 @@ import { testBatch } from '../domain/test-batch';
 import { authorizedCustomer } from '../http/access';
 import { apiHandler, intParam } from '../http/api';
 
-export const handler = apiHandler({
+export const handler = apiHandler('api-test-batch', {
   'POST /customers/{customer}/queue/batches/{batch}/test': async (request) => {
     const batch = await findBatch(queueStore(), authorizedCustomer(request), intParam(request, 'batch'));
     const { changed } = await testBatch(queueStore(), batch);

@@ -6,11 +6,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { findRoute } from '../config/routes';
+import { type ApiFunctionName, findRoute, type RouteKeyOf } from '../config/routes';
 import { settings } from '../config/settings';
 import { normalisePrivileges, type Principal } from '../domain/auth';
 import { logger } from '../observability/logger';
 import { toHttpError } from './domain-errors';
+import { checkedValue, PARAMETERS } from './parameter-schemas';
 import { errorResponse, HttpError } from './problem';
 import { requireJsonBody } from './request-bodies';
 
@@ -118,17 +119,20 @@ export function renderError(error: unknown): APIGatewayProxyResult {
 }
 
 /**
- * Wraps route functions into one Lambda handler. `routes` maps `METHOD resource` to the function
- * serving it, so one entry point can serve several routes that need the same permissions.
+ * Wraps route functions into one Lambda handler. `routes` maps each route of ROUTES served by
+ * `fn` (its `METHOD resource` key) to the function serving it, so one entry point can serve several
+ * routes that need the same permissions; a route missing, misspelt or served by another function
+ * does not compile.
  */
-export function apiHandler(routes: Record<string, RouteFunction>) {
+export function apiHandler<F extends ApiFunctionName>(_fn: F, routes: { [K in RouteKeyOf<F>]: RouteFunction }) {
+  const byKey: Partial<Record<string, RouteFunction>> = routes;
   const handle = async (event: APIGatewayProxyEvent, _context: Context): Promise<APIGatewayProxyResult> => {
     // Reset after every invocation by injectLambdaContext's `resetKeys`.
     logger.appendKeys({ resource: event.resource, method: event.httpMethod });
     const request = toApiRequest(event);
     // HEAD is GET without the body (RFC 9110 §9.3.2): same route, status and headers.
     const head = request.method === 'HEAD';
-    const route = routes[`${head ? 'GET' : request.method} ${request.resource}`];
+    const route = byKey[`${head ? 'GET' : request.method} ${request.resource}`];
     if (!route) return errorResponse(405, `${request.method} is not supported on ${request.resource}`);
     // Every route taking a body refuses one that is not JSON alike, before its own checks.
     const body = findRoute(request.method, request.resource)?.body;
@@ -156,9 +160,10 @@ export function withCors(result: APIGatewayProxyResult, origin: string | undefin
   };
 }
 
-/** Requires a path parameter to be a non-negative integer (customer, batch, space ids). */
-export function intParam(request: ApiRequest, name: string): number {
+/** A path id (customer, batch, space) by its rule in parameter-schemas.ts: anything else names nothing (404). */
+export function intParam(request: ApiRequest, name: 'customer' | 'batch' | 'space'): number {
   const raw = request.pathParameters[name] ?? '';
-  if (!/^\d{1,12}$/.test(raw)) throw new HttpError(404, `No ${name} '${raw}' exists: ${name} ids are integers.`);
-  return Number(raw);
+  const id = checkedValue(name, raw);
+  if (id === undefined) throw new HttpError(404, `No ${name} '${raw.slice(0, 100)}' exists: a ${name} id is ${PARAMETERS[name].rule}.`);
+  return id;
 }

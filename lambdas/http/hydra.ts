@@ -11,6 +11,7 @@ import { estimateCompletion, type QueueThroughput } from '../domain/estimate';
 import { type BatchRecord, type CustomerCounters, imagesWaiting, isSuperseded, type MemberRecord, queueSize } from '../domain/model';
 import type { Page, PageRequest } from '../domain/ports';
 import type { ApiRequest } from './api';
+import { checkedValue, parameterValue } from './parameter-schemas';
 import { CONTEXT_URL, HttpError } from './problem';
 
 export const urls = {
@@ -175,19 +176,12 @@ export function pageNumberOf(params: PageRequest): number | undefined {
 }
 
 /**
- * Reads `pageSize` (default 100, 1–500, else 400) and `page`: either a 1-based page number as DLCS
+ * Reads `pageSize` (by its rule in parameter-schemas.ts) and `page`: either a 1-based page number as DLCS
  * clients send it (links then carry page numbers too), or the opaque token of a `next` link (never
  * all digits: it is base64url JSON).
  */
 export function pageParams(request: ApiRequest): PageRequest {
-  const raw = request.query.pageSize;
-  let limit: number = DEFAULTS.pageSize;
-  if (raw !== undefined) {
-    if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > DEFAULTS.maxPageSize) {
-      throw new HttpError(400, `pageSize must be an integer from 1 to ${DEFAULTS.maxPageSize}.`);
-    }
-    limit = Number(raw);
-  }
+  const limit = parameterValue('pageSize', request.query.pageSize);
   const page = request.query.page;
   if (page !== undefined && /^\d+$/.test(page)) {
     const pageNumber = Number(page);
@@ -200,7 +194,7 @@ export function pageParams(request: ApiRequest): PageRequest {
     }
     return { limit, skip: (pageNumber - 1) * limit };
   }
-  if (page !== undefined && (page.length === 0 || page.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(page))) throw new BadPageTokenError();
+  if (page !== undefined && checkedValue('page', page) === undefined) throw new BadPageTokenError();
   return page !== undefined ? { limit, cursor: page } : { limit };
 }
 

@@ -4,17 +4,17 @@
  * `npm run openapi` writes it to openapi.json; GET /openapi.json serves that file with the
  * request's base URL as its server. What the route table cannot say (a summary, the parameters
  * and the status codes particular to a route) is in OPERATIONS, one entry per route: a route
- * without one, or an entry without a route, fails the build.
+ * without one, or an entry without a route, does not compile.
  */
 import { z } from 'zod';
 import { version } from '../../package.json';
 import { DEFAULTS } from '../config/resources';
-import { ROUTES, type Route } from '../config/routes';
+import { ROUTES, type Route, type RouteKey, routeKey } from '../config/routes';
 import { assetSchema } from '../domain/validation';
 import { newKeySchema } from './key-body';
 import { PARAMETERS, type ParameterName, type ParameterSpec } from './parameter-schemas';
 import { titleFor } from './problem';
-import { JSON_MEDIA_TYPES } from './request-bodies';
+import { JSON_MEDIA_TYPES, submittedEnvelopeSchema } from './request-bodies';
 import * as S from './resource-schemas';
 
 type JsonObject = Record<string, unknown>;
@@ -28,8 +28,7 @@ export const SERVER_PLACEHOLDER = {
 
 const submittedCollectionSchema = z
   .object({
-    '@context': z.string().optional(),
-    '@type': z.string().optional().describe('`Collection` by convention; not checked.'),
+    ...submittedEnvelopeSchema.shape,
     member: z
       .array(assetSchema)
       .min(1)
@@ -115,8 +114,6 @@ const TAGS = {
 };
 
 const PAGING: ParameterName[] = ['page', 'pageSize'];
-const C = '/customers/{customer}';
-const B = `${C}/queue/batches/{batch}`;
 
 const batchList = (operationId: string, summary: string, description: string): OperationSpec => ({
   operationId,
@@ -145,7 +142,7 @@ const submit = (operationId: string, summary: string, description: string): Oper
   responses: {
     201: { description: 'The batch was created.', schema: 'Batch', headers: ['Location'] },
     200: { description: 'An earlier POST with the same Idempotency-Key created this batch.', schema: 'Batch', headers: ['Location'] },
-    400: 'The body is empty, not JSON, or has no `member` array; or the Idempotency-Key is malformed.',
+    400: 'The body is empty, not JSON or has no `member` array, or its `@context`, `@type` or Idempotency-Key is malformed.',
     409: 'The batch of this Idempotency-Key is still being created; retry.',
     413: ERROR_REASONS[413] as string,
     422: 'A member is not valid (every problem is listed in `errors`), there are none or too many, or the Idempotency-Key was used with another body. Nothing was queued.',
@@ -153,8 +150,8 @@ const submit = (operationId: string, summary: string, description: string): Oper
   },
 });
 
-/** One entry per route of ROUTES, keyed `METHOD resource`. */
-const OPERATIONS: Record<string, OperationSpec> = {
+/** One entry per route of ROUTES, keyed `METHOD resource`: a route missing or unknown does not compile. */
+const OPERATIONS: Record<RouteKey, OperationSpec> = {
   'GET /queue': {
     operationId: 'getQueue',
     summary: 'The service-wide queue depths',
@@ -174,7 +171,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
     description:
       'One point per sample time (every minute) at which the selected customers had any load, summed over them and the selected queues.',
     tag: 'operator',
-    parameters: ['started', 'ended', 'loadCustomer', 'queue', 'operatorPage', 'page_size'],
+    parameters: ['started', 'ended', 'loadCustomer', 'queue', 'operatorPage', 'loadPageSize'],
     responses: {
       200: { description: 'A page of load points.', schema: 'QueueLoad' },
       400: 'A parameter is malformed or repeated, `ended` is before `started`, or the range is over 31 days.',
@@ -185,40 +182,48 @@ const OPERATIONS: Record<string, OperationSpec> = {
     operationId: 'getQueueStatus',
     summary: 'The queue now, by customer and queue',
     tag: 'operator',
-    parameters: ['operatorPage', 'page_size'],
+    parameters: ['operatorPage', 'statusPageSize'],
     responses: { 200: { description: 'Customer and queue pairs with unfinished members, largest first.', schema: 'QueueStatus' } },
   },
-  [`GET ${C}/queue`]: {
+  'GET /customers/{customer}/queue': {
     operationId: 'getCustomerQueue',
     summary: "A customer's queue",
     tag: 'queue',
     responses: { 200: { description: 'vocab:CustomerQueue.', schema: 'CustomerQueue' } },
   },
-  [`POST ${C}/queue`]: submit('submitBatch', 'Submit a batch', 'Creates a batch of the images on the main queue and answers at once.'),
-  [`POST ${C}/queue/priority`]: submit(
+  'POST /customers/{customer}/queue': submit(
+    'submitBatch',
+    'Submit a batch',
+    'Creates a batch of the images on the main queue and answers at once.',
+  ),
+  'POST /customers/{customer}/queue/priority': submit(
     'submitPriorityBatch',
     'Submit a batch to the priority queue',
     'As POST …/queue, on the priority queue, which is processed ahead of the main one. GET here answers 405.',
   ),
-  [`GET ${C}/queue/batches`]: batchList('listBatches', 'All batches', 'Every batch of the customer, most recent first.'),
-  [`GET ${C}/queue/active`]: batchList('listActiveBatches', 'Active batches', 'Batches started (a member picked up) and not finished.'),
-  [`GET ${C}/queue/recent`]: batchList(
+  'GET /customers/{customer}/queue/batches': batchList('listBatches', 'All batches', 'Every batch of the customer, most recent first.'),
+  'GET /customers/{customer}/queue/active': batchList(
+    'listActiveBatches',
+    'Active batches',
+    'Batches started (a member picked up) and not finished.',
+  ),
+  'GET /customers/{customer}/queue/recent': batchList(
     'listRecentBatches',
     'Recent batches',
     'Batches finished and not superseded, most recently finished first.',
   ),
-  [`GET ${C}/queue/images`]: {
+  'GET /customers/{customer}/queue/images': {
     ...imageList('listQueuedImages', 'Images waiting or in progress', [...PAGING, 'order']),
     description: 'Across all batches, in queue order.',
   },
-  [`GET ${B}`]: {
+  'GET /customers/{customer}/queue/batches/{batch}': {
     operationId: 'getBatch',
     summary: 'A batch',
     tag: 'batches',
     parameters: ['wait'],
     responses: { 200: { description: 'vocab:Batch.', schema: 'Batch' } },
   },
-  [`DELETE ${B}`]: {
+  'DELETE /customers/{customer}/queue/batches/{batch}': {
     operationId: 'cancelBatch',
     summary: 'Cancel a batch',
     description: 'Members not yet picked up become `cancelled`; members being processed finish. Idempotent.',
@@ -228,7 +233,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
       409: 'The batch has already finished.',
     },
   },
-  [`POST ${B}/retry`]: {
+  'POST /customers/{customer}/queue/batches/{batch}/retry': {
     operationId: 'retryBatch',
     summary: "Retry a batch's errors",
     description: 'A new batch of the error members, on the same queue; `retryOf` and `retries` link the two.',
@@ -239,17 +244,23 @@ const OPERATIONS: Record<string, OperationSpec> = {
       503: "The customer's queue would exceed MAX_QUEUE_SIZE. Nothing was queued.",
     },
   },
-  [`GET ${B}/images`]: imageList('listBatchImages', 'Members of a batch, any state'),
-  [`GET ${B}/completedImages`]: imageList('listCompletedImages', 'Members of a batch ingested successfully'),
-  [`GET ${B}/errorImages`]: imageList('listErrorImages', 'Members of a batch that failed, each with its error'),
-  [`POST ${B}/test`]: {
+  'GET /customers/{customer}/queue/batches/{batch}/images': imageList('listBatchImages', 'Members of a batch, any state'),
+  'GET /customers/{customer}/queue/batches/{batch}/completedImages': imageList(
+    'listCompletedImages',
+    'Members of a batch ingested successfully',
+  ),
+  'GET /customers/{customer}/queue/batches/{batch}/errorImages': imageList(
+    'listErrorImages',
+    'Members of a batch that failed, each with its error',
+  ),
+  'POST /customers/{customer}/queue/batches/{batch}/test': {
     operationId: 'testBatch',
     summary: 'Re-evaluate a batch',
     description: 'Re-evaluates `superseded` and whether the batch has finished.',
     tag: 'batches',
     responses: { 200: { description: 'Whether anything changed.', schema: 'TestResult' } },
   },
-  [`GET ${C}/spaces/{space}/images/{image}`]: {
+  'GET /customers/{customer}/spaces/{space}/images/{image}': {
     operationId: 'getImage',
     summary: 'An image',
     description: 'The asset as submitted in its newest batch (right after a submit too).',
@@ -263,13 +274,13 @@ const OPERATIONS: Record<string, OperationSpec> = {
     tag: 'meta',
     responses: { 200: { description: 'OpenAPI 3.1.', schema: 'OpenApiDocument' } },
   },
-  [`GET ${C}/keys`]: {
+  'GET /customers/{customer}/keys': {
     operationId: 'listKeys',
     summary: "A customer's API keys",
     tag: 'keys',
     responses: { 200: { description: 'Every key of the customer with its privileges (no secrets).', schema: 'KeyCollection' } },
   },
-  [`POST ${C}/keys`]: {
+  'POST /customers/{customer}/keys': {
     operationId: 'createKey',
     summary: 'Create an API key',
     tag: 'keys',
@@ -280,7 +291,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
       422: 'The body is not `{"privileges": [...]}` with known privileges. Nothing was written.',
     },
   },
-  [`GET ${C}/keys/{key}`]: {
+  'GET /customers/{customer}/keys/{key}': {
     operationId: 'getKey',
     summary: 'An API key',
     tag: 'keys',
@@ -304,7 +315,7 @@ const OPERATIONS: Record<string, OperationSpec> = {
       404: 'No asset of this name.',
     },
   },
-  [`DELETE ${C}/keys/{key}`]: {
+  'DELETE /customers/{customer}/keys/{key}': {
     operationId: 'revokeKey',
     summary: 'Revoke an API key',
     description: 'The key is refused from the next request.',
@@ -375,7 +386,8 @@ function parameterObject(key: string, spec: ParameterSpec): JsonObject {
     description: spec.description,
     required: spec.required ?? false,
     ...(spec.repeatable ? { style: 'form', explode: true } : {}),
-    schema: jsonSchema(spec.schema, 'input'),
+    // A repeatable parameter's schema is one value's: on the wire it is an array of them.
+    schema: spec.repeatable ? { type: 'array', items: jsonSchema(spec.schema, 'input') } : jsonSchema(spec.schema, 'input'),
   };
 }
 
@@ -429,13 +441,9 @@ function operationObject(route: Route, spec: OperationSpec, head: boolean): Json
 }
 
 function paths(): Record<string, JsonObject> {
-  const unknown = Object.keys(OPERATIONS).filter((key) => !ROUTES.some((r) => `${r.method} ${r.resource}` === key));
-  if (unknown.length) throw new Error(`OPERATIONS in lambdas/http/openapi.ts describes routes not in ROUTES: ${unknown.join(', ')}`);
   const items: Record<string, JsonObject> = {};
   for (const route of ROUTES) {
-    const spec = OPERATIONS[`${route.method} ${route.resource}`];
-    if (!spec)
-      throw new Error(`No OpenAPI description of ${route.method} ${route.resource}: add one to OPERATIONS in lambdas/http/openapi.ts`);
+    const spec = OPERATIONS[routeKey(route)];
     if (!route.body !== !spec.body)
       throw new Error(`${route.method} ${route.resource}: a body in ROUTES needs one in OPERATIONS, and only then`);
     const item = items[route.resource] ?? {

@@ -4,16 +4,9 @@
  * `page_size`, and GET /queue/status's `page` and `page_size`. The rules they feed (defaults, the
  * 31-day limit, the caller's scope, paging) are the domain's (domain/operator.ts).
  */
-import {
-  type Caller,
-  LOAD_PAGE_SIZE,
-  type LoadQuery,
-  loadRange,
-  STATUS_PAGE_SIZE,
-  scopeCustomers,
-  type TimeRange,
-} from '../domain/operator';
+import { type Caller, type LoadQuery, loadRange, scopeCustomers, type TimeRange } from '../domain/operator';
 import type { ApiRequest } from './api';
+import { parameterValue } from './parameter-schemas';
 import { HttpError } from './problem';
 
 const MINUTE_MS = 60_000;
@@ -149,14 +142,6 @@ function single(name: string, multi: Record<string, string[]>): string | undefin
   return values[0];
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max?: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1 || (max !== undefined && Number(raw) > max)) {
-    throw new HttpError(400, `'${name}' must be an integer from 1${max !== undefined ? ` to ${max}` : ''}, not '${raw.slice(0, 100)}'.`);
-  }
-  return Number(raw);
-}
-
 const unique = <T>(values: readonly T[]): T[] => [...new Set(values)];
 
 /** Validates every parameter of GET /queue/load (query values by name, repeated ones in order). */
@@ -164,17 +149,11 @@ export function parseLoadQuery(multi: Record<string, string[]>, caller: Caller, 
   const started = single('started', multi);
   const ended = single('ended', multi);
   const range = resolveTimeRange({ ...(started !== undefined ? { started } : {}), ...(ended !== undefined ? { ended } : {}) }, now);
-  const customers = (multi.customer ?? []).map((raw) => {
-    if (!/^\d{1,12}$/.test(raw.trim())) throw new HttpError(400, `'customer' must be an integer customer id, not '${raw.slice(0, 100)}'.`);
-    return Number(raw.trim());
-  });
-  const queues = (multi.queue ?? []).map((raw) => {
-    if (raw !== 'main' && raw !== 'priority') throw new HttpError(400, `'queue' must be 'main' or 'priority', not '${raw.slice(0, 100)}'.`);
-    return raw;
-  });
+  const customers = (multi.customer ?? []).map((raw) => parameterValue('loadCustomer', raw));
+  const queues = (multi.queue ?? []).map((raw) => parameterValue('queue', raw));
   const scoped = scopeCustomers(customers, caller);
-  const page = positiveInt('page', single('page', multi), 1);
-  const pageSize = positiveInt('page_size', single('page_size', multi), LOAD_PAGE_SIZE.default, LOAD_PAGE_SIZE.max);
+  const page = parameterValue('operatorPage', single('page', multi));
+  const pageSize = parameterValue('loadPageSize', single('page_size', multi));
   return {
     ...range,
     ...(scoped !== undefined ? { customers: scoped } : {}),
@@ -213,8 +192,8 @@ export interface StatusQuery {
 export function parseStatusQuery(multi: Record<string, string[]>): StatusQuery {
   const rawSize = single('page_size', multi);
   return {
-    page: positiveInt('page', single('page', multi), 1),
-    pageSize: positiveInt('page_size', rawSize, STATUS_PAGE_SIZE.default, STATUS_PAGE_SIZE.max),
+    page: parameterValue('operatorPage', single('page', multi)),
+    pageSize: parameterValue('statusPageSize', rawSize),
     explicitPageSize: rawSize !== undefined,
   };
 }

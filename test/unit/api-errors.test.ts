@@ -19,20 +19,22 @@ import { logger } from '../../lambdas/observability/logger';
 
 // ---- Prepare ------------------------------------------------------------------------------------
 
+// A route with a function of its own (api-test-batch serves only it), so the stand-in below serves every route of it.
+const RESOURCE = '/customers/{customer}/queue/batches/{batch}/test';
 const event = {
-  resource: '/fail',
-  path: '/fail',
-  httpMethod: 'GET',
+  resource: RESOURCE,
+  path: '/customers/1/queue/batches/9/test',
+  httpMethod: 'POST',
   headers: { Host: 'api.example.org' },
-  requestContext: { path: '/fail' },
+  requestContext: { path: '/customers/1/queue/batches/9/test' },
 } as unknown as APIGatewayProxyEvent;
 
 const context = { functionName: 'image-queue-test', awsRequestId: 'req-1' } as Context;
 
 /** What an API function answers when its route throws `error`. */
 async function answerTo(error: unknown): Promise<APIGatewayProxyResult & { json: Record<string, unknown> }> {
-  const handler = apiHandler({
-    'GET /fail': async () => {
+  const handler = apiHandler('api-test-batch', {
+    'POST /customers/{customer}/queue/batches/{batch}/test': async () => {
       throw error;
     },
   });
@@ -96,7 +98,7 @@ describe('logger context', () => {
     await answerTo(new BatchNotFoundError(1, 1));
     await answerTo(new BatchNotFoundError(1, 2));
     expect(addContext).toHaveBeenCalledWith(context);
-    expect(appendKeys).toHaveBeenCalledWith({ resource: '/fail', method: 'GET' });
+    expect(appendKeys).toHaveBeenCalledWith({ resource: RESOURCE, method: 'POST' });
     expect(resetKeys).toHaveBeenCalledTimes(2);
     expect(resetKeys.mock.invocationCallOrder[0]).toBeGreaterThan(appendKeys.mock.invocationCallOrder[0] as number);
   });

@@ -144,7 +144,7 @@ describe('cancelBatch', () => {
 });
 
 describe('retryBatch', () => {
-  const LIMITS = { maxQueueSize: 100 };
+  const LIMITS = { maxQueueSize: 100, replayWindowSeconds: 3600 };
 
   it('submits the error members of a finished batch as a new batch on its queue, linked both ways', async () => {
     // Prepare
@@ -210,7 +210,7 @@ describe('retryBatch', () => {
     store.add(aBatch({ batch: 6 }), members(6, ['waiting', 'waiting']));
     store.add(aBatch({ batch: 7, started: STARTED, finished: FINISHED }), members(7, ['error', 'error']));
     const work = new InMemoryWorkQueue();
-    await expect(retryBatch(store, work, { customer: 1, batch: 7 }, { maxQueueSize: 3 })).rejects.toThrow(QueueFullError);
+    await expect(retryBatch(store, work, { customer: 1, batch: 7 }, { ...LIMITS, maxQueueSize: 3 })).rejects.toThrow(QueueFullError);
     expect((await stored(store, 7)).retries).toBeUndefined();
     expect(work.members).toEqual([]);
     expect(store.drift()).toEqual([]);

@@ -8,14 +8,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { ROUTES } from '../../lambdas/config/routes';
+import { ROUTES, type RouteKey, routeKey } from '../../lambdas/config/routes';
 import { emptyCounters } from '../../lambdas/domain/model';
 import { loadPoint, queueStatus, zeroLoad } from '../../lambdas/domain/operator';
+import { isAssetId, validateMembers } from '../../lambdas/domain/validation';
 import { handler as apiRead } from '../../lambdas/handlers/api-read';
 import type { ApiRequest } from '../../lambdas/http/api';
 import { batchResource, collection, customerQueueResource, globalQueueResource, imageResource, pageParams } from '../../lambdas/http/hydra';
 import { buildOpenApi, renderOpenApi } from '../../lambdas/http/openapi';
-import { loadPageUrl } from '../../lambdas/http/operator-query';
+import { loadPageUrl, parseLoadQuery, parseStatusQuery } from '../../lambdas/http/operator-query';
 import { PARAMETERS } from '../../lambdas/http/parameter-schemas';
 import { errorBody } from '../../lambdas/http/problem';
 import * as S from '../../lambdas/http/resource-schemas';
@@ -71,7 +72,7 @@ describe('the document', () => {
 
   it('has one operation per route of ROUTES, and HEAD beside every GET only', () => {
     const documented = operations.filter((o) => o.method !== 'head').map((o) => `${o.method.toUpperCase()} ${o.path}`);
-    expect(documented.sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.resource}`).sort());
+    expect(documented.sort()).toEqual(ROUTES.map(routeKey).sort());
     const heads = operations.filter((o) => o.method === 'head').map((o) => o.path);
     expect(heads.sort()).toEqual(
       ROUTES.filter((r) => r.method === 'GET')
@@ -160,6 +161,14 @@ describe('the document', () => {
   ])('GET %s takes %j', (path, names) => {
     const declared = (doc.paths[path]!.get!.parameters ?? []).map(parameterOf).map((p) => p.name);
     expect(declared.sort()).toEqual([...names].sort());
+  });
+});
+
+describe('route keys', () => {
+  it('name only routes of ROUTES: tsc refuses a misspelt one (the @ts-expect-error below fails if it compiles)', () => {
+    // @ts-expect-error: 'batchs' is no route, so this is not a RouteKey
+    const typo: RouteKey = 'GET /customers/{customer}/queue/batchs';
+    expect(ROUTES.map(routeKey)).not.toContain(typo);
   });
 });
 
@@ -255,15 +264,17 @@ describe('the response schemas accept what the code renders', () => {
   });
 });
 
+/** Whether `f` returns rather than throws (a handler's parser accepting a value). */
+const accepts = (f: () => unknown) => {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 describe('the parameter schemas agree with the handlers', () => {
-  const accepts = (f: () => unknown) => {
-    try {
-      f();
-      return true;
-    } catch {
-      return false;
-    }
-  };
   const withQuery = (query: Record<string, string>) => ({ query }) as unknown as ApiRequest;
 
   it.each(['0', '1', '100', '500', '501', 'x', '1.5'])('pageSize=%s', (raw) => {
@@ -280,4 +291,50 @@ describe('the parameter schemas agree with the handlers', () => {
   ])('page: %s', (_name, raw) => {
     expect(PARAMETERS.page.schema.safeParse(raw).success).toBe(accepts(() => pageParams(withQuery({ page: raw }))));
   });
+});
+
+describe('the document describes the limits the handlers enforce', () => {
+  interface Described {
+    type?: string;
+    minimum?: number;
+    maximum?: number;
+    items?: Described;
+    pattern?: string;
+    allOf?: { pattern: string }[];
+  }
+  const described = doc as unknown as Document & {
+    components: { parameters: Record<string, { schema: Described }>; schemas: Record<string, { properties: Record<string, Described> }> };
+  };
+
+  it('gives every integer parameter a minimum and a maximum (the integration suite tries both edges of each)', () => {
+    const integers = Object.entries(described.components.parameters).filter(([, p]) => (p.schema.items ?? p.schema).type === 'integer');
+    expect(integers.length).toBeGreaterThan(5);
+    for (const [name, { schema }] of integers) {
+      const { minimum, maximum } = schema.items ?? schema;
+      expect({ name, minimum, maximum }).toEqual({ name, minimum: expect.any(Number), maximum: expect.any(Number) });
+    }
+  });
+
+  it.each([
+    ['/queue/status', (values: Record<string, string[]>) => parseStatusQuery(values)],
+    ['/queue/load', (values: Record<string, string[]>) => parseLoadQuery(values, { admin: true }, new Date('2026-01-02T00:00:00Z'))],
+  ])('GET %s takes page, page_size and customer up to the described maxima, not one more', (path, parse) => {
+    const query = (doc.paths[path]!.get!.parameters ?? []).map(parameterOf) as unknown as { name: string; schema: Described }[];
+    for (const { name, schema } of query.filter((p) => (p.schema.items ?? p.schema).type === 'integer')) {
+      const { minimum, maximum } = (schema.items ?? schema) as Required<Described>;
+      const edges = [minimum - 1, minimum, maximum, maximum + 1].map((n) => accepts(() => parse({ [name]: [String(n)] })));
+      expect({ name, edges }).toEqual({ name, edges: [false, true, true, false] });
+    }
+  });
+
+  it.each(['a', '.a', 'a.', 'a..b', '~', '.', '..', '...', 'a b', '', 'é', 'x'.repeat(200), 'x'.repeat(201)])(
+    'member id %j: the described patterns refuse what the submit refuses',
+    (id) => {
+      const { pattern, allOf = [] } = described.components.schemas.SubmittedImage!.properties.id!;
+      const patterns = [...(pattern ? [pattern] : []), ...allOf.map((p) => p.pattern)];
+      const matches = patterns.every((p) => new RegExp(p, 'u').test(id));
+      expect(matches).toBe(accepts(() => validateMembers([{ id, space: 1, origin: 'https://example.org/a.png' }], 1)));
+      expect(matches).toBe(isAssetId(id));
+    },
+  );
 });
