@@ -17,8 +17,11 @@ export interface IngestOutcome {
 /** Move one member from the state it is known to be in to another. */
 export interface Transition {
   member: MemberRecord;
-  to: Exclude<MemberState, 'waiting'>;
+  /** `waiting` only from `running`: an attempt failed transiently and the member waits for the next. */
+  to: MemberState;
   outcome?: IngestOutcome;
+  /** With `to: 'waiting'`: the failed attempt's error, shown until the member ends. */
+  lastError?: string;
 }
 
 export interface BatchDelta {
@@ -47,6 +50,8 @@ export const isTerminal = (state: MemberState) => state === 'completed' || state
 export function isAllowed(from: MemberState, to: MemberState): boolean {
   if (isTerminal(from)) return false;
   if (from === 'running' && to === 'running') return false;
+  // Back to waiting between two attempts: only the processor whose attempt failed puts it back.
+  if (to === 'waiting') return from === 'running';
   // Only a member no processor has picked up can be cancelled; one in flight finishes normally.
   if (to === 'cancelled' && from !== 'waiting') return false;
   return true;
@@ -100,6 +105,9 @@ export function deltasFor(
     }
     if (to === 'running') {
       c.running[q] += 1;
+    } else if (to === 'waiting') {
+      b.waiting += 1;
+      c.waiting[q] += 1;
     } else {
       b.remaining -= 1;
       c.size -= 1;

@@ -1,6 +1,8 @@
 /**
  * `DELETE …/batches/{b}`: cancelling a batch. Members no processor has picked up become
- * `cancelled` (terminal, counted in the batch's `cancelled`); members in flight finish normally.
+ * `cancelled` (terminal, counted in the batch's `cancelled`), and so do members waiting for a
+ * retry after a transient failure; members in flight finish their attempt, and one that fails
+ * transiently is then cancelled by its processor instead of tried again (processing.ts).
  * The mark on the batch comes first, so a processor that meets a waiting member of a cancelled
  * batch cancels it instead of ingesting it; then this request moves the waiting members it finds,
  * so the customer's counters drop at once, and finishes the batch when nothing remains.

@@ -107,8 +107,9 @@ export interface ProcessingStore {
    */
   applyTransitions(transitions: readonly Transition[], batches?: readonly BatchState[]): Promise<TransitionResult>;
   /**
-   * Shows the error of a failed attempt on a member that will be tried again (it stays waiting or
-   * running); a member that has moved on is left as it is.
+   * Shows the error of a failed attempt on a member that will be tried again and was never recorded
+   * running (one that was goes back to waiting by a transition carrying `lastError`); a member that
+   * has moved on is left as it is.
    */
   noteTransientFailure(member: MemberRecord, error: string): Promise<void>;
   /**

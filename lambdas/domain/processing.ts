@@ -10,7 +10,7 @@ import { logger } from '../observability/logger';
 import type { IngestOutcome, Transition } from './accounting';
 import { isTerminal } from './accounting';
 import type { MemberMessage, MemberRecord } from './model';
-import type { ProcessingStore } from './ports';
+import type { BatchState, ProcessingStore } from './ports';
 
 /** What fetching a member's origin found (adapters/origin.ts): the image's facts, or why it failed and whether to try again. */
 export type IngestResult =
@@ -109,23 +109,27 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
     }
     const outcomes = await ingestAll(deps, todo);
     const transitions: Transition[] = toCancel.map((member) => ({ member, to: 'cancelled' }));
-    const retries = new Map<number, string[]>();
+    const transient: TransientFailure[] = [];
     for (const { member, result } of outcomes) {
-      const receiveCount = Math.max(...(messagesByMember.get(refOf(member)) ?? []).map((m) => m.receiveCount));
+      const ms = messagesByMember.get(refOf(member)) ?? [];
       if (result.ok) {
         const { width, height, mediaType, contentLength } = result;
         transitions.push({ member, to: 'completed', outcome: { width, height, mediaType, contentLength } });
-      } else if (!result.retryable || receiveCount >= deps.maxReceiveCount) {
-        const error = result.retryable ? `${result.error} (gave up after ${receiveCount} attempts)` : result.error;
-        transitions.push({ member, to: 'error', outcome: { error } satisfies IngestOutcome });
+      } else if (!result.retryable) {
+        transitions.push({ member, to: 'error', outcome: { error: result.error } satisfies IngestOutcome });
       } else {
-        logger.warn('origin failed; the message will be retried', { member: refOf(member), error: result.error, receiveCount });
-        await store.noteTransientFailure(member, result.error);
-        const delay = transientRetryDelaySeconds(receiveCount, deps.retryDelays ?? DEFAULT_RETRY_DELAYS);
-        for (const m of messagesByMember.get(refOf(member)) ?? []) {
-          failed.add(m.messageId);
-          retries.set(delay, [...(retries.get(delay) ?? []), m.messageId]);
-        }
+        transient.push({ member, error: result.error, messages: ms, receiveCount: Math.max(...ms.map((m) => m.receiveCount)) });
+      }
+    }
+    const retries = new Map<number, string[]>();
+    const settled = await settleTransientFailures(deps, transient, batches);
+    transitions.push(...settled.transitions);
+    for (const { member, error, messages: ms, receiveCount } of settled.retry) {
+      logger.warn('origin failed; the message will be retried', { member: refOf(member), error, receiveCount });
+      const delay = transientRetryDelaySeconds(receiveCount, deps.retryDelays ?? DEFAULT_RETRY_DELAYS);
+      for (const m of ms) {
+        failed.add(m.messageId);
+        retries.set(delay, [...(retries.get(delay) ?? []), m.messageId]);
       }
     }
     if (deps.retryLater) {
@@ -144,6 +148,56 @@ export async function processDelivery(deps: ProcessingDeps, messages: readonly D
   }
   for (const b of touched.values()) await store.finalizeBatch(b.customer, b.batch, b.count);
   return [...failed];
+}
+
+interface TransientFailure {
+  member: MemberRecord;
+  error: string;
+  messages: readonly DeliveredMessage[];
+  receiveCount: number;
+}
+
+/**
+ * Members whose attempt failed transiently (refused, timed out, 5xx). Between two attempts a
+ * member is waiting, not in flight: one recorded as running goes back to waiting, showing the
+ * error, so a cancel reaches it. Then its batch is read again (consistently, after that write):
+ * if it was cancelled meanwhile, the member is cancelled now instead of tried again, so a cancel
+ * waits for an attempt in flight at most the origin's timeout, never the retry schedule. Otherwise
+ * it is tried again, or recorded as an error on the last receive. A member that another delivery
+ * ended meanwhile is left as it is and its message acknowledged.
+ */
+async function settleTransientFailures(
+  deps: ProcessingDeps,
+  failures: readonly TransientFailure[],
+  batches: readonly BatchState[],
+): Promise<{ transitions: Transition[]; retry: TransientFailure[] }> {
+  if (failures.length === 0) return { transitions: [], retry: [] };
+  const { store } = deps;
+  const released = await store.applyTransitions(
+    failures.filter((f) => f.member.state === 'running').map(({ member, error }) => ({ member, to: 'waiting', lastError: error })),
+    batches,
+  );
+  await Promise.all(failures.filter((f) => f.member.state === 'waiting').map((f) => store.noteTransientFailure(f.member, f.error)));
+  const latest = new Map(
+    [...released.applied.map((t) => ({ ...t.member, state: 'waiting' as const })), ...released.skipped].map((m) => [refOf(m), m]),
+  );
+  const cancelled = new Set(
+    (await store.getBatchStates(failures.map((f) => f.member))).filter((b) => b.cancelledAt).map((b) => `${b.customer}/${b.batch}`),
+  );
+  const transitions: Transition[] = [];
+  const retry: TransientFailure[] = [];
+  for (const f of failures) {
+    const member = latest.get(refOf(f.member)) ?? f.member;
+    if (isTerminal(member.state)) continue;
+    if (member.state === 'waiting' && cancelled.has(`${member.customer}/${member.batch}`)) {
+      transitions.push({ member, to: 'cancelled' });
+    } else if (f.receiveCount >= deps.maxReceiveCount) {
+      transitions.push({ member, to: 'error', outcome: { error: `${f.error} (gave up after ${f.receiveCount} attempts)` } });
+    } else {
+      retry.push({ ...f, member });
+    }
+  }
+  return { transitions, retry };
 }
 
 /**

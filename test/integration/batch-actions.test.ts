@@ -187,6 +187,42 @@ describe('cancel', () => {
     await expectNoDrift();
   });
 
+  it('reaches members waiting for a transient retry: an origin that never answers ends cancelled, not retried to errors', async () => {
+    // Arrange: 12 members on an origin that never answers, so each attempt ends at the fetch timeout
+    // (1.5 s, after the member was recorded running) and is tried again after 3 s, then 6 s.
+    const customer = 804;
+    const count = 12;
+    // Settings are read per call from the environment the handlers share with this process.
+    process.env.ORIGIN_TIMEOUT_MS = '1500';
+    try {
+      const batch = await env.api.submitOk(
+        customer,
+        Array.from({ length: count }, (_, i) => ({ id: `s${i}`, space: 1, origin: `${env.origins.url}/slow` })),
+      );
+      // Every member has been tried once, as in the report: none is still untouched on the queue.
+      await waitFor(async () => (await env.api.allMembers(`${B(customer, batch)}/images`)).every((m) => m.error), {
+        timeoutMs: 30_000,
+        description: 'every member tried once',
+      });
+
+      // Act
+      const cancelled = await env.api.call('DELETE', B(customer, batch));
+
+      // Assess: whatever was between attempts or in flight ends cancelled (an attempt in flight at the
+      // DELETE at its fetch timeout), none is tried to the last receive, and the counters are exact.
+      expect(cancelled.status).toBe(200);
+      const [done] = await env.api.waitForFinished(customer, [batch], 60_000);
+      // On the old rule: 0 cancelled and `count` errors, each 'gave up after 5 attempts'.
+      expect(done).toMatchObject({ count, completed: 0, errors: 0, cancelled: count });
+      const members = await env.api.allMembers(`${B(customer, batch)}/images`);
+      expect(members.map((m) => m.state)).toEqual(Array(count).fill('cancelled'));
+      expect(await env.api.customerQueue(customer)).toMatchObject({ size: 0, imagesWaiting: 0, batchesWaiting: 0 });
+      await expectNoDrift();
+    } finally {
+      process.env.ORIGIN_TIMEOUT_MS = env.runtime.env.ORIGIN_TIMEOUT_MS;
+    }
+  });
+
   it('answers 409 for a batch that finished, 404 for an unknown one, and needs the manage privilege', async () => {
     const customer = 803;
     const batch = await env.api.submitOk(customer, [{ id: 'f', space: 1, origin: png(2) }]);

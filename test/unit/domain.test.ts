@@ -50,6 +50,21 @@ describe('deltasFor', () => {
     expect(isAllowed('waiting', 'running')).toBe(true);
     expect(() => deltasFor([{ member: member({ state: 'error' }), to: 'completed' }], new Map())).toThrow(/illegal/);
   });
+
+  it('puts back to waiting only a member in flight, counting it waiting again and no longer running', () => {
+    expect(isAllowed('running', 'waiting')).toBe(true);
+    expect(isAllowed('waiting', 'waiting')).toBe(false);
+    expect(isAllowed('completed', 'waiting')).toBe(false);
+    expect(isAllowed('cancelled', 'waiting')).toBe(false);
+    const { batchDeltas, customerDeltas } = deltasFor(
+      [{ member: member({ state: 'running' }), to: 'waiting', lastError: 'timed out' }],
+      new Map([['1/7', { started: 'x' }]]),
+    );
+    expect(batchDeltas).toEqual([{ customer: 1, batch: 7, waiting: 1, remaining: 0, completed: 0, errors: 0, cancelled: 0, start: false }]);
+    expect(customerDeltas).toEqual([
+      { customer: 1, size: 0, batchesWaiting: 0, waiting: { main: 1, priority: 0 }, running: { main: -1, priority: 0 } },
+    ]);
+  });
 });
 
 describe('transientRetryDelaySeconds', () => {

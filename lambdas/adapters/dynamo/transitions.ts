@@ -111,9 +111,10 @@ function transitionActions(group: readonly Transition[], heads: ReadonlyMap<stri
   const started = new Map([...heads].map(([ref, h]) => [ref, { started: h.started as string | undefined }]));
   const { batchDeltas, customerDeltas } = deltasFor(group, started);
   const actions: TransactItems = [];
-  for (const { member, to, outcome } of group) {
+  for (const { member, to, outcome, lastError } of group) {
     const fields: Record<string, unknown> = { state: to };
     if (isTerminal(to)) fields.finished = at;
+    if (lastError !== undefined) fields.lastError = lastError;
     for (const field of ['width', 'height', 'mediaType', 'contentLength', 'error'] as const) {
       if (outcome?.[field] !== undefined) fields[field] = outcome[field];
     }
