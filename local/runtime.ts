@@ -214,7 +214,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const shared = options.dynamoEndpoint ? undefined : (options.sharedDynamoDbLocal ?? process.env[SHARED_DYNAMODB_LOCAL_ENV]) || undefined;
   // A fresh key per runtime (letters and digits only: DynamoDB Local refuses others) selects a database of its own.
   const credentials: LocalCredentials =
-    options.credentials ?? (shared ? { accessKeyId: `local${randomUUID().replaceAll('-', '')}`, secretAccessKey: 'local' } : LOCAL_CREDENTIALS);
+    options.credentials ??
+    (shared ? { accessKeyId: `local${randomUUID().replaceAll('-', '')}`, secretAccessKey: 'local' } : LOCAL_CREDENTIALS);
   // Before anything starts: a bad STRICT_DYNAMODB fails here.
   const strictOptions = resolveStrict(options.strict, options.dynamoEndpoint !== undefined);
 

@@ -1,8 +1,8 @@
 /** processDelivery against the in-memory store: read-after-write lag and messages that cannot be processed. */
 import { QUEUES } from '../../lambdas/config/resources';
 import { deltasFor, isAllowed, isTerminal, type Transition } from '../../lambdas/domain/accounting';
-import type { BatchRecord, MemberRecord } from '../../lambdas/domain/model';
-import type { MemberRef, ProcessingStore, QueueStore } from '../../lambdas/domain/ports';
+import type { MemberRecord } from '../../lambdas/domain/model';
+import type { MemberRef, ProcessingStore } from '../../lambdas/domain/ports';
 import { type ProcessingDeps, processDelivery } from '../../lambdas/domain/processing';
 import { InMemoryQueueStore } from '../support/in-memory-store';
 import { aBatch, aMember } from '../support/records';
