@@ -4,7 +4,9 @@
  * - a transition is conditioned on the state its caller read: a member that moved on meanwhile is
  *   moved from where it is now if that is still allowed, else skipped (a terminal member is final);
  * - every transition adds its counter deltas (domain/accounting.ts) to its batch and customer at
- *   once, so `drift()` (domain/reconcile.ts) finds counters that disagree with the members;
+ *   once, so `drift()` (domain/reconcile.ts) finds counters that disagree with the members; one
+ *   back to waiting (running -> waiting) writes its `lastError`, as noteTransientFailure does for a
+ *   member still waiting or running;
  * - a batch is started once, finished once (`finalizeBatch` returns it to one caller only) and
  *   cancelled once; supersession marks a member once;
  * - admission refuses a batch that would take the customer past the limit, an Idempotency-Key is
@@ -346,6 +348,8 @@ export class InMemoryQueueStore implements SubmitStore, ProcessingStore, CancelS
     if (isTerminal(t.to)) stored.finished = at;
     // What the ingest found (IngestOutcome's fields are member fields); an absent one is not written.
     Object.assign(stored, Object.fromEntries(Object.entries(t.outcome ?? {}).filter(([, value]) => value !== undefined)));
+    // Back to waiting after a transient failure: the attempt's error is shown until the member ends.
+    if (t.lastError !== undefined) stored.lastError = t.lastError;
     for (const d of batchDeltas) {
       if (d.start) batch.started = at;
       batch.waiting += d.waiting;
