@@ -117,8 +117,12 @@ it('every AWS call of every function is covered by its grants, and every grant i
   const retried = await client.call('POST', `/customers/${customer}/queue/batches/${first}/retry`);
   expect(retried.status).toBe(201);
   const flaky = await client.submitOk(customer, [{ id: 'f', space: 3, origin: `${origins.url}/flaky/least-privilege/1/png/2x2.png` }]);
+  // The cancel must find its member not yet picked up, so that the DELETE itself finishes the batch
+  // (and publishes its notice): the main queue's pollers wait until it has answered.
+  runtime.pollers?.pause('main');
   const cancelled = await client.submitOk(customer, [{ id: 'x', space: 3, origin: `${origins.url}/delay/3000/png/2x2.png` }]);
   expect((await client.call('DELETE', `/customers/${customer}/queue/batches/${cancelled}`)).status).toBe(200);
+  runtime.pollers?.resume('main');
   await client.waitForFinished(customer, [retried.body.id, flaky, cancelled]);
 
   // The test route, and every read.
