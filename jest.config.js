@@ -23,8 +23,9 @@ module.exports = {
       ...base,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      // `npm test` runs this project with --maxWorkers=150% (3 on 2 cores): its suites spend a third of
-      // their time waiting on queues, origins and long polls, which a third worker fills.
+      // `npm test` runs this project with --maxWorkers=3 (sized for 2 cores; a number, since a
+      // container's cpus() may count the host's): its suites spend a third of their time waiting
+      // on queues, origins and long polls, which a third worker fills.
       // One DynamoDB Local for the run; every runtime keeps to a database of its own in it.
       globalSetup: '<rootDir>/test/support/integration-setup.ts',
       globalTeardown: '<rootDir>/test/support/integration-teardown.ts',

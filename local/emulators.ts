@@ -114,7 +114,7 @@ export function freePort(): Promise<number> {
 export interface DynamoDbLocalOptions {
   /** Port to listen on; a free one is picked (and retried on a bind race) when omitted or 0. */
   port?: number;
-  /** How long to wait for the engine to answer ListTables (default 30 s). */
+  /** How long to wait for the engine to answer ListTables (default 90 s: a JVM on a busy 2-core machine is slow to start). */
   startTimeoutMs?: number;
 }
 
@@ -125,7 +125,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   for (let attempt = 0; attempt < attempts; attempt += 1) {
     const port = options.port || (await freePort());
     try {
-      return await launchDynamoDbLocal(dir, port, options.startTimeoutMs ?? 30_000);
+      return await launchDynamoDbLocal(dir, port, options.startTimeoutMs ?? 90_000);
     } catch (err) {
       lastError = err;
       if ((err as { code?: string }).code === 'JAVA_MISSING') break;

@@ -4,6 +4,7 @@
  * tasks DLQ that nothing consumes) and a clean stop. Every handler is a fake injected through the registry.
  */
 import { request } from 'node:http';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
@@ -19,7 +20,7 @@ import type { HandlerRegistry } from '../../local/handlers';
 import { silentLogger } from '../../local/handlers';
 import { policyAllows, wildcardMatch } from '../../local/http-adapter';
 import { POLLER_NAMES, recordsToDelete } from '../../local/pollers';
-import { DLQ_URL_ENV } from '../../local/provision';
+import { DLQ_URL_ENV, localDynamoClient } from '../../local/provision';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 
 // Starting DynamoDB Local takes seconds and redelivery tests wait for visibility timeouts.
@@ -128,8 +129,6 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   runtime = await startLocalRuntime({
-    // A DynamoDB Local of its own: the last test checks that stop() leaves no Java process behind.
-    sharedDynamoDbLocal: false,
     // Many requests with one key: the per-key limits have a suite of their own (keys-and-limits).
     usageLimits: false,
     port: 0,
@@ -488,12 +487,25 @@ describe('pure rules', () => {
 });
 
 describe('stop', () => {
-  it('stops everything and leaves no Java process behind', async () => {
+  // In the suite the runtime uses the run's shared DynamoDB Local (its own Java process, started and
+  // stopped by the runtime, is external-endpoints.test.ts's to check); with SHARED_DYNAMODB_LOCAL=''
+  // it starts one of its own.
+  it('stops everything: its Java process, or its tables in a shared DynamoDB Local', async () => {
     const pid = runtime.dynamoPid;
-    expect(isProcessAlive(pid)).toBe(true);
+    const tables = async () => {
+      const client = localDynamoClient(runtime.dynamoUpstreamEndpoint, runtime.region, runtime.credentials);
+      try {
+        return (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+      } finally {
+        client.destroy();
+      }
+    };
+    if (pid === undefined) expect(await tables()).toEqual(['image-queue', 'image-queue-credentials']);
+    else expect(isProcessAlive(pid)).toBe(true);
     expect(await runtime.schedules.runNow('sampleLoad')).toEqual({ sampled: 0 });
     await runtime.stop();
-    expect(isProcessAlive(pid)).toBe(false);
+    if (pid === undefined) expect(await tables()).toEqual([]);
+    else expect(isProcessAlive(pid)).toBe(false);
     expect(process.env[SERVICE_ENDPOINT_ENV.dynamodb]).toBeUndefined();
     expect(process.env[ENV.tableName]).toBeUndefined();
     await expect(fetch(`${runtime.apiUrl}/queue`)).rejects.toThrow();

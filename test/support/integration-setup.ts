@@ -16,6 +16,17 @@ export default async function startSharedDynamoDbLocal(): Promise<void> {
   const dynamoDb = await startDynamoDbLocal({ startTimeoutMs: 120_000 });
   (globalThis as Record<symbol, unknown>)[KEY] = dynamoDb;
   process.env[SHARED_DYNAMODB_LOCAL_ENV] = dynamoDb.endpoint;
+  // A run stopped by Ctrl-C or a kill skips the teardown and the 'exit' hook: take the JVM along.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      try {
+        process.kill(dynamoDb.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 export async function stopSharedDynamoDbLocal(): Promise<void> {
