@@ -154,7 +154,8 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
     step(`load: ${loadSeed.customers} customers × ${loadSeed.days} days of samples, one customer's 31-day query`);
     const load = await runLoadScenario(harness, loadSeed);
     step(
-      `load: ${load.withOthers.customer.readUnits} read units (bound ${load.bound.customer}), independent of other customers: ${load.independent}`,
+      `load: ${load.withOthers.customer.readUnits} read units (bound ${load.bound.customer}), ` +
+        `independent of other customers: ${load.independent}`,
     );
 
     step(`priority alone: ${settings.priorityMembers} members × ${settings.priorityReps}`);
@@ -184,7 +185,8 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         priorityMembers: settings.strictPriority,
       };
       step(
-        `strict: ${w.mainBatches} × ${w.mainMembers} main + ${w.priorityMembers} priority, ${settings.strictReps} run(s) without and with conflicts`,
+        `strict: ${w.mainBatches} × ${w.mainMembers} main + ${w.priorityMembers} priority, ` +
+          `${settings.strictReps} run(s) without and with conflicts`,
       );
       strict = await runStrictScenario(harness, w, settings.strictReps, STRICT_CUSTOMER_BASE, {
         main: settings.mainPollers,
@@ -192,7 +194,8 @@ export async function runBenchmark(options: BenchmarkOptions = {}): Promise<Benc
         tasks: TASKS_POLLERS,
       });
       step(
-        `strict: ${strict.withoutConflicts.membersPerSecond.toFixed(1)} → ${strict.withConflicts.membersPerSecond.toFixed(1)} members/s, ` +
+        `strict: ${strict.withoutConflicts.membersPerSecond.toFixed(1)} → ` +
+          `${strict.withConflicts.membersPerSecond.toFixed(1)} members/s, ` +
           `ceiling ${strict.ceiling.processing.imagesPerSecond.toFixed(0)} images/s (${strict.ceiling.processing.binding?.pattern})`,
       );
     }

@@ -125,7 +125,8 @@ export function buildRows(r: BenchmarkResult): Row[] {
   add(
     'Priority',
     'mean DynamoDB call latency: priority alone / priority behind / main processor',
-    `${latency(q.dynamodb.alone)} / ${latency(q.dynamodb.behindBacklog)} / ${latency(totalsOf(p.counts, 'dynamodb', ['process-images:main']))}`,
+    `${latency(q.dynamodb.alone)} / ${latency(q.dynamodb.behindBacklog)} / ` +
+      `${latency(totalsOf(p.counts, 'dynamodb', ['process-images:main']))}`,
   );
 
   // 5. Reads
@@ -163,7 +164,8 @@ function bundleRows(b: BundlesResult, node: string, add: Add): void {
     const options = [...new Set(measured.map((x) => x.nodeOptions || 'none'))].join(', ');
     add(
       'Bundles',
-      `cold-start load, median of ${measured[0]!.load!.runs}: require of index.js (its CPU time) / whole process; fresh Node ${node} process, asset folder alone, NODE_OPTIONS ${options}`,
+      `cold-start load, median of ${measured[0]!.load!.runs}: require of index.js (its CPU time) / whole process; ` +
+        `fresh Node ${node} process, asset folder alone, NODE_OPTIONS ${options}`,
       '',
     );
   }
@@ -186,14 +188,17 @@ function loadRows(l: BenchmarkResult['load'], add: Add): void {
   const kb = (n: number) => `${dec(n / 1024, 1)} KB`;
   add(
     name,
-    `seeded: one customer ${int(l.items.measured)} samples (${kb(l.bytes.measured)}), all-customer sums ${int(l.items.all)} (${kb(l.bytes.all)}), ${l.seed.customers - 1} others ${int(l.items.others)} (in ${ms(l.seedMs)})`,
+    `seeded: one customer ${int(l.items.measured)} samples (${kb(l.bytes.measured)}), ` +
+      `all-customer sums ${int(l.items.all)} (${kb(l.bytes.all)}), ` +
+      `${l.seed.customers - 1} others ${int(l.items.others)} (in ${ms(l.seedMs)})`,
     '',
   );
   const pair = (a: number, b: number) => `${dec(a, 1)} → ${dec(b, 1)}`;
   const row = (what: string, key: keyof typeof l.alone, checkId?: string) =>
     add(
       name,
-      `${what}: read units alone → with the others (${l.withOthers[key].dynamoCalls} calls, ${l.withOthers[key].partitions.length} partitions)`,
+      `${what}: read units alone → with the others ` +
+        `(${l.withOthers[key].dynamoCalls} calls, ${l.withOthers[key].partitions.length} partitions)`,
       pair(l.alone[key].readUnits, l.withOthers[key].readUnits),
       checkId,
     );
@@ -213,7 +218,8 @@ function strictRows(s: StrictResult, add: Add): void {
   const mode = (x: StrictModeSummary, label: string) =>
     add(
       name,
-      `members/s ${label} (${x.runs} run${x.runs > 1 ? 's' : ''}: ${x.perRun.map((v) => dec(v, 1)).join(', ')}; ${int(x.completed)} completed, ${int(x.errors)} errors in ${ms(x.elapsedMs)})`,
+      `members/s ${label} (${x.runs} run${x.runs > 1 ? 's' : ''}: ${x.perRun.map((v) => dec(v, 1)).join(', ')}; ` +
+        `${int(x.completed)} completed, ${int(x.errors)} errors in ${ms(x.elapsedMs)})`,
       dec(x.membersPerSecond, 1),
     );
   const o = s.withConflicts.options;
@@ -269,9 +275,10 @@ function strictRows(s: StrictResult, add: Add): void {
   const c = s.ceiling;
   const ceilingName = 'AWS ceiling';
   const b = c.processing.binding;
+  const binding = b ? `${b.pattern}, ${dec(b.unitsPerImage, 3)} units/image` : 'none';
   add(
     ceilingName,
-    `images/s per customer before a key passes ${int(c.limitPerKey)} WCU/s (binding: ${b ? `${b.pattern}, ${dec(b.unitsPerImage, 3)} units/image` : 'none'})`,
+    `images/s per customer before a key passes ${int(c.limitPerKey)} WCU/s (binding: ${binding})`,
     perSecond(c.processing.imagesPerSecond),
     'strict.ceiling',
   );
@@ -285,17 +292,20 @@ function strictRows(s: StrictResult, add: Add): void {
   const ws = c.withSubmit.binding;
   add(
     ceilingName,
-    `with the submit side (members written, then processed; binding ${ws?.pattern ?? 'none'}, ${dec(ws?.unitsPerImage ?? NaN, 3)} units/image)`,
+    'with the submit side (members written, then processed; ' +
+      `binding ${ws?.pattern ?? 'none'}, ${dec(ws?.unitsPerImage ?? NaN, 3)} units/image)`,
     perSecond(c.withSubmit.imagesPerSecond),
   );
   add(
     ceilingName,
-    `as run (units ÷ the customer's ${int(w.members)} images over ${w.mainBatches + w.priorityBatches} batches; binding ${c.processing.asRun.pattern ?? 'none'})`,
+    `as run (units ÷ the customer's ${int(w.members)} images over ${w.mainBatches + w.priorityBatches} batches; ` +
+      `binding ${c.processing.asRun.pattern ?? 'none'})`,
     perSecond(c.processing.asRun.imagesPerSecond),
   );
   add(
     ceilingName,
-    `counter shards: ${c.shards.customer} per customer, ${c.shards.batch} per batch; member partitions: ${c.shards.memberPartitions} per batch`,
+    `counter shards: ${c.shards.customer} per customer, ${c.shards.batch} per batch; ` +
+      `member partitions: ${c.shards.memberPartitions} per batch`,
     '',
   );
 }
@@ -313,9 +323,11 @@ export function formatRows(rows: readonly Row[]): string {
 
 export function formatSummary(r: BenchmarkResult): string {
   const missed = r.targets.filter((t) => !t.pass);
+  const misses = missed.map((m) => `${m.what} (${dec(m.value, m.value > 100 ? 0 : 3)} vs ${m.target})`).join('; ');
   const lines = [
-    `Run: ${r.meta.quick ? 'quick' : 'full'}, ${ms(r.meta.totalMs)} total, Node ${r.meta.node}, ${r.meta.cpus} CPUs, load average ${dec(r.meta.loadAverage.start)} → ${dec(r.meta.loadAverage.end)}`,
-    `Targets: ${r.targets.length - missed.length} of ${r.targets.length} met${missed.length ? `; missed: ${missed.map((m) => `${m.what} (${dec(m.value, m.value > 100 ? 0 : 3)} vs ${m.target})`).join('; ')}` : ''}`,
+    `Run: ${r.meta.quick ? 'quick' : 'full'}, ${ms(r.meta.totalMs)} total, Node ${r.meta.node}, ${r.meta.cpus} CPUs, ` +
+      `load average ${dec(r.meta.loadAverage.start)} → ${dec(r.meta.loadAverage.end)}`,
+    `Targets: ${r.targets.length - missed.length} of ${r.targets.length} met${missed.length ? `; missed: ${misses}` : ''}`,
   ];
   return lines.join('\n');
 }

@@ -292,16 +292,21 @@ export class ImageQueueStack extends Stack {
     new CfnOutput(this, OUTPUTS.noticesTopicArn, {
       value: this.noticesTopic.topicArn,
       description:
-        'Completion notices (one per finished batch); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
+        'Completion notices (one per finished batch); subscribe with: ' +
+        'aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint you@example.org',
     });
     new CfnOutput(this, OUTPUTS.alarmTopicArn, {
       value: this.alarmTopic.topicArn,
       description:
-        'Every alarm (when it fires and when it clears); subscribe with: aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint ops@example.org (then confirm the mail), or --protocol https, or an AWS Chatbot Slack/Teams channel',
+        'Every alarm (when it fires and when it clears); subscribe with: ' +
+        'aws sns subscribe --topic-arn <this> --protocol email --notification-endpoint ops@example.org (then confirm the mail), ' +
+        'or --protocol https, or an AWS Chatbot Slack/Teams channel',
     });
     new CfnOutput(this, OUTPUTS.adminSecretName, {
       value: this.adminSecret.secretName,
-      description: `Admin credential; read it with: aws secretsmanager get-secret-value --secret-id ${this.stackName}/admin-credential --query SecretString --output text`,
+      description:
+        `Admin credential; read it with: aws secretsmanager get-secret-value --secret-id ${this.stackName}/admin-credential --query ` +
+        'SecretString --output text',
     });
   }
 

@@ -22,7 +22,8 @@ function limitsLine(): string {
   if (process.env[LOCAL_USAGE_LIMITS_ENV]?.trim().toLowerCase() === 'off') return `  Limits:         off (${LOCAL_USAGE_LIMITS_ENV}=off)`;
   const { customer, admin } = USAGE_LIMITS;
   return (
-    `  Limits:         each customer key ${customer.rateLimit} req/s (burst ${customer.burstLimit}, ${customer.quota.limit.toLocaleString('en')} a day), ` +
+    `  Limits:         each customer key ${customer.rateLimit} req/s ` +
+    `(burst ${customer.burstLimit}, ${customer.quota.limit.toLocaleString('en')} a day), ` +
     `admin ${admin.rateLimit} req/s; ${LOCAL_USAGE_LIMITS_ENV}=off to lift them`
   );
 }

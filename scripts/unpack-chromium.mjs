@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(
-    `@sparticuz/chromium ships Chromium for Linux x64 only (this is ${process.platform} ${process.arch}): set CHROMIUM_PATH to a Chromium or Chrome.`,
+    `@sparticuz/chromium ships Chromium for Linux x64 only (this is ${process.platform} ${process.arch}): ` +
+      'set CHROMIUM_PATH to a Chromium or Chrome.',
   );
   process.exit(1);
 }

@@ -54,7 +54,8 @@ export function customerId(options: GlobalOptions, env: Env = process.env, fallb
   if (raw === undefined || raw === '') {
     if (fallback !== undefined) return fallback;
     throw new CliError(
-      `No customer: pass --customer N or set ${ENV_NAMES.customer} (a customer key's own customer is found by itself; an admin key needs one).`,
+      `No customer: pass --customer N or set ${ENV_NAMES.customer} ` +
+        "(a customer key's own customer is found by itself; an admin key needs one).",
     );
   }
   return nonNegativeInteger(raw, '--customer');

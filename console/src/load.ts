@@ -158,7 +158,8 @@ export class LoadView {
     this.summary.textContent =
       sorted.length === 0
         ? `0 samples; No load in this range (${range.label.toLowerCase()})`
-        : `${sorted.length} samples; peak pending ${peak('pending_count')}; peak queued ${peak('queued_count')}; peak running ${peak('running_count')}`;
+        : `${sorted.length} samples; peak pending ${peak('pending_count')}; peak queued ${peak('queued_count')}; ` +
+          `peak running ${peak('running_count')}`;
     this.canvas.setAttribute('data-points', String(sorted.length));
     this.canvas.setAttribute('data-drawn', 'true');
   }

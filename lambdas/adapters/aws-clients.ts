@@ -25,7 +25,10 @@ export const SERVICE_ENDPOINT_ENV = {
 
 export type ServiceName = keyof typeof SERVICE_ENDPOINT_ENV;
 
-/** A client this module created: the hook receives the low-level clients (the document client shares the DynamoDB client's middleware stack). */
+/**
+ * A client this module created: the hook receives the low-level clients (the document client
+ * shares the DynamoDB client's middleware stack).
+ */
 export type AnyAwsClient = DynamoDBClient | SQSClient | SNSClient;
 export type ClientHook = (client: AnyAwsClient, service: ServiceName) => void;
 

@@ -49,7 +49,8 @@ export class QueueFullError extends DomainError {
     readonly requested: number,
   ) {
     super(
-      `Customer ${customer}'s queue holds ${size} images; accepting ${requested} more would exceed its limit of ${limit}. Nothing was queued; retry later.`,
+      `Customer ${customer}'s queue holds ${size} images; accepting ${requested} more would exceed its limit of ${limit}. ` +
+        'Nothing was queued; retry later.',
     );
   }
 }

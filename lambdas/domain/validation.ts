@@ -49,7 +49,8 @@ export const assetSchema = z.object({
 });
 
 function isHttpUrl(value: string): boolean {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refuses C0 controls and DEL on purpose; `new URL` below would accept them, stripped or percent-encoded.
+  // Refuses C0 controls and DEL on purpose: `new URL` below would accept them, stripped or percent-encoded.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this refuses (see above).
   if (/[\u0000-\u001f\u007f\s]/.test(value)) return false;
   try {
     const url = new URL(value);

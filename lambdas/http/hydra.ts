@@ -189,7 +189,9 @@ export function pageParams(request: ApiRequest): PageRequest {
     if ((pageNumber - 1) * limit > MAX_PAGE_SKIP) {
       throw new HttpError(
         400,
-        `page ${pageNumber} starts past item ${MAX_PAGE_SKIP}, the deepest a page number reaches (each page number re-reads the items before it); follow the collection's next links instead.`,
+        `page ${pageNumber} starts past item ${MAX_PAGE_SKIP}, ` +
+          'the deepest a page number reaches (each page number re-reads the items before it); ' +
+          "follow the collection's next links instead.",
       );
     }
     return { limit, skip: (pageNumber - 1) * limit };

@@ -145,7 +145,9 @@ const submit = (operationId: string, summary: string, description: string): Oper
     400: 'The body is empty, not JSON or has no `member` array, or its `@context`, `@type` or Idempotency-Key is malformed.',
     409: 'The batch of this Idempotency-Key is still being created; retry.',
     413: ERROR_REASONS[413] as string,
-    422: 'A member is not valid (every problem is listed in `errors`), there are none or too many, or the Idempotency-Key was used with another body. Nothing was queued.',
+    422:
+      'A member is not valid (every problem is listed in `errors`), there are none or too many, ' +
+      'or the Idempotency-Key was used with another body. Nothing was queued.',
     503: "The customer's queue would exceed MAX_QUEUE_SIZE. Nothing was queued.",
   },
 });
@@ -301,7 +303,8 @@ const OPERATIONS: Record<RouteKey, OperationSpec> = {
     operationId: 'getConsole',
     summary: 'The browser console',
     description:
-      'An HTML page (text/html, with a strict Content-Security-Policy) that asks for a key and secret, keeps them in the tab’s sessionStorage and calls this API with them. It holds no data itself.',
+      'An HTML page (text/html, with a strict Content-Security-Policy) that asks for a key and secret, ' +
+      'keeps them in the tab’s sessionStorage and calls this API with them. It holds no data itself.',
     tag: 'console',
     responses: { 200: { description: 'The page.', headers: ['Cache-Control'], textTypes: ['text/html'] } },
   },
@@ -475,7 +478,9 @@ export function buildOpenApi(server: { url: string } = SERVER_PLACEHOLDER): Json
       summary: 'A DLCS-style image registration queue.',
       description: [
         'Submit a collection of images, get a Batch back at once, and watch it while workers ingest every image.',
-        'Bodies are JSON-LD (`@context`, `@id`, `@type`); every error is the `Error` body, API Gateway’s own included. A method a path does not allow answers 405 with `Allow`; an unknown path 404. A request over API Gateway’s limits may get its 413, 502 or 504.',
+        'Bodies are JSON-LD (`@context`, `@id`, `@type`); every error is the `Error` body, API Gateway’s own included. ' +
+          'A method a path does not allow answers 405 with `Allow`; an unknown path 404. ' +
+          'A request over API Gateway’s limits may get its 413, 502 or 504.',
         'Collections are hydra `Collection` pages: follow `view.next`.',
         'Generated from the route table and the zod schemas (`npm run openapi`); never edit it by hand.',
       ].join('\n\n'),

@@ -110,7 +110,8 @@ export function parseInstant(name: string, raw: string, now: Date): Date {
   if (!instant) {
     throw new HttpError(
       400,
-      `'${name}' must be an ISO-8601 date-time (e.g. 2015-01-01T00:00:00Z) or duration before now (e.g. PT3H, P1D), not '${raw.slice(0, 100)}'.`,
+      `'${name}' must be an ISO-8601 date-time (e.g. 2015-01-01T00:00:00Z) or duration before now (e.g. PT3H, P1D), ` +
+        `not '${raw.slice(0, 100)}'.`,
     );
   }
   if (!inSortableRange(instant)) throw new HttpError(400, `'${name}' must be between the years 0000 and 9999.`);

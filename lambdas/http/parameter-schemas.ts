@@ -84,7 +84,8 @@ export const PARAMETERS = {
     schema: z.string().check(z.minLength(1), z.maxLength(2048), z.regex(/^[A-Za-z0-9_-]*$/)),
     rule: 'a page number or the token of a next link',
     description:
-      'Which page: the opaque token of a `next` link (efficient forward paging), or a 1-based page number as DLCS clients send it. Anything else answers 400.',
+      'Which page: the opaque token of a `next` link (efficient forward paging), or a 1-based page number as DLCS clients send it. ' +
+      'Anything else answers 400.',
   },
   pageSize: {
     in: 'query',
@@ -100,7 +101,9 @@ export const PARAMETERS = {
   wait: {
     in: 'query',
     ...integer(LONG_POLL_SECONDS.min, LONG_POLL_SECONDS.max),
-    description: `Long-poll: answer when the batch finishes or after this many seconds, whichever comes first (${LONG_POLL_SECONDS.min}–${LONG_POLL_SECONDS.max}, else 400).`,
+    description:
+      'Long-poll: answer when the batch finishes or after this many seconds, ' +
+      `whichever comes first (${LONG_POLL_SECONDS.min}–${LONG_POLL_SECONDS.max}, else 400).`,
   },
   started: {
     in: 'query',
@@ -121,7 +124,8 @@ export const PARAMETERS = {
     ...integer(0, MAX_ID),
     repeatable: true,
     description:
-      'Customer ids to sum over (repeat for several). Admin keys: all customers by default; a customer key: only its own (another answers 403).',
+      'Customer ids to sum over (repeat for several). Admin keys: all customers by default; ' +
+      'a customer key: only its own (another answers 403).',
   },
   queue: {
     in: 'query',
@@ -155,7 +159,8 @@ export const PARAMETERS = {
     schema: z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9._~:-]*$/)),
     rule: '1–128 characters of letters, digits and . _ ~ : -',
     description:
-      'Makes a retried POST return the same batch (200) instead of creating another. Scoped to the customer and route; the same key with a different body answers 422; a malformed key 400.',
+      'Makes a retried POST return the same batch (200) instead of creating another. Scoped to the customer and route; ' +
+      'the same key with a different body answers 422; a malformed key 400.',
   },
 } satisfies Record<string, ParameterSpec>;
 

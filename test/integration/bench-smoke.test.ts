@@ -175,7 +175,11 @@ describe('benchmark building blocks', () => {
       ]) {
         mkdirSync(join(dir, asset as string));
         // Loads only with the template's variables and none of the caller's, and needs its sibling file.
-        const env = `process.env.NODE_OPTIONS === ${JSON.stringify(nodeOptions)} && process.env.LIMIT === '5' && !process.env.JEST_WORKER_ID`;
+        const env = [
+          `process.env.NODE_OPTIONS === ${JSON.stringify(nodeOptions)}`,
+          "process.env.LIMIT === '5'",
+          '!process.env.JEST_WORKER_ID',
+        ].join(' && ');
         writeFileSync(
           join(dir, asset as string, 'index.js'),
           `if (!(${env})) throw new Error('not the function environment');\nrequire('./part.js');\n`,

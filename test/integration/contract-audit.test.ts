@@ -378,7 +378,8 @@ describe('Idempotency-Key', () => {
     const body = collection();
     const first = await api.call('POST', `/customers/${customer}/queue`, body, { 'idempotency-key': 'parsed-1' });
     expect(first.status).toBe(201);
-    const reordered = `{\n  "member": [\n${body.member.map((m) => `    {"origin": ${JSON.stringify(m.origin)}, "space": 1, "id": ${JSON.stringify(m.id)}}`).join(',\n')}\n  ],\n  "@type": "Collection"\n}`;
+    const members = body.member.map((m) => `    {"origin": ${JSON.stringify(m.origin)}, "space": 1, "id": ${JSON.stringify(m.id)}}`);
+    const reordered = `{\n  "member": [\n${members.join(',\n')}\n  ],\n  "@type": "Collection"\n}`;
     const replay = await api.call('POST', `/customers/${customer}/queue`, reordered, { 'idempotency-key': 'parsed-1' });
     expect([replay.status, replay.body.id]).toEqual([200, first.body.id]);
     const other = await api.call(

@@ -1,9 +1,9 @@
 /**
  * Issue 4, exactly-once accounting under faults: crashes injected at named points of the
  * processing and submit paths (test/support/fault-injection.ts wraps the store and the work queue;
- * the handlers run in this process, so they get the wrapped adapters), dead letters, origin timeouts, the enqueueing sweeper and Idempotency-Key
- * retries. Every scenario ends with every batch finished, exact counters, the customer's queue empty
- * and `reconcileTable()` reporting zero drift.
+ * the handlers run in this process, so they get the wrapped adapters), dead letters, origin timeouts,
+ * the enqueueing sweeper and Idempotency-Key retries. Every scenario ends with every batch finished,
+ * exact counters, the customer's queue empty and `reconcileTable()` reporting zero drift.
  */
 import { QUEUES } from '../../lambdas/config/resources';
 import { silentLogger } from '../../local/handlers';

@@ -106,9 +106,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
   await origins?.close();
-  console.log(
-    `faults-load report: ${JSON.stringify({ ...report, runtimeErrors: runtimeErrors.length, firstErrors: runtimeErrors.slice(0, 5) }, null, 1)}`,
-  );
+  const errors = { runtimeErrors: runtimeErrors.length, firstErrors: runtimeErrors.slice(0, 5) };
+  console.log(`faults-load report: ${JSON.stringify({ ...report, ...errors }, null, 1)}`);
 });
 
 /** Checks the automatic `superseded` flags, then repairs mismatches with POST …/test and reports them. */

@@ -140,8 +140,14 @@ for (let i = 0; length < bytes - 200; i++) {
 let body = '{"@type":"Collection","member":[' + members.join(',') + ']}';
 body += ' '.repeat(bytes - Buffer.byteLength(body));
 (async () => {
-  const post = await fetch(base + '/customers/63/queue', { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body });
-  const submit = { status: post.status, connection: post.headers.get('connection'), contentType: post.headers.get('content-type'), text: await post.text() };
+  const headers = { authorization, 'content-type': 'application/json' };
+  const post = await fetch(base + '/customers/63/queue', { method: 'POST', headers, body });
+  const submit = {
+    status: post.status,
+    connection: post.headers.get('connection'),
+    contentType: post.headers.get('content-type'),
+    text: await post.text(),
+  };
   const next = await fetch(base + '/queue');
   await next.arrayBuffer();
   console.log(JSON.stringify({ submit, next: next.status }));

@@ -160,7 +160,8 @@ process.on('message', async ({ id, event }) => {
     const handler = await loading;
     reply = { id, ok: true, result: await handler(event, context()) };
   } catch (error) {
-    reply = { id, ok: false, error: { name: error && error.name, message: error && error.message ? error.message : String(error), stack: error && error.stack } };
+    const message = error && error.message ? error.message : String(error);
+    reply = { id, ok: false, error: { name: error && error.name, message, stack: error && error.stack } };
   }
   reply.reads = [...reads];
   reply.foreign = Object.keys(require.cache).filter((f) => f !== __filename && !f.startsWith(taskRoot + path.sep));

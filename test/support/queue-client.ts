@@ -87,8 +87,16 @@ export class QueueClient {
       },
       {
         timeoutMs,
-        description: () =>
-          `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(latest.map((b) => ({ id: b.id, count: b.count, completed: b.completed, errors: b.errors, finished: b.finished ?? null })))}`,
+        description: () => {
+          const state = latest.map((b) => ({
+            id: b.id,
+            count: b.count,
+            completed: b.completed,
+            errors: b.errors,
+            finished: b.finished ?? null,
+          }));
+          return `batches ${customer}/${batches.join(',')} to finish: ${JSON.stringify(state)}`;
+        },
       },
     );
     return latest;

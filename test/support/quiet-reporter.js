@@ -17,7 +17,8 @@ class QuietReporter extends DefaultReporter {
   onTestResult(test, testResult, aggregatedResults) {
     // Part of the failure message, so it follows the failures wherever they are shown (--json too).
     if (failed(testResult)) {
-      testResult.failureMessage = `${testResult.failureMessage ?? ''}\n  Log of this suite: ${displayLogFileFor(testResult.testFilePath)}\n`;
+      const log = displayLogFileFor(testResult.testFilePath);
+      testResult.failureMessage = `${testResult.failureMessage ?? ''}\n  Log of this suite: ${log}\n`;
     }
     super.onTestResult(test, testResult, aggregatedResults);
   }

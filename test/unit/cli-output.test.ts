@@ -14,7 +14,8 @@ describe('describeFailure', () => {
     const message = describeFailure(422, '', body, new Headers(), 'POST /customers/1/queue');
 
     expect(message).toBe(
-      'POST /customers/1/queue: 422 Unprocessable Entity — 5 members are invalid. — member 0 origin: must be an http(s) URL; member 1 origin: must be an http(s) URL; member 2 origin: must be an http(s) URL (+2 more)',
+      'POST /customers/1/queue: 422 Unprocessable Entity — 5 members are invalid. — member 0 origin: must be an http(s) URL; ' +
+        'member 1 origin: must be an http(s) URL; member 2 origin: must be an http(s) URL (+2 more)',
     );
     expect(message).not.toContain('\n');
   });

@@ -464,7 +464,7 @@ describe('runTransaction', () => {
   });
   const counter = (name: string) => get({ pk: 'TEST', sk: name })?.n;
 
-  it('repeats an attempt whose outcome is unknown with the same token and actions, so a write applied before the error counts once', async () => {
+  it('repeats an unknown-outcome attempt with the same token and actions, so a write applied before the error counts once', async () => {
     // Arrange: the write is applied, then the SDK gives up on a 500 and throws.
     ddb
       .on(TransactWriteCommand)
@@ -709,7 +709,7 @@ describe('applyTransitions', () => {
     expect([admissionSize(7), admissionSize(9)]).toEqual([2, 0]);
   });
 
-  it('re-reads after a condition failure, skips the member another delivery finished and applies the others one per transaction', async () => {
+  it('re-reads after a condition failure, skips the member another delivery finished, applies the rest one per transaction', async () => {
     // Arrange: while this delivery works, another delivery of member 1 completes it (with its deltas).
     ddb
       .on(TransactWriteCommand)

@@ -185,7 +185,7 @@ async function spyUpstream(delayMs: (op: string) => number = () => 0) {
 }
 
 describe('transaction conflicts', () => {
-  it('cancels a transaction touching an item another one holds, refuses single and batch writes on it, and lets them through after', async () => {
+  it('cancels a transaction on an item another one holds, refuses single and batch writes on it, and lets them through after', async () => {
     const p = await proxy({ conflictWindowMs: 500 });
     const raw = client(p.endpoint); // SDK default retries: conflicts must not be retried
     const doc = DynamoDBDocumentClient.from(raw);

@@ -116,7 +116,8 @@ export function registerSmoke(program: Command): void {
           await steps.run('the image completed (completed = count = 1, errors = 0)', async () => {
             expect(
               goodFinal.completed === 1 && goodFinal.count === 1 && goodFinal.errors === 0,
-              `count ${goodFinal.count}, completed ${goodFinal.completed}, errors ${goodFinal.errors}; see \`image-queue errors ${goodFinal.id}\``,
+              `count ${goodFinal.count}, completed ${goodFinal.completed}, errors ${goodFinal.errors}; ` +
+                `see \`image-queue errors ${goodFinal.id}\``,
             );
           });
           await steps.run('every link of the batch resolves', async () => {

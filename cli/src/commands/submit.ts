@@ -50,7 +50,8 @@ export function registerSubmit(program: Command): void {
         const chunks = planChunks(content, members, { batchSize, space, queue });
         if (!s.json)
           printLine(
-            `${file}: ${images(members.length)} (${format}) in ${chunks.length} batch${chunks.length === 1 ? '' : 'es'} for customer ${customer}, ${queue} queue`,
+            `${file}: ${images(members.length)} (${format}) in ${chunks.length} batch${chunks.length === 1 ? '' : 'es'} for customer ` +
+              `${customer}, ${queue} queue`,
           );
 
         const path = `/customers/${customer}/queue${options.priority ? '/priority' : ''}`;

@@ -58,11 +58,13 @@ function addTo(key: Item, type: string, identity: Item, deltas: Record<string, n
   const nonZero = Object.entries(deltas).filter(([, v]) => v !== 0);
   if (nonZero.length === 0) return undefined;
   const names = Object.keys(identity);
+  const sets = names.map((n) => `#${n} = :${n}`).join(', ');
+  const adds = nonZero.map(([f]) => `#${f} :${f}`).join(', ');
   return {
     Update: {
       TableName: tableName(),
       Key: key,
-      UpdateExpression: `SET #type = :type, ${names.map((n) => `#${n} = :${n}`).join(', ')} ADD ${nonZero.map(([f]) => `#${f} :${f}`).join(', ')}`,
+      UpdateExpression: `SET #type = :type, ${sets} ADD ${adds}`,
       ExpressionAttributeNames: {
         '#type': 'type',
         ...Object.fromEntries([...names, ...nonZero.map(([f]) => f)].map((n) => [`#${n}`, n])),

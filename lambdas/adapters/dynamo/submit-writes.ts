@@ -240,6 +240,7 @@ export async function putMembersIfAbsent(members: readonly MemberRecord[]): Prom
 export async function markEnqueued(batch: BatchRecord, present: number): Promise<boolean> {
   const missing = batch.count - present;
   const Q = cap(batch.queue);
+  const shrink = missing > 0 ? ' ADD #count :shrink, remaining :shrink, waiting :shrink, #current :shrink' : '';
   const outcome = await runTransaction(() => {
     const customerUpdate = addToCustomerShard(batch.customer, {
       [`pending${Q}`]: -batch.count,
@@ -254,7 +255,7 @@ export async function markEnqueued(batch: BatchRecord, present: number): Promise
         Update: {
           TableName: tableName(),
           Key: keys.batch(batch.customer, batch.batch),
-          UpdateExpression: `REMOVE enqueueing, gsi3pk, gsi3sk${missing > 0 ? ' ADD #count :shrink, remaining :shrink, waiting :shrink, #current :shrink' : ''}`,
+          UpdateExpression: `REMOVE enqueueing, gsi3pk, gsi3sk${shrink}`,
           ConditionExpression: 'attribute_exists(enqueueing)',
           ...(missing > 0
             ? { ExpressionAttributeNames: { '#count': 'count', '#current': 'current' }, ExpressionAttributeValues: { ':shrink': -missing } }
