@@ -8,7 +8,7 @@ import { apiHandler, type RouteFunction } from '../http/api';
 import { batchResource, urls } from '../http/hydra';
 import { parameterValue } from '../http/parameter-schemas';
 import { HttpError } from '../http/problem';
-import { parseCollection } from '../http/request-bodies';
+import { parseCollection } from '../http/submit-body';
 
 const submit =
   (queue: 'main' | 'priority'): RouteFunction =>

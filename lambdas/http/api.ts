@@ -11,7 +11,7 @@ import { settings } from '../config/settings';
 import { normalisePrivileges, type Principal } from '../domain/auth';
 import { logger } from '../observability/logger';
 import { toHttpError } from './domain-errors';
-import { checkedValue, PARAMETERS } from './parameter-schemas';
+import { PATH_ID_RULE, pathIdValue } from './path-ids';
 import { errorResponse, HttpError } from './problem';
 import { requireJsonBody } from './request-bodies';
 
@@ -160,10 +160,10 @@ export function withCors(result: APIGatewayProxyResult, origin: string | undefin
   };
 }
 
-/** A path id (customer, batch, space) by its rule in parameter-schemas.ts: anything else names nothing (404). */
+/** A path id (customer, batch, space) by its rule in path-ids.ts: anything else names nothing (404). */
 export function intParam(request: ApiRequest, name: 'customer' | 'batch' | 'space'): number {
   const raw = request.pathParameters[name] ?? '';
-  const id = checkedValue(name, raw);
-  if (id === undefined) throw new HttpError(404, `No ${name} '${raw.slice(0, 100)}' exists: a ${name} id is ${PARAMETERS[name].rule}.`);
+  const id = pathIdValue(raw);
+  if (id === undefined) throw new HttpError(404, `No ${name} '${raw.slice(0, 100)}' exists: a ${name} id is ${PATH_ID_RULE}.`);
   return id;
 }

@@ -37,7 +37,7 @@ export interface AuthContext {
  * Splits a method ARN (`arn:aws:execute-api:region:account:apiId/stage/METHOD/path…`) into the
  * part up to the API id and the stage.
  */
-export function parseMethodArn(methodArn: string): { prefix: string; stage: string } {
+function parseMethodArn(methodArn: string): { prefix: string; stage: string } {
   const [prefix, stage] = methodArn.split('/');
   if (!prefix?.startsWith('arn:') || !stage) throw new Error(`not an API Gateway method ARN: ${methodArn}`);
   return { prefix, stage };
@@ -80,13 +80,13 @@ export function policyFor(principal: Principal, methodArn: string): PolicyDocume
 }
 
 /** Said when a request is refused without a more precise reason. */
-export const GENERIC_DENIAL = 'These credentials do not allow this request.';
+const GENERIC_DENIAL = 'These credentials do not allow this request.';
 
 /**
  * Why the policy refuses this very request (the method ARN of the call), in words for the
  * refusal's body; undefined when it is allowed. API Gateway shows it through the `denied` context value.
  */
-export function denialReason(principal: Principal, methodArn: string): string | undefined {
+function denialReason(principal: Principal, methodArn: string): string | undefined {
   if (principal.admin) return undefined;
   const [, , method, ...rest] = methodArn.split('/');
   const match = matchResource(`/${rest.join('/')}`);

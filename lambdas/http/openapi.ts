@@ -14,8 +14,9 @@ import { assetSchema } from '../domain/validation';
 import { newKeySchema } from './key-body';
 import { PARAMETERS, type ParameterName, type ParameterSpec } from './parameter-schemas';
 import { titleFor } from './problem';
-import { JSON_MEDIA_TYPES, submittedEnvelopeSchema } from './request-bodies';
+import { JSON_MEDIA_TYPES } from './request-bodies';
 import * as S from './resource-schemas';
+import { submittedEnvelopeSchema } from './submit-body';
 
 type JsonObject = Record<string, unknown>;
 

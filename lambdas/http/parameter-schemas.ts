@@ -9,6 +9,7 @@ import { DEFAULTS } from '../config/resources';
 import { LONG_POLL_SECONDS } from '../domain/long-poll';
 import { LOAD_PAGE_SIZE, STATUS_PAGE_SIZE } from '../domain/operator';
 import { assetSchema } from '../domain/validation';
+import { MAX_ID } from './path-ids';
 import { HttpError } from './problem';
 import { ASSET_NAME } from './static-assets';
 
@@ -28,11 +29,8 @@ export interface ParameterSpec {
   repeatable?: boolean;
 }
 
-/** The largest id: ids are stored and matched as integers of up to 12 digits. */
-export const MAX_ID = 999_999_999_999;
-
 /** The largest page number of the operator pages (beyond their last page they are empty). */
-export const MAX_OPERATOR_PAGE = 999_999_999;
+const MAX_OPERATOR_PAGE = 999_999_999;
 
 function integer(min: number, max: number): { schema: z.ZodMiniInt; integer: true; rule: string };
 function integer(min: number, max: number, fallback: number): { schema: z.ZodMiniDefault<z.ZodMiniInt>; integer: true; rule: string };
@@ -167,7 +165,7 @@ export const PARAMETERS = {
 export type ParameterName = keyof typeof PARAMETERS;
 type Schema<N extends ParameterName> = (typeof PARAMETERS)[N]['schema'];
 /** A parameter's value; undefined when it is absent and has no default. */
-export type ParameterValue<N extends ParameterName> =
+type ParameterValue<N extends ParameterName> =
   | z.output<Schema<N>>
   | (Schema<N> extends z.ZodMiniDefault<z.ZodMiniType> ? never : undefined);
 

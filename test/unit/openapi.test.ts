@@ -13,11 +13,12 @@ import { emptyCounters } from '../../lambdas/domain/model';
 import { loadPoint, queueStatus, zeroLoad } from '../../lambdas/domain/operator';
 import { isAssetId, validateMembers } from '../../lambdas/domain/validation';
 import { handler as apiRead } from '../../lambdas/handlers/api-read';
-import type { ApiRequest } from '../../lambdas/http/api';
+import { type ApiRequest, intParam } from '../../lambdas/http/api';
 import { batchResource, collection, customerQueueResource, globalQueueResource, imageResource, pageParams } from '../../lambdas/http/hydra';
 import { buildOpenApi, renderOpenApi } from '../../lambdas/http/openapi';
 import { loadPageUrl, parseLoadQuery, parseStatusQuery } from '../../lambdas/http/operator-query';
-import { PARAMETERS } from '../../lambdas/http/parameter-schemas';
+import { checkedValue, PARAMETERS } from '../../lambdas/http/parameter-schemas';
+import { PATH_ID_RULE, pathIdValue } from '../../lambdas/http/path-ids';
 import { errorBody } from '../../lambdas/http/problem';
 import * as S from '../../lambdas/http/resource-schemas';
 import { aBatch, aMember } from '../support/records';
@@ -290,6 +291,17 @@ describe('the parameter schemas agree with the handlers', () => {
     ['2,049 characters', 'x'.repeat(2049)],
   ])('page: %s', (_name, raw) => {
     expect(PARAMETERS.page.schema.safeParse(raw).success).toBe(accepts(() => pageParams(withQuery({ page: raw }))));
+  });
+
+  // intParam reads path ids without zod (every function does, at cold start): same rule, same words.
+  it.each(['0', '7', '0000000000007', '999999999999', '1000000000000', '-1', '1.5', '1e3', ' 1', ''])('a path id of %j', (raw) => {
+    for (const name of ['customer', 'batch', 'space'] as const) {
+      expect(PARAMETERS[name].rule).toBe(PATH_ID_RULE);
+      expect(pathIdValue(raw)).toBe(checkedValue(name, raw));
+      expect(accepts(() => intParam({ pathParameters: { [name]: raw } } as unknown as ApiRequest, name))).toBe(
+        pathIdValue(raw) !== undefined,
+      );
+    }
   });
 });
 

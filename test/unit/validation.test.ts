@@ -8,7 +8,8 @@ import type { MemberProblem } from '../../lambdas/domain/errors';
 import { validateMembers } from '../../lambdas/domain/validation';
 import { toHttpError } from '../../lambdas/http/domain-errors';
 import type { HttpError } from '../../lambdas/http/problem';
-import { parseCollection, requireJsonBody, requireJsonContentType } from '../../lambdas/http/request-bodies';
+import { requireJsonBody, requireJsonContentType } from '../../lambdas/http/request-bodies';
+import { parseCollection } from '../../lambdas/http/submit-body';
 
 const valid = (extra: Record<string, unknown> = {}) => ({ id: 'img-1', space: 1, origin: 'https://example.org/a.jpg', ...extra });
 
