@@ -23,7 +23,8 @@ export interface BareTarget {
   sqsEndpoint: string;
   tableName: string;
   queueUrl: string;
-  /** The runtime's credentials (they select its database in a shared DynamoDB Local). */
+  /** The runtime's region and credentials (together they select its database in a shared DynamoDB Local). */
+  region: string;
   credentials: LocalCredentials;
 }
 
@@ -34,8 +35,8 @@ export interface BareSubmitter {
 }
 
 export function bareSubmitter(target: BareTarget, counters?: SdkCounters): BareSubmitter {
-  const dynamo = localDynamoClient(target.dynamoEndpoint, undefined, target.credentials);
-  const sqs = localSqsClient(target.sqsEndpoint, undefined, target.credentials);
+  const dynamo = localDynamoClient(target.dynamoEndpoint, target.region, target.credentials);
+  const sqs = localSqsClient(target.sqsEndpoint, target.region, target.credentials);
   counters?.attach(dynamo, 'dynamodb', BARE_TAG);
   counters?.attach(sqs, 'sqs', BARE_TAG);
   const db = DynamoDBDocumentClient.from(dynamo, {

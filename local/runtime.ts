@@ -22,7 +22,16 @@ import { type DynamoDbLocal, type SqsEmulator, startDynamoDbLocal, startSqsEmula
 import { consoleLogger, createHandlerLoader, type HandlerLoader, type HandlerRegistry, type RuntimeLogger } from './handlers';
 import { createApiListener } from './http-adapter';
 import { type PollerName, type PollerOptions, type Pollers, startPollers } from './pollers';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalCredentials, localDynamoClient, localSqsClient, provision } from './provision';
+import {
+  credentialsTableNameFor,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalCredentials,
+  localDynamoClient,
+  localSqsClient,
+  provision,
+  tableNameFor,
+} from './provision';
 import { type ScheduleOptions, type Schedules, startSchedules } from './schedules';
 import {
   STRICT_DYNAMODB_ENV,
@@ -80,7 +89,7 @@ export interface LocalRuntimeOptions {
   dynamoPort?: number;
   /**
    * A DynamoDB Local already running that many runtimes share (the integration suite starts one per
-   * run: test/support/integration-setup.js): this runtime keeps to a database of its own in it (a
+   * run: test/support/integration-setup.ts): this runtime keeps to a database of its own in it (a
    * fresh access key ID, as DynamoDB Local keeps one database per key and region), treats it as its
    * own (strict mode as usual) and drops its tables on stop(). Default: $SHARED_DYNAMODB_LOCAL_ENV;
    * false starts a DynamoDB Local of its own whatever the environment says.
@@ -157,11 +166,18 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** A shared DynamoDB Local keeps a runtime's tables in memory until it stops: free them with the runtime. */
-async function dropTables(endpoint: string, tables: (string | undefined)[], region: string, credentials: LocalCredentials): Promise<void> {
+/**
+ * A shared DynamoDB Local keeps a runtime's tables in memory until it stops: free them with the
+ * runtime, whether provisioning created both, one or none.
+ */
+async function dropTables(endpoint: string, prefix: string, region: string, credentials: LocalCredentials): Promise<void> {
   const client = localDynamoClient(endpoint, region, credentials);
   try {
-    for (const TableName of tables) if (TableName) await client.send(new DeleteTableCommand({ TableName }));
+    for (const TableName of [tableNameFor(prefix), credentialsTableNameFor(prefix)]) {
+      await client.send(new DeleteTableCommand({ TableName })).catch((error: unknown) => {
+        if ((error as Error).name !== 'ResourceNotFoundException') throw error;
+      });
+    }
   } finally {
     client.destroy();
   }
@@ -240,6 +256,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamoUpstreamEndpoint = options.dynamoEndpoint ?? shared ?? (dynamoDb as DynamoDbLocal).endpoint;
     const sqsEndpoint = options.sqsEndpoint ?? (sqsEmulator as SqsEmulator).endpoint;
 
+    if (shared) cleanups.push(() => dropTables(shared, prefix, region, credentials));
     // Provisioning goes straight to DynamoDB (control-plane calls are not what strict mode is about).
     const provisioned = await provision({
       dynamoEndpoint: dynamoUpstreamEndpoint,
@@ -255,8 +272,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         { cause: err },
       );
     });
-    if (shared)
-      cleanups.push(() => dropTables(shared, [provisioned[ENV.tableName], provisioned[ENV.credentialsTableName]], region, credentials));
 
     let strict: StrictDynamoProxy | undefined;
     if (strictOptions) {

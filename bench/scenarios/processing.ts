@@ -63,14 +63,9 @@ export async function runProcessingScenario<T = unknown>(
 ): Promise<ProcessingResult<T>> {
   await h.quiesce();
   await h.purge('main', 'priority', 'tasks');
-  const transactionRate = await measureTransactionRate(
-    h.runtime.dynamoEndpoint,
-    h.runtime.env.TABLE_NAME as string,
-    h.runtime.credentials,
-    {
-      durationMs: (options.transactionSeconds ?? 3) * 1000,
-    },
-  );
+  const transactionRate = await measureTransactionRate(h.runtime.dynamoEndpoint, h.runtime.env.TABLE_NAME as string, h.runtime, {
+    durationMs: (options.transactionSeconds ?? 3) * 1000,
+  });
 
   const posted = await h.post<BatchBody>(`/customers/${customer}/queue`, collectionBody(assets(n, `p${n}`, h.originUrl())));
   if (posted.status !== 201) throw new Error(`processing submit answered ${posted.status}: ${JSON.stringify(posted.json).slice(0, 500)}`);

@@ -66,6 +66,7 @@ export async function runSubmitScenario(h: Harness, sizes: readonly number[], re
       sqsEndpoint: h.runtime.sqsEndpoint,
       tableName: h.runtime.env.TABLE_NAME as string,
       queueUrl: h.runtime.env[QUEUES.main.urlEnv] as string,
+      region: h.runtime.region,
       credentials: h.runtime.credentials,
     },
     h.counters,

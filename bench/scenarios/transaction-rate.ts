@@ -19,12 +19,12 @@ export interface TransactionRateResult {
 export async function measureTransactionRate(
   dynamoEndpoint: string,
   tableName: string,
-  credentials: LocalCredentials,
+  target: { region: string; credentials: LocalCredentials },
   options: { inFlight?: number; durationMs?: number } = {},
 ): Promise<TransactionRateResult> {
   const inFlight = options.inFlight ?? 16;
   const durationMs = options.durationMs ?? 3_000;
-  const client = localDynamoClient(dynamoEndpoint, undefined, credentials);
+  const client = localDynamoClient(dynamoEndpoint, target.region, target.credentials);
   const update = (pk: string, sk: string) => ({
     Update: {
       TableName: tableName,

@@ -85,13 +85,18 @@ export async function drift(): Promise<Drift[]> {
  * while a wrong counter stays wrong (nothing but `reconcile --fix` rewrites counters).
  */
 export async function expectNoDrift(): Promise<void> {
-  let found = await drift();
-  const deadline = Date.now() + 15_000;
-  while (found.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    found = await drift();
-  }
-  if (found.length > 0) throw new Error(`reconcile found drift (for 15 s):\n${formatDrift(found)}`);
+  let found: Drift[] = [];
+  await waitFor(
+    async () => {
+      found = await drift();
+      return found.length === 0;
+    },
+    {
+      timeoutMs: 15_000,
+      intervalMs: 500,
+      description: () => `no drift; reconcile still finds:\n${formatDrift(found)}`,
+    },
+  );
 }
 
 export interface ExpectedBatch {
